@@ -1,0 +1,32 @@
+"""Test-wide guards: no developer settings leak in, and Qt tests are marked `gui`."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """A developer's real key, database or settings never reach a test."""
+    keep = {"UHADMIN_TEST_POSTGRES_URL"}
+    for name in list(os.environ):
+        if (name.startswith("UHADMIN_") and name not in keep) or name.startswith("STRIPE_"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    # No real OS keyring in tests: the in-memory fallback is what they exercise.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if {"qapp", "qtbot", "qtmodeltester", "qt_loop"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.gui)

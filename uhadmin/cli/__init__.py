@@ -1,0 +1,12 @@
+"""The `uhadmin` command line: a composition root that wires services and prints results."""
+
+from __future__ import annotations
+
+import click
+
+from uhadmin.cli.common import main_group
+
+main = main_group
+
+# Each command family lives in its own module and registers itself on `main`.
+from uhadmin.cli import db_commands, listing_commands  # noqa: E402,F401

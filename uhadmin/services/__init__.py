@@ -1,0 +1,1 @@
+"""Plain async Python: the database, listings, Stripe sync, checkout testing."""
