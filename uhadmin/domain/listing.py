@@ -1,4 +1,4 @@
-"""Frozen value objects of the catalog: listings, their status machine and Stripe link."""
+"""Frozen value objects of the catalog: listings, their status machine, queries and pages."""
 
 from __future__ import annotations
 

@@ -1,0 +1,27 @@
+"""Frozen value objects shared by every layer; views see only these, never ORM rows."""
+
+from uhadmin.domain.listing import (
+    ALLOWED_TRANSITIONS,
+    Listing,
+    ListingChanges,
+    ListingQuery,
+    ListingStatus,
+    NewListing,
+    Page,
+    SortKey,
+    SyncState,
+    check_transition,
+)
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "Listing",
+    "ListingChanges",
+    "ListingQuery",
+    "ListingStatus",
+    "NewListing",
+    "Page",
+    "SortKey",
+    "SyncState",
+    "check_transition",
+]
