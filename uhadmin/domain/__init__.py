@@ -2,6 +2,8 @@
 
 from uhadmin.domain.listing import (
     ALLOWED_TRANSITIONS,
+    AuditEntry,
+    BulkResult,
     Listing,
     ListingChanges,
     ListingQuery,
@@ -15,6 +17,8 @@ from uhadmin.domain.listing import (
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "AuditEntry",
+    "BulkResult",
     "Listing",
     "ListingChanges",
     "ListingQuery",

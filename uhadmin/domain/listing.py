@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from uhadmin.errors import IllegalTransitionError
 
@@ -134,3 +135,24 @@ class Page(Generic[T]):
     total: int
     offset: int = 0
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One recorded mutation: who did what to which object, when, and what changed."""
+
+    id: int
+    entity: str  # "listing", "sync", ...
+    entity_id: str
+    action: str  # "create", "update", "status", "delete", ...
+    actor: str
+    at: datetime
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """Outcome of one action over many listings: some may succeed while others fail."""
+
+    succeeded: tuple[Listing, ...]
+    failed: Mapping[int, str]  # listing id -> why it was not changed

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -14,6 +15,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -24,27 +28,36 @@ class Base(DeclarativeBase):
 
 class ListingRow(Base):
     """One listing. The marketplace website writes the catalog columns and reads
-    `stripe_price_id`; uhadmin owns the `stripe_*`, `pushed_*` and `sync_*` columns."""
+    `stripe_price_id`; uhadmin owns the `stripe_*`, `pushed_*` and `sync_*` columns.
+
+    Every column the website may leave out has a server default, so a plain
+    INSERT (title, price_minor) from outside works. PostgreSQL also has a generated
+    `search_vector` column and SQLite a `listings_fts` table kept in step by triggers
+    (see the migrations): both follow rows whoever writes them.
+    """
 
     __tablename__ = "listings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # --- catalog columns (the website may write these) ---
     title: Mapped[str] = mapped_column(String(5000))
-    description: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     price_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3), default="usd")
-    image_urls: Mapped[list] = mapped_column(JSON, default=list)
-    seller_contact: Mapped[str] = mapped_column(String(320), default="")
-    category: Mapped[str] = mapped_column(String(100), default="")
-    condition: Mapped[str] = mapped_column(String(50), default="")
-    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
-    rejection_reason: Mapped[str] = mapped_column(Text, default="")
-    version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    created_by: Mapped[str] = mapped_column(String(200), default="")
-    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="usd", server_default="usd")
+    image_urls: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    seller_contact: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    category: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    condition: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    status: Mapped[str] = mapped_column(
+        String(20), default="draft", server_default="draft", index=True
+    )
+    rejection_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Optimistic lock: every writer (uhadmin and the website) bumps it on UPDATE.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    updated_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # --- Stripe link (uhadmin writes these; the website reads stripe_price_id) ---
     stripe_product_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     stripe_price_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -55,8 +68,30 @@ class ListingRow(Base):
     pushed_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     pushed_active: Mapped[bool | None] = mapped_column(nullable=True)
     pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    sync_state: Mapped[str] = mapped_column(String(20), default="not_published", index=True)
-    sync_error: Mapped[str] = mapped_column(Text, default="")
+    sync_state: Mapped[str] = mapped_column(
+        String(20), default="not_published", server_default="not_published", index=True
+    )
+    sync_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    __table_args__ = (
+        # The database refuses what no screen could show, whoever writes the row.
+        CheckConstraint(
+            "status IN ('draft', 'pending_review', 'approved', 'rejected', 'archived')",
+            name="ck_listings_status",
+        ),
+        CheckConstraint(
+            "sync_state IN ('not_published', 'pending', 'synced', 'failed')",
+            name="ck_listings_sync_state",
+        ),
+        CheckConstraint("price_minor >= 0", name="ck_listings_price_not_negative"),
+        CheckConstraint("version >= 1", name="ck_listings_version_positive"),
+        # Sort indices for the catalog table: each ends with id, the stable tiebreak, so
+        # a sorted first page is an index range scan, not a sort of 100,000 rows.
+        Index("ix_listings_price", "price_minor", "id"),
+        Index("ix_listings_title", func.lower(literal_column("title")), "id"),
+        Index("ix_listings_updated", "updated_at", "id"),
+        Index("ix_listings_created", "created_at", "id"),
+    )
 
 
 class StripeChangeRow(Base):
@@ -71,8 +106,8 @@ class StripeChangeRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (Index("ix_stripe_changes_pending", "done_at", "listing_id"),)
@@ -144,7 +179,8 @@ class AuditRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    # History of one listing, newest first, without scanning the whole log.
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id", "at"),)
 
 
 class SettingRow(Base):

@@ -1,0 +1,522 @@
+"""The catalog's use cases: create, edit, review and find listings, audited and outboxed."""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from uhadmin.domain.listing import (
+    ALLOWED_TRANSITIONS,
+    AuditEntry,
+    BulkResult,
+    Listing,
+    ListingChanges,
+    ListingQuery,
+    ListingStatus,
+    NewListing,
+    Page,
+    SortKey,
+    SyncState,
+    check_transition,
+)
+from uhadmin.errors import (
+    ConflictError,
+    IllegalTransitionError,
+    NotFoundError,
+    UhadminError,
+    ValidationError,
+)
+from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.database import Database
+from uhadmin.services.search import search_condition
+from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
+from uhadmin.validation import validate_listing_changes, validate_new_listing
+
+LISTINGS = ListingRow.__table__
+AUDIT = AuditRow.__table__
+OUTBOX = StripeChangeRow.__table__
+
+# Columns read into a Listing (the PostgreSQL search_vector is not one of them).
+_LISTING_COLUMNS = tuple(LISTINGS.c)
+
+# The fields ListingChanges may touch, in display order for audit details.
+_EDITABLE_FIELDS = (
+    "title", "description", "price_minor", "currency", "image_urls",
+    "seller_contact", "category", "condition",
+)
+
+_SORT_COLUMNS = {
+    SortKey.ID: LISTINGS.c.id,
+    # lower(): people expect "apple" next to "Apple"; ix_listings_title indexes exactly this.
+    SortKey.TITLE: func.lower(LISTINGS.c.title),
+    SortKey.PRICE: LISTINGS.c.price_minor,
+    SortKey.STATUS: LISTINGS.c.status,
+    SortKey.SYNC_STATE: LISTINGS.c.sync_state,
+    SortKey.UPDATED: LISTINGS.c.updated_at,
+    SortKey.CREATED: LISTINGS.c.created_at,
+}
+
+# A page never carries more than this many listings, whatever the caller asks.
+MAX_PAGE_SIZE = 1000
+
+# change_status_many commits in batches this large: one fsync per batch instead of per
+# listing, while no write transaction stays open long enough to stall other writers.
+BULK_BATCH_SIZE = 200
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _to_listing(row: Any) -> Listing:
+    images = row.image_urls if isinstance(row.image_urls, list) else []
+    return Listing(
+        id=row.id,
+        title=row.title,
+        description=row.description or "",
+        price_minor=row.price_minor,
+        currency=row.currency,
+        image_urls=tuple(str(url) for url in images),
+        seller_contact=row.seller_contact or "",
+        category=row.category or "",
+        condition=row.condition or "",
+        status=ListingStatus(row.status),
+        version=row.version,
+        created_at=_as_utc(row.created_at),
+        updated_at=_as_utc(row.updated_at),
+        created_by=row.created_by or "",
+        updated_by=row.updated_by or "",
+        rejection_reason=row.rejection_reason or "",
+        stripe_product_id=row.stripe_product_id,
+        stripe_price_id=row.stripe_price_id,
+        sync_state=SyncState(row.sync_state),
+        sync_error=row.sync_error or "",
+        last_synced_at=_as_utc(row.pushed_at),
+    )
+
+
+def _listing_snapshot(listing: Listing) -> dict[str, Any]:
+    return {
+        "title": listing.title,
+        "price_minor": listing.price_minor,
+        "currency": listing.currency,
+        "status": str(listing.status),
+        "description": listing.description,
+        "image_urls": list(listing.image_urls),
+        "seller_contact": listing.seller_contact,
+        "category": listing.category,
+        "condition": listing.condition,
+    }
+
+
+def _status_path(start: ListingStatus, goal: ListingStatus) -> list[ListingStatus]:
+    """The shortest walk through the state machine from `start` to `goal` (excluding start)."""
+    if start == goal:
+        return []
+    came_from: dict[ListingStatus, ListingStatus] = {}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for following in sorted(ALLOWED_TRANSITIONS[current]):
+            if following in came_from or following == start:
+                continue
+            came_from[following] = current
+            if following == goal:
+                path = []
+                while following != start:
+                    path.append(following)
+                    following = came_from[following]
+                return path[::-1]
+            queue.append(following)
+    raise IllegalTransitionError(f"status: a new listing cannot become {goal} from {start}")
+
+
+def _affects_stripe(before: Any, new_status: str) -> bool:
+    """The outbox rule: does this write change what Stripe should hold?"""
+    return (
+        before.status == ListingStatus.APPROVED
+        or new_status == ListingStatus.APPROVED
+        or before.stripe_product_id is not None
+        or before.pushed_fingerprint is not None
+    )
+
+
+class ListingService:
+    """Listing use cases over the database; never calls Stripe (the outbox tells the sync).
+
+    Every mutation validates first, then writes the listing, its audit row and (when Stripe
+    is affected) its outbox row in one short transaction, then publishes a Change.
+    """
+
+    def __init__(self, db: Database, bus: ChangeBus, *, default_currency: str = "usd") -> None:
+        self._db = db
+        self._bus = bus
+        self._default_currency = default_currency.lower()
+
+    # --- mutations -------------------------------------------------------------------
+    async def create(
+        self, new: NewListing, *, actor: str, initiator: object | None = None
+    ) -> Listing:
+        """Insert a draft, then walk the state machine to `new.status`, each step audited."""
+        new = replace(new, currency=(new.currency or self._default_currency).lower())
+        validate_new_listing(new)
+        path = _status_path(ListingStatus.DRAFT, new.status)
+        listing = await self._db.run(
+            functools.partial(self._create_in, new=new, path=path, actor=actor), write=True
+        )
+        self._publish({listing.id}, initiator)
+        return listing
+
+    async def update(
+        self,
+        listing_id: int,
+        changes: ListingChanges,
+        *,
+        expected_version: int,
+        actor: str,
+        initiator: object | None = None,
+    ) -> Listing:
+        """Apply a partial edit to the version the person saw; ConflictError if it moved on."""
+        if changes.currency is not None:
+            changes = replace(changes, currency=changes.currency.lower())
+        validate_listing_changes(changes)
+        listing, changed = await self._db.run(
+            functools.partial(
+                self._update_in, listing_id=listing_id, changes=changes,
+                expected_version=expected_version, actor=actor,
+            ),
+            write=True,
+        )
+        if changed:
+            self._publish({listing.id}, initiator)
+        return listing
+
+    async def change_status(
+        self,
+        listing_id: int,
+        new_status: ListingStatus,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        reason: str = "",
+        initiator: object | None = None,
+    ) -> Listing:
+        """Move one listing through the state machine (IllegalTransitionError if not allowed)."""
+        new_status = ListingStatus(new_status)
+        listing = await self._db.run(
+            functools.partial(
+                self._change_status_in, listing_id=listing_id, new_status=new_status,
+                actor=actor, expected_version=expected_version, reason=reason,
+            ),
+            write=True,
+        )
+        self._publish({listing.id}, initiator)
+        return listing
+
+    async def change_status_many(
+        self,
+        listing_ids: Sequence[int],
+        new_status: ListingStatus,
+        *,
+        actor: str,
+        reason: str = "",
+        initiator: object | None = None,
+    ) -> BulkResult:
+        """Move many listings; each one that cannot move is reported, the others still move."""
+        new_status = ListingStatus(new_status)
+        unique_ids = list(dict.fromkeys(listing_ids))
+        succeeded: list[Listing] = []
+        failed: dict[int, str] = {}
+        for start in range(0, len(unique_ids), BULK_BATCH_SIZE):
+            batch = unique_ids[start:start + BULK_BATCH_SIZE]
+            done, refused = await self._db.run(
+                functools.partial(
+                    self._change_status_batch_in, listing_ids=batch, new_status=new_status,
+                    actor=actor, reason=reason,
+                ),
+                write=True,
+            )
+            succeeded.extend(done)
+            failed.update(refused)
+        if succeeded:
+            self._publish({listing.id for listing in succeeded}, initiator)
+        return BulkResult(succeeded=tuple(succeeded), failed=failed)
+
+    async def delete_draft(
+        self, listing_id: int, *, actor: str, initiator: object | None = None
+    ) -> None:
+        """Delete a draft that never reached review or Stripe; anything else is refused."""
+        await self._db.run(
+            functools.partial(self._delete_draft_in, listing_id=listing_id, actor=actor),
+            write=True,
+        )
+        self._publish({listing_id}, initiator)
+
+    # --- queries ---------------------------------------------------------------------
+    async def get(self, listing_id: int) -> Listing:
+        """The listing with this id (NotFoundError if there is none)."""
+        return await self._db.run(functools.partial(self._get_in, listing_id=listing_id))
+
+    async def search(self, query: ListingQuery) -> Page[Listing]:
+        """One page of listings: full-text search, filters, sort and paging in the database."""
+        return await self._db.run(functools.partial(self._search_in, query=query))
+
+    async def count_by_status(self) -> dict[ListingStatus, int]:
+        """How many listings each status holds (every status present, zeros included)."""
+        return await self._db.run(self._count_by_status_in)
+
+    async def history(self, listing_id: int) -> list[AuditEntry]:
+        """Every recorded mutation of one listing, newest first."""
+        return await self._db.run(functools.partial(self._history_in, listing_id=listing_id))
+
+    async def queued_changes(self) -> int:
+        """Outbox rows not yet pushed to Stripe (for "offline, N changes queued")."""
+        return await self._db.run(self._queued_changes_in)
+
+    # --- work inside one transaction (worker thread) ---------------------------------
+    def _publish(self, ids: Iterable[int], initiator: object | None) -> None:
+        self._bus.publish(Change(kind="listing", ids=frozenset(ids), initiator=initiator))
+
+    @staticmethod
+    def _get_in(session: Session, *, listing_id: int) -> Listing:
+        return _to_listing(ListingService._row_in(session, listing_id))
+
+    @staticmethod
+    def _row_in(session: Session, listing_id: int) -> Any:
+        row = session.execute(
+            select(*LISTINGS.c).where(LISTINGS.c.id == listing_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"listing {listing_id} does not exist")
+        return row
+
+    @staticmethod
+    def _audit_in(
+        session: Session, *, listing_id: int, action: str, actor: str, at: datetime,
+        details: dict[str, Any],
+    ) -> None:
+        session.execute(insert(AUDIT).values(
+            entity="listing", entity_id=str(listing_id), action=action, actor=actor, at=at,
+            details=details,
+        ))
+
+    def _write_in(
+        self, session: Session, before: Any, values: dict[str, Any], *, actor: str,
+        action: str, details: dict[str, Any], now: datetime,
+    ) -> Listing:
+        """Save `values` over `before` if nobody saved in between; audit it; queue Stripe."""
+        new_status = values.get("status", before.status)
+        queue_for_stripe = _affects_stripe(before, new_status)
+        new_version = before.version + 1
+        values = {**values, "version": new_version, "updated_at": now, "updated_by": actor}
+        if queue_for_stripe:
+            values["sync_state"] = SyncState.PENDING.value
+        # The UPDATE is the first write of each listing, so a refused one leaves nothing
+        # half-written (change_status_many relies on this to keep going).
+        result = session.execute(
+            update(LISTINGS)
+            .where(LISTINGS.c.id == before.id, LISTINGS.c.version == before.version)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            actual = session.execute(
+                select(LISTINGS.c.version).where(LISTINGS.c.id == before.id)
+            ).scalar_one_or_none()
+            if actual is None:
+                raise NotFoundError(f"listing {before.id} does not exist")
+            raise ConflictError(before.id, before.version, actual)
+        if queue_for_stripe:
+            session.execute(insert(OUTBOX).values(
+                listing_id=before.id, revision=new_version, created_at=now,
+            ))
+        self._audit_in(session, listing_id=before.id, action=action, actor=actor, at=now,
+                       details=details)
+        return _to_listing(self._row_in(session, before.id))
+
+    def _create_in(
+        self, session: Session, *, new: NewListing, path: list[ListingStatus], actor: str
+    ) -> Listing:
+        now = _utcnow()
+        result = session.execute(insert(LISTINGS).values(
+            title=new.title, description=new.description, price_minor=new.price_minor,
+            currency=new.currency, image_urls=list(new.image_urls),
+            seller_contact=new.seller_contact, category=new.category,
+            condition=new.condition, status=ListingStatus.DRAFT.value, version=1,
+            created_at=now, updated_at=now, created_by=actor, updated_by=actor,
+            sync_state=SyncState.NOT_PUBLISHED.value,
+        ))
+        listing_id = result.inserted_primary_key[0]
+        listing = _to_listing(self._row_in(session, listing_id))
+        self._audit_in(session, listing_id=listing_id, action="create", actor=actor, at=now,
+                       details={"fields": _listing_snapshot(listing)})
+        for step in path:
+            listing = self._apply_status_in(session, self._row_in(session, listing_id), step,
+                                            actor=actor, reason="", now=now)
+        return listing
+
+    def _update_in(
+        self, session: Session, *, listing_id: int, changes: ListingChanges,
+        expected_version: int, actor: str,
+    ) -> tuple[Listing, bool]:
+        before = self._row_in(session, listing_id)
+        if before.version != expected_version:
+            raise ConflictError(listing_id, expected_version, before.version)
+        current = _to_listing(before)
+        # Checked again against the stored listing: a new price must suit the stored
+        # currency, and the other way round.
+        validate_listing_changes(changes, current=current)
+        values: dict[str, Any] = {}
+        changed: dict[str, list[Any]] = {}
+        for name in _EDITABLE_FIELDS:
+            new_value = getattr(changes, name)
+            if new_value is None:
+                continue
+            old_value = getattr(current, name)
+            if name == "image_urls":
+                new_value, old_value = list(new_value), list(old_value)
+            if new_value != old_value:
+                values[name] = new_value
+                changed[name] = [old_value, new_value]
+        if not values:
+            return current, False  # nothing to save: no new version, no audit, no push
+        listing = self._write_in(session, before, values, actor=actor, action="update",
+                                 details={"changes": changed}, now=_utcnow())
+        return listing, True
+
+    def _apply_status_in(
+        self, session: Session, before: Any, new_status: ListingStatus, *, actor: str,
+        reason: str, now: datetime,
+    ) -> Listing:
+        check_transition(ListingStatus(before.status), new_status)
+        values: dict[str, Any] = {"status": new_status.value}
+        if new_status == ListingStatus.REJECTED:
+            values["rejection_reason"] = reason
+        details = {"from": before.status, "to": new_status.value}
+        if reason:
+            details["reason"] = reason
+        return self._write_in(session, before, values, actor=actor, action="status",
+                              details=details, now=now)
+
+    def _change_status_in(
+        self, session: Session, *, listing_id: int, new_status: ListingStatus, actor: str,
+        expected_version: int | None, reason: str,
+    ) -> Listing:
+        before = self._row_in(session, listing_id)
+        if expected_version is not None and before.version != expected_version:
+            raise ConflictError(listing_id, expected_version, before.version)
+        return self._apply_status_in(session, before, new_status, actor=actor, reason=reason,
+                                     now=_utcnow())
+
+    def _change_status_batch_in(
+        self, session: Session, *, listing_ids: list[int], new_status: ListingStatus,
+        actor: str, reason: str,
+    ) -> tuple[list[Listing], dict[int, str]]:
+        now = _utcnow()
+        done: list[Listing] = []
+        refused: dict[int, str] = {}
+        for listing_id in listing_ids:
+            try:
+                before = self._row_in(session, listing_id)
+                done.append(self._apply_status_in(session, before, new_status, actor=actor,
+                                                  reason=reason, now=now))
+            except UhadminError as exc:
+                refused[listing_id] = str(exc)
+        return done, refused
+
+    def _delete_draft_in(self, session: Session, *, listing_id: int, actor: str) -> None:
+        before = self._row_in(session, listing_id)
+        if before.status != ListingStatus.DRAFT:
+            raise IllegalTransitionError(
+                f"listing {listing_id} is {before.status}: only a draft can be deleted "
+                "(archive or reject it instead)"
+            )
+        if before.stripe_product_id is not None or before.pushed_fingerprint is not None:
+            raise IllegalTransitionError(
+                f"listing {listing_id} was published to Stripe once and cannot be deleted"
+            )
+        result = session.execute(delete(LISTINGS).where(
+            LISTINGS.c.id == listing_id, LISTINGS.c.version == before.version))
+        if result.rowcount != 1:
+            raise ConflictError(listing_id, before.version, None)
+        self._audit_in(session, listing_id=listing_id, action="delete", actor=actor,
+                       at=_utcnow(), details={"fields": _listing_snapshot(_to_listing(before))})
+
+    def _search_in(self, session: Session, *, query: ListingQuery) -> Page[Listing]:
+        if query.offset < 0:
+            raise ValidationError.single("offset", "must be 0 or more")
+        if query.limit < 0:
+            raise ValidationError.single("limit", "must be 0 or more")
+        limit = min(query.limit, MAX_PAGE_SIZE)
+        conditions = []
+        text_match = search_condition(self._db.dialect, query.search)
+        if text_match is not None:
+            conditions.append(text_match)
+        if query.statuses:
+            conditions.append(LISTINGS.c.status.in_(sorted(s.value for s in query.statuses)))
+        if query.sync_states:
+            conditions.append(
+                LISTINGS.c.sync_state.in_(sorted(s.value for s in query.sync_states)))
+        total = session.execute(
+            select(func.count()).select_from(LISTINGS).where(*conditions)
+        ).scalar_one()
+        items: tuple[Listing, ...] = ()
+        if limit and query.offset < total:
+            sort_column = _SORT_COLUMNS[SortKey(query.sort)]
+            # The id tiebreak runs in the same direction so one index serves both keys and
+            # equal prices never swap places between pages.
+            order = (
+                (sort_column.desc(), LISTINGS.c.id.desc()) if query.descending
+                else (sort_column.asc(), LISTINGS.c.id.asc())
+            )
+            page_query: Select = (
+                select(*_LISTING_COLUMNS).where(*conditions).order_by(*order)
+                .offset(query.offset).limit(limit)
+            )
+            items = tuple(_to_listing(row) for row in session.execute(page_query))
+        return Page(items=items, total=total, offset=query.offset)
+
+    @staticmethod
+    def _count_by_status_in(session: Session) -> dict[ListingStatus, int]:
+        counts = {status: 0 for status in ListingStatus}
+        for status, count in session.execute(
+            select(LISTINGS.c.status, func.count()).group_by(LISTINGS.c.status)
+        ):
+            counts[ListingStatus(status)] = count
+        return counts
+
+    @staticmethod
+    def _history_in(session: Session, *, listing_id: int) -> list[AuditEntry]:
+        rows = session.execute(
+            select(AUDIT)
+            .where(AUDIT.c.entity == "listing", AUDIT.c.entity_id == str(listing_id))
+            .order_by(AUDIT.c.at.desc(), AUDIT.c.id.desc())
+        )
+        return [
+            AuditEntry(id=row.id, entity=row.entity, entity_id=row.entity_id,
+                       action=row.action, actor=row.actor, at=_as_utc(row.at),
+                       details=dict(row.details or {}))
+            for row in rows
+        ]
+
+    @staticmethod
+    def _queued_changes_in(session: Session) -> int:
+        return session.execute(
+            select(func.count()).select_from(OUTBOX).where(OUTBOX.c.done_at.is_(None))
+        ).scalar_one()
+
