@@ -8,7 +8,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-pytest_plugins: list[str] = []
+# Fixture modules beside this file (tests/ is on sys.path while pytest loads conftests).
+pytest_plugins: list[str] = ["db_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,121 @@
+"""Catalog search on both backends: keystroke full-text, filters, sort order, paging."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from uhadmin.domain import ListingQuery, ListingStatus, NewListing, SortKey, SyncState
+from uhadmin.errors import ValidationError
+from uhadmin.services.search import fts5_query, search_terms, tsquery_text
+
+pytestmark = pytest.mark.anyio
+
+CATALOG = [
+    # title, description, price, status
+    ("Mountain bike", "Hardtail, 21 gears", 12500, ListingStatus.APPROVED),
+    ("bike lock", "U-lock with two keys", 1500, ListingStatus.DRAFT),
+    ("Desk lamp", "Warm light, fits a bike basket", 1500, ListingStatus.PENDING_REVIEW),
+    ("Calculus textbook", "Stewart, 8th edition", 4000, ListingStatus.APPROVED),
+    ("Apple keyboard", "Bluetooth", 2500, ListingStatus.DRAFT),
+    ("armchair", "", 6000, ListingStatus.PENDING_REVIEW),
+]
+
+
+@pytest.fixture
+async def catalog(listing_service) -> dict[str, int]:
+    ids = {}
+    for title, description, price, status in CATALOG:
+        listing = await listing_service.create(
+            NewListing(title=title, description=description, price_minor=price,
+                       currency="usd", status=status), actor="seed")
+        ids[title] = listing.id
+    return ids
+
+
+async def titles(service, **query) -> list[str]:
+    page = await service.search(ListingQuery(**query))
+    return [listing.title for listing in page.items]
+
+
+async def test_a_keystroke_prefix_finds_whole_words_in_title_and_description(
+        listing_service, catalog):
+    found = await titles(listing_service, search="bik", sort=SortKey.ID, descending=False)
+    assert found == ["Mountain bike", "bike lock", "Desk lamp"]  # lamp: "bike basket"
+    assert await titles(listing_service, search="BIKE LO") == ["bike lock"]
+    assert await titles(listing_service, search="stew") == ["Calculus textbook"]
+
+
+async def test_a_finished_word_matches_whole_words_only(listing_service, catalog):
+    assert await titles(listing_service, search="lam") == ["Desk lamp"]
+    assert await titles(listing_service, search="lam ") == []
+
+
+@pytest.mark.parametrize("nasty", ['"', "bike*", "bike AND", "NEAR(", "a:b", "x & | !",
+                                   "'; DROP TABLE listings; --", "-bike", "(", "^", "😀"])
+async def test_search_syntax_typed_by_a_person_never_breaks_the_query(
+        listing_service, catalog, nasty):
+    page = await listing_service.search(ListingQuery(search=nasty))
+    assert page.total >= 0
+
+
+async def test_filters_by_status_and_sync_state(listing_service, catalog):
+    approved = await titles(listing_service, statuses=frozenset({ListingStatus.APPROVED}),
+                            sort=SortKey.TITLE, descending=False)
+    assert approved == ["Calculus textbook", "Mountain bike"]
+    pending_sync = await titles(listing_service, sync_states=frozenset({SyncState.PENDING}),
+                                search="bike")
+    assert pending_sync == ["Mountain bike"]
+    both = await listing_service.search(ListingQuery(
+        statuses=frozenset({ListingStatus.DRAFT, ListingStatus.PENDING_REVIEW})))
+    assert both.total == 4
+
+
+async def test_sort_by_price_breaks_ties_by_id_in_both_directions(listing_service, catalog):
+    ascending = await titles(listing_service, sort=SortKey.PRICE, descending=False)
+    assert ascending == ["bike lock", "Desk lamp", "Apple keyboard", "Calculus textbook",
+                         "armchair", "Mountain bike"]
+    descending = await titles(listing_service, sort=SortKey.PRICE, descending=True)
+    assert descending == ascending[::-1]
+
+
+async def test_sort_by_title_ignores_case(listing_service, catalog):
+    assert await titles(listing_service, sort=SortKey.TITLE, descending=False) == [
+        "Apple keyboard", "armchair", "bike lock", "Calculus textbook", "Desk lamp",
+        "Mountain bike"]
+
+
+@pytest.mark.parametrize("key", list(SortKey))
+async def test_every_sort_key_pages_through_every_listing_exactly_once(
+        listing_service, catalog, key):
+    seen = []
+    for offset in range(0, 6, 4):
+        page = await listing_service.search(ListingQuery(sort=key, offset=offset, limit=4))
+        assert page.total == 6 and page.offset == offset
+        seen.extend(listing.id for listing in page.items)
+    assert sorted(seen) == sorted(catalog.values())
+
+
+async def test_paging_past_the_end_gives_no_items_but_the_total(listing_service, catalog):
+    page = await listing_service.search(ListingQuery(search="bike", offset=10, limit=5))
+    assert (page.items, page.total) == ((), 3)
+
+
+async def test_negative_paging_is_refused(listing_service):
+    with pytest.raises(ValidationError, match="offset"):
+        await listing_service.search(ListingQuery(offset=-1))
+
+
+async def test_website_rows_are_found_like_our_own(listing_service, database, catalog):
+    with database.session(write=True) as session:
+        session.execute(text("INSERT INTO listings (title, price_minor) "
+                             "VALUES ('Bike pump', 900)"))
+    assert "Bike pump" in await titles(listing_service, search="bike pu")
+
+
+def test_search_terms_keep_words_only_and_know_when_a_word_is_finished():
+    assert search_terms('  "Bike"  lo') == (["bike", "lo"], True)
+    assert search_terms("bike ") == (["bike"], False)
+    assert search_terms("*&|") == ([], False)
+    assert fts5_query(["bike", "lo"], True) == '"bike" "lo"*'
+    assert tsquery_text(["bike", "lo"], True) == "bike & lo:*"
