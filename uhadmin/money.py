@@ -153,8 +153,11 @@ def check_amount(minor: int, currency: str, *, field: str = "price") -> None:
 
 def _strip_symbol(text: str, code: str) -> str:
     """Drop one leading "$" (the en_US symbol of THIS currency) or "USD"; others stay and fail."""
-    for prefix in {get_currency_symbol(code.upper(), "en_US"), code.upper()}:
-        if prefix and text.startswith(prefix):
+    # Longest first, so "CA$12" loses "CA$" rather than failing on a left-over "$".
+    prefixes = sorted({get_currency_symbol(code.upper(), "en_US"), code.upper()}, key=len,
+                      reverse=True)
+    for prefix in prefixes:
+        if text.startswith(prefix):
             return text[len(prefix):].lstrip(" ")
     return text
 

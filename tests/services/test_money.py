@@ -76,6 +76,8 @@ def test_unknown_currency_is_a_currency_problem() -> None:
         ("999999.99", "usd", MAXIMUM_AMOUNT_MINOR),
         ("0.30", "gbp", 30),
         ("€0.50", "eur", 50),
+        ("CA$0.50", "cad", 50),
+        ("CAD 0.50", "cad", 50),
         ("500", "jpy", 500),
         ("¥500", "jpy", 500),
         ("50", "jpy", 50),
