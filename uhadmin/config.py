@@ -306,6 +306,7 @@ _OPTIONS = (
 _OPTION_BY_FIELD = {option.field: option for option in _OPTIONS}
 PREFERENCE_KEYS = frozenset(_OPTION_BY_FIELD)
 _ACTOR = _Option("actor", "UHADMIN_ACTOR", "--actor", _parse_actor)
+_OVERRIDABLE = PREFERENCE_KEYS | {"actor", "stripe_key", "webhook_secret", "data_dir"}
 
 
 def default_data_dir() -> Path:
@@ -431,7 +432,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     environ = os.environ if environ is None else environ
     keys = keys if keys is not None else KeyStore()
     preferences = preferences if preferences is not None else PreferencesStore()
-    unknown = set(overrides) - set(Settings.__dataclass_fields__)
+    unknown = set(overrides) - _OVERRIDABLE
     if unknown:
         raise ConfigError(f"unknown setting override(s): {', '.join(sorted(unknown))}")
     problems: list[str] = []
@@ -453,7 +454,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
             problems.append(f"{where}: {error}")
             return default
 
-    data_dir = default_data_dir()
+    data_dir = Path(overrides["data_dir"]) if "data_dir" in overrides else default_data_dir()
     values = {option.field: pick(option, None) for option in _OPTIONS}
     values["database_url"] = values["database_url"] or default_database_url(data_dir)
     values["currency"] = values["currency"] or "usd"

@@ -268,7 +268,8 @@ def test_every_variable_is_read() -> None:
     assert settings.actor == "reviewer-1"
 
 
-def test_precedence_overrides_then_environment_then_preferences(prefs: PreferencesStore) -> None:
+def test_precedence_overrides_then_environment_then_preferences(prefs: PreferencesStore,
+                                                                 tmp_path: Path) -> None:
     prefs.save({"currency": "jpy", "receiver_port": 1111, "cancel_url": "http://a.example/c"})
     assert load(preferences=prefs).currency == "jpy"
     from_env = load(environ={"UHADMIN_CURRENCY": "gbp"}, preferences=prefs)
@@ -280,6 +281,10 @@ def test_precedence_overrides_then_environment_then_preferences(prefs: Preferenc
     assert flagged.receiver_port == 1111  # a flag left at None does not override
     assert flagged.database_url == "sqlite:////tmp/x.sqlite3"
     assert flagged.cancel_url == "http://a.example/c"
+    moved = load(overrides={"data_dir": str(tmp_path / "elsewhere"), "actor": "cli-user"})
+    assert moved.data_dir == tmp_path / "elsewhere"
+    assert moved.database_url == f"sqlite:///{tmp_path / 'elsewhere' / 'uhadmin.sqlite3'}"
+    assert moved.actor == "cli-user"
     assert load(environ={"UHADMIN_CURRENCY": "  "}, preferences=prefs).currency == "jpy"
 
 
@@ -346,7 +351,8 @@ def test_all_invalid_values_are_reported_together() -> None:
 
 def test_bad_override_and_bad_keyring_entry_name_their_source() -> None:
     assert config_error(overrides={"currency": "xx"}).startswith("--currency (UHADMIN_CURRENCY): ")
-    assert config_error(overrides={"colour": "red"}) == "unknown setting override(s): colour"
+    assert config_error(overrides={"colour": "red", "key_notice": "x"}) == (
+        "unknown setting override(s): colour, key_notice")
     keys = KeyStore(backend=DictKeyring())
     keys.set("not-a-key-at-all-1234")
     message = config_error(keys=keys)
