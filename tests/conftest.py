@@ -31,3 +31,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"qapp", "qtbot", "qtmodeltester", "qt_loop"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(scope="session")
+def _stripe_sandbox_server():
+    """One offline Stripe for the whole run; `stripe_sandbox` wipes it before each test."""
+    from uhadmin.sandbox.server import SandboxServer
+
+    server = SandboxServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stripe_sandbox(_stripe_sandbox_server):
+    """A started SandboxServer with a fresh account: no objects, faults off, real-time clock."""
+    _stripe_sandbox_server.reset()
+    return _stripe_sandbox_server
+
+
+@pytest.fixture
+def stripe_client(stripe_sandbox):
+    """stripe.StripeClient on the sandbox; its HTTPX client serves sync and *_async calls."""
+    import stripe
+
+    http_client = stripe.HTTPXClient(allow_sync_methods=True, timeout=15)
+    client = stripe.StripeClient(stripe_sandbox.test_key,
+                                 base_addresses={"api": stripe_sandbox.url},
+                                 http_client=http_client)
+    yield client
+    http_client.close()

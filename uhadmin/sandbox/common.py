@@ -1,0 +1,45 @@
+"""What every endpoint module shares: the decoded request record and Stripe-style rendering."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSION = "2026-10-28.endive"
+
+
+@dataclass
+class ApiRequest:
+    """One decoded API call as the endpoint handlers see it."""
+
+    method: str
+    path: str
+    params: dict[str, Any]
+    request_id: str
+    idempotency_key: str | None = None
+    path_args: dict[str, str] = field(default_factory=dict)
+
+
+def public(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as Stripe shows it: internal `_` fields removed (deep-copied)."""
+    return {k: copy.deepcopy(v) for k, v in obj.items() if not k.startswith("_")}
+
+
+@dataclass
+class Response:
+    """An HTTP reply as the server writes it."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    # False for results the idempotency layer must not keep (parameter validation errors).
+    stored: bool = True
+
+
+def json_response(status: int, payload: dict[str, Any],
+                  headers: dict[str, str] | None = None) -> Response:
+    return Response(status, json.dumps(payload, indent=2).encode(), headers=headers or {})

@@ -1,0 +1,514 @@
+"""SandboxServer: the offline Stripe on loopback, serving the API and the hosted checkout page.
+
+A ThreadingHTTPServer in its own thread: each connection gets a thread, so the SDK's
+concurrent requests are served concurrently and the server works the same from sync code,
+plain asyncio or a qasync loop. Handlers run under the store's lock, one at a time, which
+keeps the account consistent; parsing, latency and I/O happen outside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from uhadmin.sandbox.api import StripeApi
+from uhadmin.sandbox.clock import SandboxClock
+from uhadmin.sandbox.common import ApiRequest, Response, json_response
+from uhadmin.sandbox.errors import StripeApiError
+from uhadmin.sandbox.faults import FaultSettings, RateLimiter, roll
+from uhadmin.sandbox.forms import decode_form
+from uhadmin.sandbox.store import SandboxStore, new_id
+from uhadmin.sandbox.webhooks import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+_KEY = re.compile(r"^(sk|rk)_(test|live)_([A-Za-z0-9]+)$")
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class SandboxStats:
+    """Request counts since start or the last `reset_stats()`."""
+
+    total: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    by_endpoint: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, method: str, template: str) -> int:
+        return self.by_endpoint.get((method, template), 0)
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: str
+
+
+def _route(method: str, template: str, handler: str) -> _Route:
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    return _Route(method, template, re.compile(f"^{regex}$"), handler)
+
+
+API_ROUTES = [
+    _route("POST", "/v1/products", "create_product"),
+    _route("GET", "/v1/products", "list_products"),
+    _route("GET", "/v1/products/search", "search_products"),
+    _route("GET", "/v1/products/{id}", "retrieve_product"),
+    _route("POST", "/v1/products/{id}", "update_product"),
+    _route("DELETE", "/v1/products/{id}", "delete_product"),
+    _route("POST", "/v1/prices", "create_price"),
+    _route("GET", "/v1/prices", "list_prices"),
+    _route("GET", "/v1/prices/search", "search_prices"),
+    _route("GET", "/v1/prices/{id}", "retrieve_price"),
+    _route("POST", "/v1/prices/{id}", "update_price"),
+    _route("POST", "/v1/checkout/sessions", "create_session"),
+    _route("GET", "/v1/checkout/sessions", "list_sessions"),
+    _route("GET", "/v1/checkout/sessions/{id}", "retrieve_session"),
+    _route("POST", "/v1/checkout/sessions/{id}/expire", "expire_session"),
+    _route("GET", "/v1/checkout/sessions/{id}/line_items", "list_session_line_items"),
+    _route("GET", "/v1/payment_intents", "list_payment_intents"),
+    _route("GET", "/v1/payment_intents/{id}", "retrieve_payment_intent"),
+    _route("GET", "/v1/events", "list_events"),
+    _route("GET", "/v1/events/{id}", "retrieve_event"),
+    _route("POST", "/v1/webhook_endpoints", "create_webhook_endpoint"),
+    _route("GET", "/v1/webhook_endpoints", "list_webhook_endpoints"),
+    _route("GET", "/v1/webhook_endpoints/{id}", "retrieve_webhook_endpoint"),
+    _route("POST", "/v1/webhook_endpoints/{id}", "update_webhook_endpoint"),
+    _route("DELETE", "/v1/webhook_endpoints/{id}", "delete_webhook_endpoint"),
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "uhadmin-offline-stripe"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Small request/response pairs on a kept-alive connection: without this, Nagle plus
+        # delayed ACKs add ~40 ms to every request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.sandbox._serve(self)  # type: ignore[attr-defined]
+
+    do_POST = do_GET
+    do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def send_payload(self, response: Response, request_id: str) -> None:
+        if response.drop:
+            # "Commit then drop": the request took effect, the client hears nothing.
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
+                 f"Content-Type: {response.content_type}",
+                 f"Content-Length: {len(response.body)}",
+                 f"Request-Id: {request_id}",
+                 "Stripe-Version: 2026-10-28.endive",
+                 "Cache-Control: no-cache, no-store"]
+        lines += [f"{name}: {value}" for name, value in response.headers.items()]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + response.body)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+class SandboxServer:
+    """The offline Stripe. `start()` serves in a background thread; `stop()` ends it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 data_path: str | Path | None = None, rate_limit: float | None = None,
+                 latency_ms: float = 0, fail_rate: float = 0.0, drop_rate: float = 0.0,
+                 search_delay_s: float = 0.0, webhook_urls: Iterable[str] = (),
+                 rate_limit_code: str = "rate_limit") -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the sandbox serves on loopback only")
+        self.host = host
+        self.port = port
+        self.clock = SandboxClock()
+        self.store = SandboxStore(data_path)
+        self.test_key = "sk_test_uhadminOfflineSandbox" + "0" * 8
+        # The signing secret for endpoints given at start (`--webhook URL`), as
+        # `stripe listen` prints one for the URL it forwards to.
+        self.webhook_secret = "whsec_" + secrets.token_hex(16)
+        self.webhook_urls = tuple(webhook_urls)
+        self._faults = FaultSettings()
+        self._limiter = RateLimiter()
+        self.set_faults(rate_limit=rate_limit, latency_ms=latency_ms, fail_rate=fail_rate,
+                        drop_rate=drop_rate, rate_limit_code=rate_limit_code)
+        self.webhooks = WebhookDispatcher(self._webhook_result)
+        self.api = StripeApi(self.store, self.clock, lambda: self.url, self._on_event,
+                             search_delay_s=search_delay_s)
+        self._initial_search_delay_s = search_delay_s
+        self._hosted: Any = None
+        self._inflight: set[str] = set()
+        self._stats_lock = threading.Lock()
+        self._total = 0
+        self._by_status: Counter[int] = Counter()
+        self._by_endpoint: Counter[tuple[str, str]] = Counter()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ticker_stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> SandboxServer:
+        if self._httpd is not None:
+            return self
+        from uhadmin.sandbox.hosted import HostedCheckout
+
+        self._hosted = HostedCheckout(self)
+        self._httpd = _HttpServer((self.host, self.port), _Handler)
+        self._httpd.sandbox = self  # type: ignore[attr-defined]
+        self.port = self._httpd.server_address[1]
+        self.webhooks.start()
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="stripe-sandbox", daemon=True)
+        self._thread.start()
+        self._ticker_stop.clear()
+        self._ticker = threading.Thread(target=self._tick, name="stripe-sandbox-clock",
+                                        daemon=True)
+        self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._ticker_stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+        self.webhooks.stop()
+        self._httpd = None
+        with self.store.lock:
+            self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def reset(self) -> None:
+        """Forget every object, event and idempotency key (a fresh account), keep settings."""
+        with self.store.lock:
+            self.store.clear()
+            self.clock.reset()
+            self.api.search_delay_s = self._initial_search_delay_s
+            self.api.rebuild_indexes()
+            self._inflight.clear()
+        self.set_faults(rate_limit=None, latency_ms=0, fail_rate=0.0, drop_rate=0.0,
+                        rate_limit_code="rate_limit")
+        self.reset_stats()
+
+    # ----------------------------------------------------------------- settings and stats
+    def set_faults(self, rate_limit: Any = _UNSET, latency_ms: Any = _UNSET,
+                   fail_rate: Any = _UNSET, drop_rate: Any = _UNSET,
+                   rate_limit_code: Any = _UNSET) -> None:
+        """Change any fault at runtime; omitted ones stay as they are."""
+        current = self._faults
+        chosen = {"rate_limit": rate_limit, "latency_ms": latency_ms, "fail_rate": fail_rate,
+                  "drop_rate": drop_rate, "rate_limit_code": rate_limit_code}
+        values = {name: getattr(current, name) if value is _UNSET else value
+                  for name, value in chosen.items()}
+        if values["rate_limit"] is not None and values["rate_limit"] <= 0:
+            raise ValueError("rate_limit must be positive (or None for unlimited)")
+        for name in ("fail_rate", "drop_rate"):
+            if not 0.0 <= values[name] <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if values["rate_limit_code"] not in ("rate_limit", "lock_timeout"):
+            raise ValueError("rate_limit_code is 'rate_limit' or 'lock_timeout'")
+        self._faults = FaultSettings(**values)
+        if values["rate_limit"] != current.rate_limit or rate_limit is not _UNSET:
+            self._limiter.configure(values["rate_limit"])
+
+    @property
+    def faults(self) -> FaultSettings:
+        return self._faults
+
+    @property
+    def search_delay_s(self) -> float:
+        return self.api.search_delay_s
+
+    @search_delay_s.setter
+    def search_delay_s(self, seconds: float) -> None:
+        self.api.search_delay_s = seconds
+
+    @property
+    def stats(self) -> SandboxStats:
+        with self._stats_lock:
+            return SandboxStats(self._total, dict(self._by_status), dict(self._by_endpoint))
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self._total = 0
+            self._by_status.clear()
+            self._by_endpoint.clear()
+
+    def _count(self, method: str, template: str, status: int) -> None:
+        with self._stats_lock:
+            self._total += 1
+            self._by_status[status] += 1
+            self._by_endpoint[(method, template)] += 1
+
+    # ----------------------------------------------------------------- events, webhooks, time
+    def _on_event(self, event: dict[str, Any]) -> None:
+        targets = [(url, self.webhook_secret) for url in self.webhook_urls]
+        for endpoint in self.store.objects["webhook_endpoint"].values():
+            if endpoint["status"] != "enabled":
+                continue
+            wanted = endpoint["enabled_events"]
+            if "*" in wanted or event["type"] in wanted:
+                targets.append((endpoint["url"], endpoint["_secret"]))
+        if targets:
+            event["pending_webhooks"] = len(targets)
+            self.store.put("event", event)
+            for url, secret in targets:
+                self.webhooks.submit(url, secret, event)
+
+    def _webhook_result(self, event_id: str, ok: bool) -> None:
+        with self.store.lock:
+            event = self.store.get("event", event_id)
+            if event is not None and ok and event["pending_webhooks"] > 0:
+                self.store.put("event", dict(event, pending_webhooks=event["pending_webhooks"]
+                                             - 1))
+
+    def _tick(self) -> None:
+        """Expire checkout sessions by the sandbox clock even when no request comes in."""
+        while not self._ticker_stop.wait(0.25):
+            try:
+                with self.store.lock:
+                    self.api.expire_due_sessions()
+            except Exception:
+                log.exception("sandbox clock tick failed")
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Tests: block until every queued webhook delivery has been attempted."""
+        return self.webhooks.wait_idle(timeout)
+
+    # ----------------------------------------------------------------- HTTP entry point
+    def _serve(self, handler: _Handler) -> None:
+        request_id = new_id("req_", 14)
+        split = urlsplit(handler.path)
+        method = handler.command
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        template = split.path
+        try:
+            if split.path.startswith("/v1/"):
+                response, template = self._serve_api(method, split.path, split.query, body,
+                                                     handler, request_id)
+            else:
+                response, template = self._hosted.serve(method, split.path, split.query,
+                                                        body, handler.headers)
+        except Exception:
+            log.exception("sandbox crashed on %s %s", method, split.path)
+            response = json_response(500, StripeApiError(
+                500, "An unexpected error occurred in the offline sandbox.",
+                type="api_error").body())
+        self._count(method, template, response.status if not response.drop else 0)
+        handler.send_payload(response, request_id)
+
+    def _serve_api(self, method: str, path: str, query: str, body: bytes,
+                   handler: _Handler, request_id: str) -> tuple[Response, str]:
+        headers = handler.headers
+        route, args = self._match(method, path)
+        template = route.template if route else path
+        try:
+            self._authenticate(headers.get("Authorization"))
+            if not self._limiter.allow():
+                return self._rate_limited(), template
+            if route is None:
+                raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). "
+                                     "Please see https://stripe.com/docs or we can help at "
+                                     "https://support.stripe.com/.")
+            text = body.decode() if method == "POST" else query
+            params = decode_form(text)
+            if method == "POST" and query:
+                params.update(decode_form(query))
+        except StripeApiError as exc:
+            return json_response(exc.status, exc.body(), exc.headers), template
+        faults = self._faults
+        if roll(faults.fail_rate):
+            error = StripeApiError(500, "An unknown error occurred (injected by the offline "
+                                   "sandbox's fail_rate).", type="api_error")
+            return json_response(500, error.body()), template
+        key = headers.get("Idempotency-Key") if method == "POST" else None
+        request = ApiRequest(method, path, params, request_id, key, args)
+        if key is not None:
+            response = self._idempotent(request, route, faults)
+        else:
+            self._delay(faults)
+            response = self._execute(request, route)
+        if roll(faults.drop_rate):
+            response.drop = True
+        return response, template
+
+    @staticmethod
+    def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
+        for route in API_ROUTES:
+            if route.method == method:
+                found = route.pattern.match(path)
+                if found:
+                    return route, found.groupdict()
+        return None, {}
+
+    @staticmethod
+    def _authenticate(authorization: str | None) -> None:
+        if not authorization:
+            raise StripeApiError(401, "You did not provide an API key. You need to provide "
+                                 "your API key in the Authorization header, using Bearer "
+                                 "auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                credential = base64.b64decode(credential).decode().split(":", 1)[0]
+            except (ValueError, UnicodeDecodeError):
+                credential = ""
+        elif scheme.lower() != "bearer":
+            credential = ""
+        found = _KEY.match(credential.strip())
+        masked = credential[:8] + "*" * 4 + credential[-4:] if len(credential) > 12 else "****"
+        if not found:
+            raise StripeApiError(401, f"Invalid API Key provided: {masked}")
+        if found.group(2) == "live":
+            raise StripeApiError(401, "The offline Stripe sandbox is test mode only: live keys "
+                                 f"are refused ({masked}). Use an sk_test_ or rk_test_ key.")
+
+    def _rate_limited(self) -> Response:
+        code = self._faults.rate_limit_code
+        if code == "lock_timeout":
+            error = StripeApiError(
+                429, "This object cannot be accessed right now because another API request "
+                "or Stripe process is currently accessing it. If you see this error "
+                "intermittently, retry the request. If you see this error frequently and are "
+                "making multiple concurrent requests to a single object, make your requests "
+                "serially or at a lower rate.", code="lock_timeout",
+                headers={"Stripe-Should-Retry": "true"})
+        else:
+            error = StripeApiError(
+                429, "Request rate limit exceeded. You can make up to "
+                f"{self._faults.rate_limit:g} requests per second in this offline sandbox. "
+                "Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+                code="rate_limit")
+        return json_response(429, error.body(), error.headers)
+
+    @staticmethod
+    def _delay(faults: FaultSettings) -> None:
+        if faults.latency_ms > 0:
+            time.sleep(faults.latency_ms / 1000)
+
+    def _execute(self, request: ApiRequest, route: _Route) -> Response:
+        try:
+            with self.store.lock:
+                self.api.expire_due_sessions()
+                result = getattr(self.api, route.handler)(request)
+            return json_response(200, result)
+        except StripeApiError as exc:
+            response = json_response(exc.status, exc.body(), exc.headers)
+            response.stored = exc.stored
+            return response
+
+    # ----------------------------------------------------------------- idempotency
+    def _idempotent(self, request: ApiRequest, route: _Route, faults: FaultSettings,
+                    ) -> Response:
+        key = request.idempotency_key or ""
+        if len(key) > 255:
+            error = StripeApiError(400, "Idempotency keys can be at most 255 characters long.",
+                                   param="Idempotency-Key")
+            return json_response(400, error.body())
+        fingerprint = json.dumps([request.method, request.path, request.params],
+                                 sort_keys=True)
+        with self.store.lock:
+            record = self.store.get("idempotency", key)
+            if record is not None and \
+                    record["created"] + IDEMPOTENCY_TTL_S <= self.clock.now():
+                self.store.delete("idempotency", key)
+                record = None
+            if key in self._inflight:
+                error = StripeApiError(
+                    409, "There is currently another in-progress request using this "
+                    "Idempotency Key (that probably means you submitted twice, and the other "
+                    "request is still going through): " + key + ". Please try again later.",
+                    code="idempotency_key_in_use")
+                return json_response(409, error.body())
+            if record is not None:
+                if record["fingerprint"] != fingerprint:
+                    error = StripeApiError(
+                        400, "Keys for idempotent requests can only be used with the same "
+                        "parameters they were first used with. Try using a key other than '"
+                        + key + "' if you meant to execute a different request.",
+                        type="idempotency_error")
+                    return json_response(400, error.body())
+                return Response(record["status"], record["body"].encode(),
+                                headers={"Idempotent-Replayed": "true",
+                                         "Original-Request": record["request_id"]})
+            self._inflight.add(key)
+        try:
+            self._delay(faults)
+            response = self._execute(request, route)
+            if response.stored:
+                with self.store.lock:
+                    self.store.put("idempotency", {
+                        "id": key, "fingerprint": fingerprint, "status": response.status,
+                        "body": response.body.decode(), "created": self.clock.now(),
+                        "request_id": request.request_id})
+            response.headers["Idempotency-Key"] = key
+            return response
+        finally:
+            with self.store.lock:
+                self._inflight.discard(key)
+
+
+def serve_forever(server: SandboxServer, on_ready: Callable[[SandboxServer], None]) -> None:
+    """Run until KeyboardInterrupt (the CLI's `sandbox serve`)."""
+    server.start()
+    on_ready(server)
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+__all__ = ["API_ROUTES", "SandboxServer", "SandboxStats"]
