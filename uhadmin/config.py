@@ -102,10 +102,10 @@ def _stripe_key_problem(raw: str) -> str | None:
     if not isinstance(raw, str) or not raw:
         return "empty"
     if raw.startswith("pk_"):
-        return ("that is a publishable key (pk_…); use the secret key (sk_test_…) "
+        return ("that is a publishable key (pk_…): use the secret key (sk_test_…) "
                 "or a restricted key (rk_test_…)")
     if raw.startswith("whsec_"):
-        return "that is a webhook signing secret; it belongs in UHADMIN_WEBHOOK_SECRET"
+        return "that is a webhook signing secret, which belongs in UHADMIN_WEBHOOK_SECRET"
     if not raw.startswith(KEY_PREFIXES):
         return (f"must start with sk_test_, sk_live_, rk_test_ or rk_live_ "
                 f"(got {mask_key(raw)})")
@@ -335,7 +335,7 @@ class PreferencesStore:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ConfigError(f"{self.path}: not valid JSON ({error.msg}, line {error.lineno}); "
+            raise ConfigError(f"{self.path}: not valid JSON ({error.msg}, line {error.lineno}), "
                               "fix or delete the file") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{self.path}: expected a JSON object of preferences")
@@ -350,7 +350,7 @@ class PreferencesStore:
             if value is None:
                 continue
             if _LOOKS_LIKE_SECRET.search(str(key)) or _LOOKS_LIKE_SECRET.search(str(value)):
-                problems.append(f"{key}: looks like a Stripe key or secret; keys go to the OS "
+                problems.append(f"{key}: looks like a Stripe key or secret: keys go to the OS "
                                 "keyring, never into the preferences file")
                 continue
             option = _OPTION_BY_FIELD.get(key)
@@ -468,7 +468,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
                                   WEBHOOK_SECRET_VARIABLE, WEBHOOK_SECRET_NAME,
                                   _webhook_secret_problem, problems)
     if stripe_key is not None and key_mode(stripe_key) == "live" and not values["allow_live_mode"]:
-        problems.append(f"{STRIPE_KEY_VARIABLE}: {stripe_key.masked} is a LIVE key; this tool "
+        problems.append(f"{STRIPE_KEY_VARIABLE}: {stripe_key.masked} is a LIVE key: this tool "
                         "charges real cards only with UHADMIN_ALLOW_LIVE_MODE=1")
     if problems:
         raise ConfigError("; ".join(problems))

@@ -182,7 +182,7 @@ def _shape_problem(text: str, code: str) -> str:
         return "no exponent notation (write 1000, not 1e3)"
     if any(char in _GROUPING for char in text) and all(
             char in _GROUPING or char == "." or "0" <= char <= "9" for char in text):
-        return ("no grouping or decimal-comma characters (, _ ' or spaces); "
+        return ("no grouping or decimal-comma characters (, _ ' or spaces): "
                 "write 1234.50 with '.' as the decimal point")
     return "not an amount: write it like 12.50"
 

@@ -46,7 +46,7 @@ def _image_problems(urls: object) -> list[FieldProblem]:
     problems = []
     if len(urls) > MAX_IMAGES:
         problems.append(FieldProblem(
-            "images", f"at most {MAX_IMAGES} (Stripe's limit; has {len(urls)})"))
+            "images", f"at most {MAX_IMAGES} (Stripe's limit, has {len(urls)})"))
     for number, url in enumerate(urls, start=1):
         field = f"images[{number}]"
         if not isinstance(url, str):
@@ -171,7 +171,7 @@ def validate_metadata(metadata: Mapping[str, str], *, field: str = "metadata") -
     problems: list[FieldProblem] = []
     if len(metadata) > MAX_METADATA_KEYS:
         problems.append(FieldProblem(
-            field, f"at most {MAX_METADATA_KEYS} keys (Stripe's limit; has {len(metadata)})"))
+            field, f"at most {MAX_METADATA_KEYS} keys (Stripe's limit, has {len(metadata)})"))
     for key, value in metadata.items():
         if not isinstance(key, str):
             problems.append(FieldProblem(field, f"key {key!r} must be text"))

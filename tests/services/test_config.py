@@ -347,6 +347,7 @@ def test_all_invalid_values_are_reported_together() -> None:
     assert "--cancel-url (UHADMIN_CANCEL_URL): must be an absolute" in message
     assert "UHADMIN_CURRENCY: 'xx'" in message
     assert "UHADMIN_RECEIVER_PORT: expected a port number" in message
+    assert len(message.split("; ")) == 3  # one part per problem, as the settings dialog splits
 
 
 def test_bad_override_and_bad_keyring_entry_name_their_source() -> None:

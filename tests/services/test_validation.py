@@ -69,7 +69,7 @@ def test_all_problems_are_reported_at_once() -> None:
     assert by_field["title"] == "required (must not be blank)"
     assert by_field["description"] == "at most 40,000 characters (has 40,001)"
     assert by_field["price"] == "at least $0.50 (Stripe's minimum charge for USD)"
-    assert by_field["images"] == "at most 8 (Stripe's limit; has 9)"
+    assert by_field["images"] == "at most 8 (Stripe's limit, has 9)"
     assert by_field["images[1]"] == "must be an absolute http:// or https:// URL"
     assert by_field["seller_contact"] == "at most 320 characters (has 321)"
     assert by_field["condition"] == "at most 50 characters (has 51)"
@@ -211,7 +211,7 @@ def test_metadata_limits_all_at_once() -> None:
     metadata.update({"bad[key]": "x", "k" * 41: "x", "long": "v" * 501, "number": 5})  # type: ignore[dict-item]
     problems = problems_of(validate_metadata, metadata, field="listing metadata")
     rules = [str(p) for p in problems]
-    assert rules[0] == "listing metadata: at most 50 keys (Stripe's limit; has 53)"
+    assert rules[0] == "listing metadata: at most 50 keys (Stripe's limit, has 53)"
     assert "listing metadata['bad[key]']: key must not contain [ or ]" in rules
     assert f"listing metadata['{'k' * 40}']: key at most 40 characters (has 41)" in rules
     assert "listing metadata['long']: value at most 500 characters (has 501)" in rules
