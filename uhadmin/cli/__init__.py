@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import click
-
 from uhadmin.cli.common import main_group
 
 main = main_group

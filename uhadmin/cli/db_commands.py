@@ -1,0 +1,34 @@
+"""`uhadmin db ...`: bring the catalog database schema up to date."""
+
+from __future__ import annotations
+
+import click
+
+from uhadmin.cli.common import emit, handles_errors, main_group
+from uhadmin.config import load_settings
+from uhadmin.services.database import Database
+from uhadmin.services.migrations import current_revision
+
+
+@main_group.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")
+@click.pass_context
+@handles_errors
+def upgrade(ctx: click.Context, as_json: bool) -> None:
+    """Apply every missing migration (safe to run again; the app also does it at start)."""
+    root = ctx.find_root().obj or {}
+    settings = load_settings(overrides={"database_url": root.get("database_url")})
+    db = Database(settings.database_url)
+    try:
+        db.upgrade()
+        with db.engine.connect() as connection:
+            revision = current_revision(connection)
+    finally:
+        db.close()
+    emit(ctx, {"database": db.display_url, "revision": revision},
+         f"database {db.display_url} is at revision {revision}", as_json=as_json)

@@ -1,0 +1,235 @@
+"""`uhadmin listings ...`: create, list, show, edit, review and delete listings from a shell."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from uhadmin.bootstrap import Services, build_services
+from uhadmin.cli.common import emit, handles_errors, main_group
+from uhadmin.config import load_settings
+from uhadmin.domain import (
+    Listing,
+    ListingChanges,
+    ListingQuery,
+    ListingStatus,
+    NewListing,
+    SortKey,
+    SyncState,
+)
+from uhadmin.errors import ValidationError
+from uhadmin.money import format_money, format_plain, parse_money
+
+T = TypeVar("T")
+
+_STATUS_CHOICE = click.Choice([status.value for status in ListingStatus], case_sensitive=False)
+_SYNC_CHOICE = click.Choice([state.value for state in SyncState], case_sensitive=False)
+_SORT_CHOICE = click.Choice([key.value for key in SortKey], case_sensitive=False)
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Machine-readable output (JSON), errors included.")
+
+
+def run_with_services(ctx: click.Context, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Build settings and services (migrating the database), run `work`, close everything."""
+    root = ctx.find_root().obj or {}
+    settings = load_settings(overrides={"database_url": root.get("database_url")})
+    services = build_services(settings)
+    try:
+        return asyncio.run(work(services))
+    finally:
+        services.close()
+
+
+def listing_json(listing: Listing) -> dict[str, Any]:
+    """A listing as JSON-ready data: enums as their values, times as ISO 8601."""
+    return {
+        "id": listing.id,
+        "title": listing.title,
+        "price": format_plain(listing.price_minor, listing.currency),
+        "price_minor": listing.price_minor,
+        "currency": listing.currency,
+        "status": listing.status.value,
+        "sync_state": listing.sync_state.value,
+        "version": listing.version,
+        "description": listing.description,
+        "image_urls": list(listing.image_urls),
+        "seller_contact": listing.seller_contact,
+        "category": listing.category,
+        "condition": listing.condition,
+        "rejection_reason": listing.rejection_reason,
+        "stripe_product_id": listing.stripe_product_id,
+        "stripe_price_id": listing.stripe_price_id,
+        "sync_error": listing.sync_error,
+        "created_at": _iso(listing.created_at),
+        "updated_at": _iso(listing.updated_at),
+        "created_by": listing.created_by,
+        "updated_by": listing.updated_by,
+        "last_synced_at": _iso(listing.last_synced_at),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def listing_line(listing: Listing) -> str:
+    """One line per listing, id first: what `add`, `update`, `status` and `list` print."""
+    price = format_money(listing.price_minor, listing.currency)
+    return (f"{listing.id}\t{listing.status.value}\t{listing.sync_state.value}\t"
+            f"{price}\t{listing.title}")
+
+
+def listing_details(listing: Listing) -> str:
+    data = listing_json(listing)
+    data["price"] = format_money(listing.price_minor, listing.currency)
+    data["image_urls"] = ", ".join(listing.image_urls)
+    width = max(len(key) for key in data)
+    return "\n".join(f"{key:<{width}}  {'' if value is None else value}"
+                     for key, value in data.items())
+
+
+@main_group.group("listings")
+def listings_group() -> None:
+    """Create, find, edit and review listings."""
+
+
+@listings_group.command("add")
+@click.option("--title", required=True, help="Product name shown to buyers.")
+@click.option("--price", "price_text", required=True, help="Price like 12.50 (no grouping).")
+@click.option("--currency", default=None, help="ISO code; default UHADMIN_CURRENCY or usd.")
+@click.option("--description", default="", help="Longer text (Stripe allows 40,000 chars).")
+@click.option("--image", "images", multiple=True, help="Image URL (repeat for several, max 8).")
+@click.option("--status", "status", type=_STATUS_CHOICE, default=ListingStatus.DRAFT.value,
+              show_default=True,
+              help="Walk the review workflow up to this status, each step recorded.")
+@json_option
+@click.pass_context
+@handles_errors
+def add_listing(ctx: click.Context, title: str, price_text: str, currency: str | None,
+                description: str, images: tuple[str, ...], status: str,
+                as_json: bool) -> None:
+    """Create a listing and print it (id first)."""
+
+    async def work(services: Services) -> Listing:
+        code = (currency or services.settings.currency).lower()
+        new = NewListing(title=title, price_minor=parse_money(price_text, code),
+                         currency=code, description=description, image_urls=images,
+                         status=ListingStatus(status.lower()))
+        return await services.listings.create(new, actor=services.settings.actor)
+
+    listing = run_with_services(ctx, work)
+    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+
+
+@listings_group.command("list")
+@click.option("--status", "statuses", type=_STATUS_CHOICE, multiple=True,
+              help="Only these statuses (repeatable).")
+@click.option("--search", default="", help="Words in title or description; last may be a prefix.")
+@click.option("--sync-state", "sync_states", type=_SYNC_CHOICE, multiple=True,
+              help="Only these Stripe sync states (repeatable).")
+@click.option("--sort", type=_SORT_CHOICE, default=SortKey.UPDATED.value, show_default=True)
+@click.option("--ascending", is_flag=True, help="Smallest / oldest / A first.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@json_option
+@click.pass_context
+@handles_errors
+def list_listings(ctx: click.Context, statuses: tuple[str, ...], search: str,
+                  sync_states: tuple[str, ...], sort: str, ascending: bool, limit: int,
+                  offset: int, as_json: bool) -> None:
+    """List listings, newest change first: id, status, sync state, price, title."""
+    query = ListingQuery(
+        search=search,
+        statuses=frozenset(ListingStatus(s.lower()) for s in statuses),
+        sync_states=frozenset(SyncState(s.lower()) for s in sync_states),
+        sort=SortKey(sort.lower()), descending=not ascending, offset=offset, limit=limit,
+    )
+    page = run_with_services(ctx, lambda services: services.listings.search(query))
+    lines = [listing_line(listing) for listing in page.items]
+    shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
+    lines.append(f"({shown} of {page.total} listings)")
+    emit(ctx, {"total": page.total, "offset": page.offset,
+               "items": [listing_json(listing) for listing in page.items]},
+         "\n".join(lines), as_json=as_json)
+
+
+@listings_group.command("show")
+@click.argument("listing_id", type=int)
+@json_option
+@click.pass_context
+@handles_errors
+def show_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
+    """Show every field of one listing."""
+    listing = run_with_services(ctx, lambda services: services.listings.get(listing_id))
+    emit(ctx, listing_json(listing), listing_details(listing), as_json=as_json)
+
+
+@listings_group.command("update")
+@click.argument("listing_id", type=int)
+@click.option("--title", default=None)
+@click.option("--price", "price_text", default=None, help="New price like 12.50.")
+@click.option("--description", default=None)
+@click.option("--image", "images", multiple=True, help="Replace the images (repeatable).")
+@json_option
+@click.pass_context
+@handles_errors
+def update_listing(ctx: click.Context, listing_id: int, title: str | None,
+                   price_text: str | None, description: str | None,
+                   images: tuple[str, ...], as_json: bool) -> None:
+    """Edit a listing (saved over the version read just before)."""
+    if title is None and price_text is None and description is None and not images:
+        raise ValidationError.single(
+            "changes", "nothing to change: give --title, --price, --description or --image")
+
+    async def work(services: Services) -> Listing:
+        current = await services.listings.get(listing_id)
+        changes = ListingChanges(
+            title=title, description=description, image_urls=images or None,
+            price_minor=(parse_money(price_text, current.currency)
+                         if price_text is not None else None),
+        )
+        return await services.listings.update(
+            listing_id, changes, expected_version=current.version,
+            actor=services.settings.actor)
+
+    listing = run_with_services(ctx, work)
+    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+
+
+@listings_group.command("status")
+@click.argument("listing_id", type=int)
+@click.argument("new_status", type=_STATUS_CHOICE)
+@click.option("--reason", default="", help="Why (kept with a rejection, and in the history).")
+@json_option
+@click.pass_context
+@handles_errors
+def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, reason: str,
+                          as_json: bool) -> None:
+    """Move a listing through the review workflow (draft, pending_review, approved, ...)."""
+
+    async def work(services: Services) -> Listing:
+        return await services.listings.change_status(
+            listing_id, ListingStatus(new_status.lower()), actor=services.settings.actor,
+            reason=reason)
+
+    listing = run_with_services(ctx, work)
+    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+
+
+@listings_group.command("delete")
+@click.argument("listing_id", type=int)
+@json_option
+@click.pass_context
+@handles_errors
+def delete_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
+    """Delete a draft that never went to review or Stripe."""
+
+    async def work(services: Services) -> None:
+        await services.listings.delete_draft(listing_id, actor=services.settings.actor)
+
+    run_with_services(ctx, work)
+    emit(ctx, {"deleted": listing_id}, f"deleted listing {listing_id}", as_json=as_json)
