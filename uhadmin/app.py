@@ -1,0 +1,106 @@
+"""The GUI composition root: settings and services built once, handed to the main window."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from uhadmin.bootstrap import Services, build_services
+from uhadmin.config import KeyStore, PreferencesStore, Settings, load_settings
+from uhadmin.errors import UhadminError
+from uhadmin.views.main_window import MainWindow
+from uhadmin.views.messages import UnexpectedErrorHook
+from uhadmin.views.theme import Theme, apply_theme
+
+log = logging.getLogger("uhadmin.app")
+
+# Stripe's dashboard, for links from a listing to its product and price.
+DASHBOARD = {"test": "https://dashboard.stripe.com/test", "live": "https://dashboard.stripe.com"}
+
+
+@dataclass
+class GuiParts:
+    """What `build_gui` made, so the app, the screenshot command and the bench share it."""
+
+    settings: Settings
+    services: Services
+    keys: KeyStore
+    preferences: PreferencesStore
+    window: MainWindow
+    hook: UnexpectedErrorHook
+
+    def close(self) -> None:
+        self.window.shutdown()
+        self.hook.uninstall()
+        self.services.close()
+
+
+def ensure_application() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("uhadmin")
+    app.setOrganizationName("uhadmin")
+    app.setApplicationDisplayName("uhadmin")
+    return app
+
+
+def build_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesStore,
+              qsettings: QSettings | None = None, services: Services | None = None) -> GuiParts:
+    """Wire services and the main window; the caller shows it and runs the loop."""
+    app = ensure_application()
+    services = services if services is not None else build_services(settings)
+    try:
+        qsettings = qsettings if qsettings is not None else QSettings()
+        theme = str(qsettings.value("window/theme", Theme.SYSTEM.value))
+        apply_theme(app, Theme(theme) if theme in {t.value for t in Theme} else Theme.SYSTEM)
+        window = MainWindow(settings=settings, listings=services.listings, bus=services.bus,
+                            keys=keys, preferences=preferences, qsettings=qsettings,
+                            dashboard_base=DASHBOARD.get(settings.mode))
+    except BaseException:
+        services.close()
+        raise
+    hook = UnexpectedErrorHook(lambda: window)
+    hook.install()
+    return GuiParts(settings=settings, services=services, keys=keys, preferences=preferences,
+                    window=window, hook=hook)
+
+
+async def _run_window(parts: GuiParts) -> int:
+    app = QApplication.instance()
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    app.lastWindowClosed.connect(closed.set)
+    parts.window.show()
+    parts.window.start()
+    await closed.wait()
+    return 0
+
+
+def run_gui(database_url: str | None = None) -> int:
+    """Start the desktop app; returns the process exit code."""
+    import qasync
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = ensure_application()
+    keys = KeyStore()
+    preferences = PreferencesStore()
+    try:
+        settings = load_settings({"database_url": database_url}, keys=keys,
+                                 preferences=preferences)
+        parts = build_gui(settings=settings, keys=keys, preferences=preferences)
+    except UhadminError as exc:
+        # Before the event loop runs, so a blocking message box is fine here.
+        QMessageBox.critical(None, "uhadmin cannot start", str(exc))
+        return 2
+    del app
+    try:
+        return qasync.run(_run_window(parts))
+    finally:
+        parts.close()

@@ -1,0 +1,332 @@
+"""`uhadmin screenshot OUTDIR`: every main-window tab and dialog, with a demo catalog, as PNG."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import click
+
+from uhadmin.cli.common import emit, handles_errors, main_group
+
+# (title, price, category, condition, description, final status, colour of its photo)
+DEMO_LISTINGS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    ("Calculus: Early Transcendentals, 8th ed.", "45.00", "Textbooks", "Good",
+     "Stewart. Some highlighting in chapters 2-4, no torn pages. Pick up at Hamilton Library.",
+     "approved", "#4f7cac"),
+    ("Organic Chemistry (Klein) + solutions manual", "60.00", "Textbooks", "Like new",
+     "Used one semester for CHEM 272. Both books, no writing inside.", "approved", "#6a4c93"),
+    ("TI-84 Plus CE graphing calculator", "85.00", "Electronics", "Like new",
+     "Blue, with charging cable. Allowed in MATH 241 exams.", "approved", "#1982c4"),
+    ("Mini fridge, 3.1 cu ft", "70.00", "Furniture", "Good",
+     "Fits under a dorm desk. Freezer compartment works. Hale Aloha pick-up.", "pending_review",
+     "#8ac926"),
+    ("Beach cruiser bike, 26\"", "120.00", "Bikes", "Fair",
+     "Rust on the chain guard, new tires in August. Lock included.", "pending_review",
+     "#ff595e"),
+    ("IKEA desk lamp (TERTIAL)", "8.00", "Furniture", "Good", "Clamp and bulb included.",
+     "approved", "#ffca3a"),
+    ("Rainbow Warriors hoodie, size M", "25.00", "Clothing", "Like new",
+     "Green, worn twice.", "draft", "#2a9d8f"),
+    ("Surfboard 7'2\" funboard", "240.00", "Sports", "Good",
+     "A couple of pressure dings, no leaks. Leash and fins included.", "pending_review",
+     "#e76f51"),
+    ("Intro to Hawaiian Language workbook", "15.00", "Textbooks", "New",
+     "HAW 101, unopened.", "approved", "#264653"),
+    ("Rice cooker, 5.5 cup Zojirushi", "35.00", "Kitchen", "Good",
+     "Inner pot without scratches.", "archived", "#f4a261"),
+    ("Two tickets: Rainbow Warriors vs. BYU", "30.00", "Tickets", "New",
+     "Section U, row 12. Price is for both.", "rejected", "#e63946"),
+    ("Physics for Scientists and Engineers (Serway)", "40.00", "Textbooks", "Fair",
+     "Cover worn, all pages present. PHYS 170/272.", "approved", "#457b9d"),
+    ("Noise-cancelling headphones", "95.00", "Electronics", "Good",
+     "Sony WH-1000XM4, case included, battery still lasts all day.", "pending_review",
+     "#1d3557"),
+    ("Desk chair with lumbar support", "45.00", "Furniture", "Good",
+     "Height adjustable. Must pick up in Manoa.", "approved", "#6d597a"),
+    ("Snorkel set (mask, fins size 9-10)", "22.00", "Sports", "Like new",
+     "Rinsed after every use.", "draft", "#00b4d8"),
+    ("Statistics textbook bundle (STAT 251)", "55.00", "Textbooks", "Good",
+     "Book + access code (unused).", "pending_review", "#588157"),
+    ("Electric kettle", "12.00", "Kitchen", "Good", "1.7 L, auto shut-off.", "approved",
+     "#bc6c25"),
+    ("Longboard skateboard", "65.00", "Sports", "Fair", "New bearings, grip tape worn.",
+     "archived", "#606c38"),
+    ("Graphing paper pads (5 pack)", "6.50", "Other", "New", "Quad-ruled, sealed.", "draft",
+     "#adb5bd"),
+    ("Used laptop, 13\" (for parts)", "150.00", "Electronics", "For parts",
+     "Screen cracked, boots fine with an external monitor.", "pending_review", "#343a40"),
+    ("Bookshelf, 5 shelves", "30.00", "Furniture", "Good", "Some scuffs on the side.",
+     "approved", "#9c6644"),
+    ("Ukulele (concert) with gig bag", "80.00", "Other", "Like new",
+     "Kamaka-style, tuned and ready.", "approved", "#d4a373"),
+    ("Microeconomics (Mankiw) 9th ed.", "35.00", "Textbooks", "Good", "ECON 130.", "draft",
+     "#3a86ff"),
+    ("Bike lock (U-lock) with two keys", "18.00", "Bikes", "Good", "Kryptonite.", "approved",
+     "#fb5607"),
+    ("Yoga mat and blocks", "20.00", "Sports", "Like new", "Purple mat, 2 cork blocks.",
+     "pending_review", "#8338ec"),
+    ("Standing fan", "15.00", "Furniture", "Good", "Three speeds, oscillates.", "rejected",
+     "#ff006e"),
+    ("Anatomy flash cards", "10.00", "Textbooks", "Like new", "Netter's, complete set.",
+     "approved", "#06d6a0"),
+    ("Monitor, 24\" 1080p", "75.00", "Electronics", "Good", "HDMI cable included.",
+     "approved", "#118ab2"),
+    ("Raincoat, size L", "18.00", "Clothing", "Good", "For the Manoa rain.", "draft",
+     "#073b4c"),
+    ("Hot plate, single burner", "14.00", "Kitchen", "Fair", "Works; knob is loose.",
+     "pending_review", "#ef476f"),
+)
+
+_STATUS_PATH = {
+    "draft": (),
+    "pending_review": ("pending_review",),
+    "approved": ("pending_review", "approved"),
+    "rejected": ("pending_review", "rejected"),
+    "archived": ("pending_review", "approved", "archived"),
+}
+
+
+def draw_demo_photos(folder: Path) -> list[Path]:
+    """A simple photo-like picture per demo listing, drawn locally (no network needed)."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, (title, *_rest, colour) in enumerate(DEMO_LISTINGS, start=1):
+        image = QImage(520, 360, QImage.Format.Format_RGB32)
+        image.fill(QColor(colour))
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(QColor(255, 255, 255, 60))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(QRectF(300, -80, 320, 320))
+        painter.setPen(QColor("white"))
+        font = QFont("DejaVu Sans", 26, QFont.Weight.Bold)
+        painter.setFont(font)
+        painter.drawText(QRectF(30, 30, 460, 300),
+                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
+                             | Qt.TextFlag.TextWordWrap), title)
+        painter.end()
+        path = folder / f"listing-{number:02d}.png"
+        image.save(str(path))
+        paths.append(path)
+    return paths
+
+
+@contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on loopback (listings accept only http(s) image URLs)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="demo-photos", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        pass
+
+
+async def seed_demo_catalog(listings: Any, *, actor: str = "demo",
+                            image_urls: list[str] | None = None) -> list[Any]:
+    """Create the demo listings through the service and walk each to its demo status."""
+    from uhadmin.domain import ListingStatus, NewListing
+    from uhadmin.money import parse_money
+
+    sellers = ("kaimana@hawaii.edu", "leilani.k@hawaii.edu", "jsato@hawaii.edu",
+               "mpalakiko@hawaii.edu", "noah.c@hawaii.edu")
+    created = []
+    for number, (title, price, category, condition, description, status, _colour) in \
+            enumerate(DEMO_LISTINGS):
+        new = NewListing(
+            title=title, price_minor=parse_money(price, "usd"), currency="usd",
+            description=description, category=category, condition=condition,
+            seller_contact=sellers[number % len(sellers)],
+            image_urls=(image_urls[number],) if image_urls else ())
+        listing = await listings.create(new, actor=sellers[number % len(sellers)])
+        for step in _STATUS_PATH[status]:
+            reason = "Ticket resale is not allowed on the marketplace" \
+                if step == "rejected" and "ticket" in title.lower() \
+                else "Electrical appliances need a safety check photo" \
+                if step == "rejected" else ""
+            listing = await listings.change_status(listing.id, ListingStatus(step), actor=actor,
+                                                   reason=reason)
+        created.append(listing)
+    return created
+
+
+def mark_demo_sync_states(db: Any) -> None:
+    """Give the demo approved listings the Stripe link a sync would have made (one failed),
+    so the screenshots show every sync state; there is no sync service yet to do it."""
+    from sqlalchemy import select, update
+
+    from uhadmin.services.tables import ListingRow, StripeChangeRow
+
+    now = datetime.now(UTC)
+    with db.session(write=True) as session:
+        approved = session.execute(
+            select(ListingRow.id).where(ListingRow.status.in_(("approved", "archived")))
+            .order_by(ListingRow.id)).scalars().all()
+        for position, listing_id in enumerate(approved):
+            if position == 2:
+                session.execute(update(ListingRow).where(ListingRow.id == listing_id).values(
+                    sync_state="failed",
+                    sync_error="Stripe refused the image URL: images must be public https URLs"))
+                continue
+            if position >= len(approved) - 3:
+                continue  # a few stay "pending", waiting for the next sync
+            session.execute(update(ListingRow).where(ListingRow.id == listing_id).values(
+                sync_state="synced", stripe_product_id=f"prod_uh{listing_id:06d}demo",
+                stripe_price_id=f"price_1Q{listing_id:06d}Demo", pushed_at=now))
+            session.execute(update(StripeChangeRow).where(
+                StripeChangeRow.listing_id == listing_id).values(done_at=now))
+
+
+@main_group.command("screenshot")
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--theme", type=click.Choice(["light", "dark", "both"]), default="both",
+              show_default=True, help="Palette(s) to render.")
+@click.pass_context
+@handles_errors
+def screenshot(ctx: click.Context, outdir: Path, theme: str) -> None:
+    """Render each main-window tab and each dialog, offscreen, with a demo catalog, to PNGs."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    written = render_screenshots(outdir, themes=("light", "dark") if theme == "both"
+                                 else (theme,))
+    emit(ctx, {"written": [str(p) for p in written]},
+         "\n".join(str(p) for p in written))
+
+
+def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dark")) -> list[Path]:
+    import qasync
+    from keyring.backends import fail
+    from PySide6.QtCore import QSettings
+
+    from uhadmin.app import build_gui, ensure_application
+    from uhadmin.bootstrap import build_services
+    from uhadmin.config import KeyStore, PreferencesStore, load_settings
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    app = ensure_application()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="uhadmin-demo-") as temp:
+        temp_path = Path(temp)
+        keys = KeyStore(backend=fail.Keyring())
+        preferences = PreferencesStore(temp_path / "preferences.json")
+        settings = load_settings({"database_url": f"sqlite:///{temp_path / 'demo.sqlite3'}",
+                                  "actor": "reviewer@hawaii.edu"},
+                                 environ={}, keys=keys, preferences=preferences)
+        services = build_services(settings)
+        photos = draw_demo_photos(temp_path / "photos")
+        with serve_folder(temp_path / "photos") as base:
+            urls = [f"{base}/{path.name}" for path in photos]
+            loop.run_until_complete(seed_demo_catalog(services.listings, image_urls=urls,
+                                                      actor="reviewer@hawaii.edu"))
+            mark_demo_sync_states(services.db)
+            qsettings = QSettings(str(temp_path / "layout.ini"), QSettings.Format.IniFormat)
+            parts = build_gui(settings=settings, keys=keys, preferences=preferences,
+                              qsettings=qsettings, services=services)
+            try:
+                for theme in themes:
+                    written += loop.run_until_complete(_shoot_all(parts, outdir, theme))
+            finally:
+                parts.close()
+                loop.run_until_complete(asyncio.sleep(0))
+    return written
+
+
+async def _settle(window: Any, seconds: float = 0.3) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    for tab in window.tabs_by_key.values():
+        await tab.tasks.wait_idle()
+        await tab.detail.tasks.wait_idle() if hasattr(tab, "detail") else None
+    await window.tasks.wait_idle()
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        QApplication.processEvents()
+        await asyncio.sleep(0.02)
+
+
+def _save(widget: Any, path: Path) -> Path:
+    widget.grab().save(str(path))
+    return path
+
+
+async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
+    from PySide6.QtWidgets import QApplication
+
+    from uhadmin.domain import ListingStatus
+    from uhadmin.views.theme import Theme
+
+    window = parts.window
+    window.set_theme(Theme(theme_name))
+    window.resize(1360, 820)
+    if not window.isVisible():
+        window.show()
+        window.start()
+    written: list[Path] = []
+    listings_tab = window.listings_tab
+    window.tab_widget.setCurrentWidget(listings_tab)
+    await _settle(window)
+    failed_row = next((row for row in range(listings_tab.model.rowCount())
+                       if listings_tab.model.listing_at(row).sync_error), 0)
+    listings_tab.select_ids([listings_tab.model.listing_at(failed_row).id])
+    await _settle(window, 0.6)
+    written.append(_save(window, outdir / f"main-listings-{theme_name}.png"))
+
+    window.tab_widget.setCurrentWidget(window.review_tab)
+    window.review_tab.select_row(0)
+    await _settle(window, 0.6)
+    written.append(_save(window, outdir / f"main-review-{theme_name}.png"))
+    window.tab_widget.setCurrentWidget(listings_tab)
+
+    # Dialogs: shown non-modally (open()), grabbed, closed.
+    new_dialog = listings_tab.open_new_dialog()
+    new_dialog.title_edit.setText("Chemistry lab goggles")
+    new_dialog.price_edit.setText("0.25")
+    new_dialog.images_edit.setPlainText("ftp://example.com/goggles.jpg")
+    await _settle(window, 0.2)
+    written.append(_save(new_dialog, outdir / f"dialog-new-listing-invalid-{theme_name}.png"))
+    new_dialog.reject()
+
+    selected = next(x for x in listings_tab.model.listings()
+                    if x.status == ListingStatus.APPROVED)
+    edit_dialog = listings_tab.open_edit_dialog(selected)
+    edit_dialog.price_edit.setText("42.00")
+    await _settle(window, 0.2)
+    written.append(_save(edit_dialog, outdir / f"dialog-edit-listing-{theme_name}.png"))
+    edit_dialog.reject()
+
+    pending = next(x for x in listings_tab.model.listings()
+                   if x.status == ListingStatus.PENDING_REVIEW)
+    listings_tab.select_ids([pending.id])
+    reason_dialog = listings_tab.ask_reject()
+    await _settle(window, 0.2)
+    written.append(_save(reason_dialog, outdir / f"dialog-reject-{theme_name}.png"))
+    reason_dialog.reject()
+
+    settings_dialog = window.open_settings()
+    await _settle(window, 0.2)
+    written.append(_save(settings_dialog, outdir / f"dialog-settings-{theme_name}.png"))
+    settings_dialog.reject()
+    QApplication.processEvents()
+    return written

@@ -1,0 +1,303 @@
+"""The detail pane of one listing: every field, its first image, Stripe link, sync and history."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QObject, QSize, QStandardPaths, Qt, QUrl, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtNetwork import (
+    QNetworkAccessManager,
+    QNetworkDiskCache,
+    QNetworkReply,
+    QNetworkRequest,
+)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from uhadmin.domain import Listing, SyncState
+from uhadmin.money import format_money
+from uhadmin.views.listing_table import STATUS_LABELS, SYNC_LABELS, format_time
+from uhadmin.views.tasks import TaskRunner
+
+IMAGE_SIZE = QSize(260, 180)
+
+
+class ImageLoader(QObject):
+    """Fetches images without blocking: Qt's network stack, a disk cache, a memory cache.
+
+    `loaded(url, pixmap)` or `failed(url, reason)` fires once per request; a URL already in
+    memory answers at once. Only the latest request's answer matters to the pane.
+    """
+
+    loaded = Signal(str, QPixmap)
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None, *, memory_items: int = 64) -> None:
+        super().__init__(parent)
+        self._network = QNetworkAccessManager(self)
+        cache_dir = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.CacheLocation)
+        if cache_dir:
+            disk = QNetworkDiskCache(self)
+            disk.setCacheDirectory(cache_dir + "/images")
+            disk.setMaximumCacheSize(50 * 1024 * 1024)
+            self._network.setCache(disk)
+        self._network.setTransferTimeout(10_000)
+        self._memory: OrderedDict[str, QPixmap] = OrderedDict()
+        self._memory_items = memory_items
+        self._in_flight: dict[str, QNetworkReply] = {}
+
+    def request(self, url: str) -> None:
+        cached = self._memory.get(url)
+        if cached is not None:
+            self._memory.move_to_end(url)
+            self.loaded.emit(url, cached)
+            return
+        if url in self._in_flight:
+            return
+        qurl = QUrl(url)
+        if not qurl.isValid() or qurl.scheme() not in ("http", "https", "file", "data"):
+            self.failed.emit(url, "not an image address")
+            return
+        request = QNetworkRequest(qurl)
+        request.setAttribute(QNetworkRequest.Attribute.CacheLoadControlAttribute,
+                             QNetworkRequest.CacheLoadControl.PreferCache)
+        reply = self._network.get(request)
+        self._in_flight[url] = reply
+        reply.finished.connect(lambda: self._finished(url, reply))
+
+    def _finished(self, url: str, reply: QNetworkReply) -> None:
+        self._in_flight.pop(url, None)
+        reply.deleteLater()
+        if reply.error() != QNetworkReply.NetworkError.NoError:
+            self.failed.emit(url, reply.errorString())
+            return
+        pixmap = QPixmap()
+        if not pixmap.loadFromData(reply.readAll()):
+            self.failed.emit(url, "not a picture")
+            return
+        self._memory[url] = pixmap
+        if len(self._memory) > self._memory_items:
+            self._memory.popitem(last=False)
+        self.loaded.emit(url, pixmap)
+
+    def abort_all(self) -> None:
+        for reply in list(self._in_flight.values()):
+            reply.abort()
+
+
+def _selectable(label: QLabel) -> QLabel:
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                  | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    return label
+
+
+def _details_text(details: Any, *, limit: int | None = 90) -> str:
+    """Audit details as one readable line: "from: draft, to: pending_review"."""
+    if not details:
+        return ""
+    if isinstance(details, dict):
+        parts = []
+        for key, value in details.items():
+            if isinstance(value, dict):
+                value = "; ".join(f"{k}={_short(v)}" for k, v in value.items())
+            parts.append(f"{key}: {value}")
+        text = ", ".join(parts)
+    else:
+        text = json.dumps(details, default=str)
+    if limit is not None and len(text) > limit:
+        return text[:limit - 1] + "…"
+    return text
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+class ListingDetailPane(QScrollArea):
+    """Shows the selected listing; loads its image and history without blocking."""
+
+    def __init__(self, listings: Any, *, dashboard_base: str | None = None,
+                 image_loader: ImageLoader | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("listingDetail")
+        self._listings = listings
+        self._dashboard_base = dashboard_base
+        self.listing: Listing | None = None
+        self.tasks = TaskRunner(self._show_history_error, self)
+        self.images = image_loader or ImageLoader(self)
+        self.images.loaded.connect(self._image_loaded)
+        self.images.failed.connect(self._image_failed)
+        self._image_url = ""
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        self.image = QLabel("No listing selected")
+        self.image.setObjectName("imageView")
+        self.image.setFixedSize(IMAGE_SIZE)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setWordWrap(True)
+        layout.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.title = _selectable(QLabel(""))
+        self.title.setObjectName("detailTitle")
+        layout.addWidget(self.title)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self.fields: dict[str, QLabel] = {}
+        for key, label in (("id", "ID"), ("price", "Price"), ("status", "Status"),
+                           ("category", "Category"), ("condition", "Condition"),
+                           ("seller", "Seller contact"), ("images", "Images"),
+                           ("product", "Stripe product"), ("price_id", "Stripe price"),
+                           ("sync", "Sync state"), ("sync_error", "Last sync error"),
+                           ("synced_at", "Last synced"), ("version", "Version"),
+                           ("created", "Created"), ("updated", "Updated")):
+            value = _selectable(QLabel(""))
+            value.setOpenExternalLinks(True)
+            self.fields[key] = value
+            form.addRow(label + ":", value)
+        layout.addLayout(form)
+
+        self.description = _selectable(QLabel(""))
+        self.description.setObjectName("detailDescription")
+        layout.addWidget(self.description)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        layout.addWidget(line)
+        layout.addWidget(QLabel("<b>History</b>"))
+        self.history = QTreeWidget()
+        self.history.setObjectName("historyList")
+        self.history.setHeaderLabels(["When", "Who", "What", "Details"])
+        self.history.setRootIsDecorated(False)
+        self.history.setUniformRowHeights(True)
+        self.history.setMinimumHeight(140)
+        self.history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.history.header().setStretchLastSection(True)
+        layout.addWidget(self.history, 1)
+
+        self.setWidget(body)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(320)
+        self.show_listing(None)
+
+    # --- showing --------------------------------------------------------------------------
+
+    def show_listing(self, listing: Listing | None) -> None:
+        """Show `listing` at once; its image and history follow asynchronously."""
+        previous = self.listing
+        self.listing = listing
+        if listing is None:
+            self.title.setText("No listing selected")
+            for value in self.fields.values():
+                value.setText("")
+            self.description.setText("")
+            self.history.clear()
+            self._set_placeholder("No listing selected")
+            return
+        self.title.setText(listing.title)
+        set_ = lambda key, text: self.fields[key].setText(text)  # noqa: E731
+        set_("id", str(listing.id))
+        set_("price", format_money(listing.price_minor, listing.currency))
+        status = STATUS_LABELS[listing.status]
+        if listing.rejection_reason:
+            status += f" (reason: {listing.rejection_reason})"
+        set_("status", status)
+        set_("category", listing.category or "-")
+        set_("condition", listing.condition or "-")
+        set_("seller", listing.seller_contact or "-")
+        set_("images", "\n".join(listing.image_urls) or "none")
+        set_("product", self._stripe_link("products", listing.stripe_product_id))
+        set_("price_id", self._stripe_link("prices", listing.stripe_price_id))
+        set_("sync", SYNC_LABELS[listing.sync_state])
+        error = listing.sync_error or ("-" if listing.sync_state != SyncState.FAILED
+                                       else "failed (no message)")
+        set_("sync_error", error)
+        self.fields["sync_error"].setProperty("problem", bool(listing.sync_error))
+        self.fields["sync_error"].style().polish(self.fields["sync_error"])
+        set_("synced_at", format_time(listing.last_synced_at) or "never")
+        set_("version", str(listing.version))
+        set_("created", f"{format_time(listing.created_at)} by {listing.created_by or '-'}")
+        set_("updated", f"{format_time(listing.updated_at)} by {listing.updated_by or '-'}")
+        self.description.setText(listing.description or "(no description)")
+        self._load_image(listing)
+        same_version = (previous is not None and previous.id == listing.id
+                        and previous.version == listing.version)
+        if not same_version:
+            self.tasks.spawn("history", self.load_history(listing.id))
+
+    def _stripe_link(self, kind: str, object_id: str | None) -> str:
+        if not object_id:
+            return "not in Stripe yet"
+        if self._dashboard_base:
+            return f'<a href="{self._dashboard_base}/{kind}/{object_id}">{object_id}</a>'
+        return object_id
+
+    async def load_history(self, listing_id: int) -> None:
+        entries = await self._listings.history(listing_id)
+        if self.listing is None or self.listing.id != listing_id:
+            return
+        self.history.clear()
+        for entry in entries:
+            item = QTreeWidgetItem([format_time(entry.at), entry.actor, entry.action,
+                                    _details_text(entry.details)])
+            item.setToolTip(3, _details_text(entry.details, limit=None))
+            self.history.addTopLevelItem(item)
+        if not entries:
+            self.history.addTopLevelItem(QTreeWidgetItem(["", "", "no history recorded", ""]))
+
+    def _show_history_error(self, error: Exception) -> None:
+        self.history.clear()
+        self.history.addTopLevelItem(QTreeWidgetItem(["", "", f"history unavailable: {error}",
+                                                      ""]))
+
+    # --- image ------------------------------------------------------------------------------
+
+    def _load_image(self, listing: Listing) -> None:
+        if not listing.image_urls:
+            self._image_url = ""
+            self._set_placeholder("No image")
+            return
+        url = listing.image_urls[0]
+        if url == self._image_url and self.image.pixmap() is not None \
+                and not self.image.pixmap().isNull():
+            return
+        self._image_url = url
+        self._set_placeholder("Loading image…")
+        self.images.request(url)
+
+    def _image_loaded(self, url: str, pixmap: QPixmap) -> None:
+        if url != self._image_url:
+            return
+        self.image.setPixmap(pixmap.scaled(IMAGE_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation))
+
+    def _image_failed(self, url: str, reason: str) -> None:
+        if url != self._image_url:
+            return
+        self._set_placeholder(f"Image unavailable\n({reason})")
+
+    def _set_placeholder(self, text: str) -> None:
+        self.image.setPixmap(QPixmap())
+        self.image.setText(text)
+
+    def shutdown(self) -> None:
+        self.tasks.cancel_all()
+        self.images.abort_all()

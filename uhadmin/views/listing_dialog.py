@@ -1,0 +1,357 @@
+"""The create/edit listing dialog: validates as you type, names each problem by its field."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from uhadmin.domain import Listing, ListingChanges, ListingStatus, NewListing
+from uhadmin.errors import ConflictError, FieldProblem, UhadminError, ValidationError
+from uhadmin.money import format_plain, parse_money
+from uhadmin.validation import validate_new_listing
+from uhadmin.views.messages import friendly_text
+from uhadmin.views.tasks import TaskRunner
+
+CURRENCIES = ("usd", "eur", "gbp", "cad", "aud", "jpy")
+CATEGORIES = ("Textbooks", "Electronics", "Furniture", "Bikes", "Clothing", "Tickets",
+              "Kitchen", "Sports", "Other")
+CONDITIONS = ("New", "Like new", "Good", "Fair", "For parts")
+
+# Validation field name -> the form row that shows its problem.
+_FIELD_ROWS = ("title", "price", "currency", "description", "images", "seller_contact",
+               "category", "condition")
+
+
+def _row_name(field: str) -> str:
+    """The form row of a problem's field: "images[1]" belongs to the "images" row."""
+    return re.split(r"[\[.]", field, maxsplit=1)[0]
+
+
+class ListingDialog(QDialog):
+    """Create a listing (`listing=None`) or edit one. Open it with `open()`, never `exec()`.
+
+    `saved(listing)` fires with what the service stored. Save stays disabled while any
+    field breaks a rule; the problem shows under the field as you type. A version conflict
+    keeps the dialog open with a Reload button that fetches the fresh listing and keeps the
+    person's own changes on top of it.
+    """
+
+    saved = Signal(object)  # Listing
+
+    def __init__(self, listings: Any, *, actor: str, default_currency: str = "usd",
+                 listing: Listing | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("listingDialog")
+        self._listings = listings
+        self._actor = actor
+        self.base = listing
+        self.tasks = TaskRunner(self._show_error, self)
+        self.problems: dict[str, str] = {}
+        self.setWindowTitle("Edit listing" if listing else "New listing")
+        self.setMinimumWidth(560)
+
+        self.title_edit = QLineEdit()
+        self.title_edit.setPlaceholderText("e.g. Calculus: Early Transcendentals, 8th ed.")
+        self.price_edit = QLineEdit()
+        self.price_edit.setPlaceholderText("12.50")
+        self.price_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.currency_box = QComboBox()
+        currencies = list(CURRENCIES)
+        for code in (default_currency, listing.currency if listing else None):
+            if code and code not in currencies:
+                currencies.insert(0, code)
+        self.currency_box.addItems([c.upper() for c in currencies])
+        self.description_edit = QPlainTextEdit()
+        self.description_edit.setPlaceholderText("Condition details, pick-up place, edition…")
+        self.description_edit.setTabChangesFocus(True)
+        self.description_edit.setFixedHeight(96)
+        self.images_edit = QPlainTextEdit()
+        self.images_edit.setPlaceholderText("https://… (one image address per line, up to 8)")
+        self.images_edit.setTabChangesFocus(True)
+        self.images_edit.setFixedHeight(60)
+        self.seller_edit = QLineEdit()
+        self.seller_edit.setPlaceholderText("student email or phone")
+        self.category_box = QComboBox()
+        self.category_box.setEditable(True)
+        self.category_box.addItems(["", *CATEGORIES])
+        self.condition_box = QComboBox()
+        self.condition_box.setEditable(True)
+        self.condition_box.addItems(["", *CONDITIONS])
+
+        self.problem_labels: dict[str, QLabel] = {}
+        for name in _FIELD_ROWS:
+            label = QLabel("")
+            label.setObjectName(f"problem_{name}")
+            label.setProperty("problem", True)
+            label.setWordWrap(True)
+            label.hide()
+            self.problem_labels[name] = label
+
+        price_row = QHBoxLayout()
+        price_row.setContentsMargins(0, 0, 0, 0)
+        price_row.addWidget(self.price_edit, 1)
+        price_row.addWidget(self.currency_box)
+        price_widget = QWidget()
+        price_widget.setLayout(price_row)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        rows = (("&Title *", self.title_edit, ("title",)),
+                ("&Price *", price_widget, ("price", "currency")),
+                ("&Description", self.description_edit, ("description",)),
+                ("&Images", self.images_edit, ("images",)),
+                ("&Seller contact", self.seller_edit, ("seller_contact",)),
+                ("C&ategory", self.category_box, ("category",)),
+                ("C&ondition", self.condition_box, ("condition",)))
+        for text, widget, problem_names in rows:
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.addWidget(widget)
+            for name in problem_names:
+                column.addWidget(self.problem_labels[name])
+            holder = QWidget()
+            holder.setLayout(column)
+            label = QLabel(text)
+            label.setBuddy(widget if widget is not price_widget else self.price_edit)
+            form.addRow(label, holder)
+
+        self.conflict_banner = QFrame()
+        self.conflict_banner.setObjectName("conflictBanner")
+        banner_row = QHBoxLayout(self.conflict_banner)
+        self.conflict_text = QLabel("")
+        self.conflict_text.setWordWrap(True)
+        self.reload_button = QPushButton("&Reload")
+        self.reload_button.setToolTip("Fetch the saved listing; your changes stay on top of it")
+        banner_row.addWidget(self.conflict_text, 1)
+        banner_row.addWidget(self.reload_button)
+        self.conflict_banner.hide()
+
+        self.error_label = QLabel("")
+        self.error_label.setObjectName("dialogError")
+        self.error_label.setProperty("problem", True)
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setDefault(True)
+        self.hint_label = QLabel("")
+        self.hint_label.setObjectName("formIntro")
+
+        footer = QHBoxLayout()
+        footer.addWidget(self.hint_label, 1)
+        footer.addWidget(self.buttons)
+        layout = QVBoxLayout(self)
+        if listing is not None:
+            intro = QLabel(self._edit_intro(listing))
+            intro.setObjectName("formIntro")
+            intro.setWordWrap(True)
+            layout.addWidget(intro)
+        layout.addWidget(self.conflict_banner)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addLayout(footer)
+
+        if listing is not None:
+            self._fill(listing)
+        else:
+            self.currency_box.setCurrentText(default_currency.upper())
+        for edit in (self.title_edit, self.price_edit, self.seller_edit):
+            edit.textChanged.connect(self.revalidate)
+        for text_edit in (self.description_edit, self.images_edit):
+            text_edit.textChanged.connect(self.revalidate)
+        for box in (self.currency_box, self.category_box, self.condition_box):
+            box.currentTextChanged.connect(self.revalidate)
+        self.buttons.accepted.connect(self._on_save)
+        self.buttons.rejected.connect(self.reject)
+        self.reload_button.clicked.connect(self._on_reload)
+        self.revalidate()
+
+    @staticmethod
+    def _edit_intro(listing: Listing) -> str:
+        text = f"Listing #{listing.id}, version {listing.version}, {listing.status.value}."
+        if listing.status == ListingStatus.APPROVED or listing.stripe_product_id:
+            text += " Saving queues the change for Stripe; the next sync pushes it."
+        return text
+
+    # --- form <-> values ---------------------------------------------------------------
+
+    def _fill(self, listing: Listing) -> None:
+        self.title_edit.setText(listing.title)
+        self.currency_box.setCurrentText(listing.currency.upper())
+        self.price_edit.setText(format_plain(listing.price_minor, listing.currency))
+        self.description_edit.setPlainText(listing.description)
+        self.images_edit.setPlainText("\n".join(listing.image_urls))
+        self.seller_edit.setText(listing.seller_contact)
+        self.category_box.setCurrentText(listing.category)
+        self.condition_box.setCurrentText(listing.condition)
+
+    def _currency(self) -> str:
+        return self.currency_box.currentText().strip().lower()
+
+    def _image_urls(self) -> tuple[str, ...]:
+        return tuple(line.strip() for line in self.images_edit.toPlainText().splitlines()
+                     if line.strip())
+
+    def _form_values(self) -> tuple[NewListing, list[FieldProblem]]:
+        """What the form says, as a NewListing, with every rule it breaks."""
+        problems: list[FieldProblem] = []
+        currency = self._currency()
+        price_minor = 0
+        try:
+            price_minor = parse_money(self.price_edit.text(), currency)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        new = NewListing(
+            title=self.title_edit.text().strip(),
+            price_minor=price_minor,
+            currency=currency,
+            description=self.description_edit.toPlainText().strip(),
+            image_urls=self._image_urls(),
+            seller_contact=self.seller_edit.text().strip(),
+            category=self.category_box.currentText().strip(),
+            condition=self.condition_box.currentText().strip(),
+        )
+        try:
+            validate_new_listing(new)
+        except ValidationError as exc:
+            price_known = any(p.field in ("price", "currency") for p in problems)
+            problems.extend(p for p in exc.problems
+                            if not (price_known and p.field in ("price", "currency")))
+        return new, problems
+
+    def changes(self) -> ListingChanges:
+        """The edit as a partial change: only the fields that differ from the base listing."""
+        new, _ = self._form_values()
+        assert self.base is not None
+        diff = {}
+        for spec in dataclass_fields(ListingChanges):
+            value = getattr(new, spec.name)
+            if value != getattr(self.base, spec.name):
+                diff[spec.name] = value
+        return ListingChanges(**diff)
+
+    def revalidate(self) -> None:
+        """Show each rule the form breaks next to its field; enable Save only when none."""
+        _, problems = self._form_values()
+        self.problems = {}
+        for problem in problems:
+            self.problems.setdefault(_row_name(problem.field), problem.rule)
+        self._show_problems()
+        has_changes = self.base is None or self.changes() != ListingChanges()
+        self.save_button.setEnabled(not self.problems and has_changes
+                                    and not self.tasks.is_running("save"))
+        if self.problems:
+            self.hint_label.setText(f"{len(self.problems)} field(s) to fix")
+        elif not has_changes:
+            self.hint_label.setText("No changes yet")
+        else:
+            self.hint_label.setText("")
+
+    def _show_problems(self) -> None:
+        for name, label in self.problem_labels.items():
+            rule = self.problems.get(name)
+            label.setText(rule or "")
+            label.setVisible(bool(rule))
+        unknown = {f: r for f, r in self.problems.items() if f not in self.problem_labels}
+        if unknown:
+            self._show_error(ValidationError([FieldProblem(f, r) for f, r in unknown.items()]))
+
+    # --- saving -------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def _on_save(self) -> None:
+        await self.tasks.run("save", self.save(), self.save_button)
+
+    async def save(self) -> Listing | None:
+        """Create or update through the service; close on success."""
+        self.error_label.hide()
+        new, problems = self._form_values()
+        if problems:
+            self.revalidate()
+            return None
+        try:
+            if self.base is None:
+                result = await self._listings.create(new, actor=self._actor, initiator=self)
+            else:
+                result = await self._listings.update(
+                    self.base.id, self.changes(), expected_version=self.base.version,
+                    actor=self._actor, initiator=self)
+        except ValidationError as exc:
+            self.problems = {_row_name(p.field): p.rule for p in exc.problems}
+            self._show_problems()
+            return None
+        except ConflictError as exc:
+            self._show_conflict(exc)
+            return None
+        self.saved.emit(result)
+        self.accept()
+        return result
+
+    def _show_conflict(self, error: ConflictError) -> None:
+        now = f" (now version {error.actual_version})" if error.actual_version else ""
+        self.conflict_text.setText(
+            f"Someone else saved this listing while you were editing{now}. "
+            "Reload to see their version; your own changes are kept on top of it.")
+        self.conflict_banner.show()
+
+    @asyncSlot()
+    async def _on_reload(self) -> None:
+        await self.tasks.run("reload", self.reload(), self.reload_button)
+
+    async def reload(self) -> Listing | None:
+        """Fetch the fresh listing, and keep the person's changes on top of it."""
+        if self.base is None:
+            return None
+        mine = self.changes()
+        fresh = await self._listings.get(self.base.id)
+        self.base = fresh
+        self._fill(fresh)
+        if mine.title is not None:
+            self.title_edit.setText(mine.title)
+        if mine.currency is not None:
+            self.currency_box.setCurrentText(mine.currency.upper())
+        if mine.price_minor is not None and mine.price_minor:
+            self.price_edit.setText(format_plain(mine.price_minor, self._currency()))
+        if mine.description is not None:
+            self.description_edit.setPlainText(mine.description)
+        if mine.image_urls is not None:
+            self.images_edit.setPlainText("\n".join(mine.image_urls))
+        if mine.seller_contact is not None:
+            self.seller_edit.setText(mine.seller_contact)
+        if mine.category is not None:
+            self.category_box.setCurrentText(mine.category)
+        if mine.condition is not None:
+            self.condition_box.setCurrentText(mine.condition)
+        self.conflict_banner.hide()
+        self.hint_label.setText(f"Reloaded version {fresh.version}")
+        self.revalidate()
+        return fresh
+
+    def _show_error(self, error: UhadminError) -> None:
+        self.error_label.setText(friendly_text(error))
+        self.error_label.show()
+
+    def done(self, result: int) -> None:
+        self.tasks.cancel_all()
+        super().done(result)

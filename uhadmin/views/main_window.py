@@ -1,0 +1,505 @@
+"""The main window: tabs, menus, toolbar, mode badge, connection state and long-work progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
+
+from uhadmin.config import Settings
+from uhadmin.errors import UhadminError
+from uhadmin.views.change_bridge import ChangeBridge
+from uhadmin.views.listings_tab import ListingsTab
+from uhadmin.views.messages import friendly_text, show_message
+from uhadmin.views.review_tab import ReviewTab
+from uhadmin.views.settings_dialog import SettingsDialog
+from uhadmin.views.tasks import TaskRunner
+from uhadmin.views.theme import Theme, apply_theme
+from uhadmin.views.workspace import WorkspaceTab
+
+STATUS_REFRESH_MS = 30_000
+
+MODE_TEXT = {
+    "sandbox": ("SANDBOX", "No Stripe key: everything goes to the offline sandbox. "
+                           "Nothing reaches Stripe."),
+    "test": ("TEST", "Stripe test mode: test cards only, no real money."),
+    "live": ("LIVE", "LIVE MODE: real products, real cards, real money."),
+}
+
+
+class ModeBadge(QLabel):
+    """Always visible: which Stripe this window talks to. Live is an alarming red."""
+
+    def __init__(self, mode: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modeBadge")
+        self.set_mode(mode)
+
+    def set_mode(self, mode: str) -> None:
+        text, tip = MODE_TEXT[mode]
+        self.mode = mode
+        self.setText(text)
+        self.setToolTip(tip)
+        self.setProperty("mode", mode)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+
+class ConnectionIndicator(QLabel):
+    """Online / offline with N changes queued for Stripe. Until something talks to Stripe
+    the state is honestly "not contacted yet"; the sync service reports with `set_online`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("connectionState")
+        self.online: bool | None = None
+        self.queued = 0
+        self.detail = ""
+        self._render()
+
+    def set_online(self, online: bool | None, detail: str = "") -> None:
+        self.online, self.detail = online, detail
+        self._render()
+
+    def set_queued(self, queued: int) -> None:
+        self.queued = queued
+        self._render()
+
+    def _render(self) -> None:
+        queued = (f"{self.queued:,} change{'s' if self.queued != 1 else ''} queued"
+                  if self.queued else "nothing queued")
+        if self.online is None:
+            state, text = "unknown", f"Stripe not contacted yet · {queued}"
+        elif self.online:
+            state, text = "online", f"● Online · {queued}"
+        else:
+            state, text = "offline", f"● Offline · {queued}"
+        self.setText(text)
+        self.setToolTip(self.detail or "Changes queued are listing edits Stripe has not "
+                                       "received yet; a sync pushes them.")
+        self.setProperty("state", state)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+
+class ProgressPanel(QWidget):
+    """Status-bar progress for long work: text, bar, done/total, rate, ETA, and Cancel."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("progressPanel")
+        self.label = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(180)
+        self.bar.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("progressCancel")
+        self.cancel_button.setToolTip("Stop this work; what is done stays done (Esc)")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.label)
+        row.addWidget(self.bar)
+        row.addWidget(self.cancel_button)
+        self.owner: WorkspaceTab | None = None
+        self._started = 0.0
+        self.cancel_button.clicked.connect(self.cancel)
+        self.hide()
+
+    def begin(self, owner: WorkspaceTab | None, text: str, total: int = 0) -> None:
+        self.owner = owner
+        self._started = time.monotonic()
+        self.label.setText(text)
+        self.bar.setRange(0, total)  # 0..0 is Qt's busy indicator for unknown totals
+        self.bar.setValue(0)
+        self.cancel_button.setEnabled(owner is not None)
+        self.show()
+
+    def advance(self, done: int, total: int, text: str = "") -> None:
+        self.bar.setRange(0, total)
+        self.bar.setValue(done)
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = done / elapsed
+        parts = [text or self.label.text().split(" — ")[0], f"{done:,}/{total:,}"]
+        if done and total:
+            remaining = (total - done) / rate if rate else 0
+            parts.append(f"{rate:,.1f}/s, ETA {_duration(remaining)}")
+        self.label.setText(" — ".join(parts))
+
+    def finish(self) -> None:
+        self.owner = None
+        self.hide()
+
+    def cancel(self) -> None:
+        if self.owner is not None:
+            self.owner.cancel_progress()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class MainWindow(QMainWindow):
+    """The application window. Tabs are WorkspaceTabs; more plug in with `add_tab`.
+
+    Services are duck-typed objects handed in by the composition root (uhadmin.app):
+    `listings` (ListingService), `bus` (ChangeBus), `keys` (KeyStore), `preferences`
+    (PreferencesStore). `qsettings` holds window layout (tests pass a temporary one).
+    """
+
+    def __init__(self, *, settings: Settings, listings: Any, bus: Any, keys: Any,
+                 preferences: Any, qsettings: QSettings | None = None,
+                 dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.settings = settings
+        self._listings = listings
+        self._bus = bus
+        self._keys = keys
+        self._preferences = preferences
+        self.qsettings = qsettings if qsettings is not None else QSettings("uhadmin", "uhadmin")
+        self.tasks = TaskRunner(self._show_error, self)
+        self.tabs_by_key: dict[str, WorkspaceTab] = {}
+        self._tab_menus: dict[WorkspaceTab, QMenu] = {}
+        self._dialogs: list[QWidget] = []
+        self._started = False
+        self.setWindowTitle(f"uhadmin — UH Marketplace admin ({settings.mode.upper()})")
+        self.resize(1280, 800)
+        self.setMinimumSize(900, 560)
+
+        self.tab_widget = QTabWidget()
+        self.tab_widget.setObjectName("mainTabs")
+        self.tab_widget.setDocumentMode(True)
+        self.setCentralWidget(self.tab_widget)
+
+        # --- status bar: message, progress, connection, mode (right-most, always) ---
+        self.progress = ProgressPanel()
+        self.connection = ConnectionIndicator()
+        self.mode_badge = ModeBadge(settings.mode)
+        status = self.statusBar()
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.connection)
+        status.addPermanentWidget(self.mode_badge)
+
+        self._build_actions()
+        self._build_menus()
+
+        # --- the phase-1 tabs ---
+        self.listings_tab = ListingsTab(listings, bus, actor=settings.actor,
+                                        default_currency=settings.currency,
+                                        dashboard_base=dashboard_base)
+        self.review_tab = ReviewTab(listings, bus, actor=settings.actor,
+                                    dashboard_base=dashboard_base)
+        self.add_tab(self.listings_tab, "&Listings", key="listings", menu_title="&Listings")
+        self.add_tab(self.review_tab, "&Review queue", key="review", menu_title="Re&view")
+
+        self.bridge = ChangeBridge(bus, self)
+        self.bridge.changed.connect(self._on_change)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_REFRESH_MS)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._restore_state()
+
+    # --- the plug-in API for more tabs, docks and status items --------------------------
+
+    def add_tab(self, tab: WorkspaceTab, title: str, *, key: str,
+                menu_title: str | None = None) -> int:
+        """Add a WorkspaceTab; its signals drive the status bar and progress panel, its
+        `menu_actions()` get a menu (before Help) and Ctrl+<n> switches to it."""
+        index = self.tab_widget.addTab(tab, title.replace("&", ""))
+        self.tabs_by_key[key] = tab
+        tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        tab.progress_started.connect(lambda text, total, t=tab: self.progress.begin(t, text,
+                                                                                    total))
+        tab.progress_advanced.connect(self.progress.advance)
+        tab.progress_finished.connect(self.progress.finish)
+        actions = tab.menu_actions()
+        if actions:
+            menu = QMenu(menu_title or title, self)
+            for action in actions:
+                if action is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(_menu_proxy(action, menu))
+            self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+            self._tab_menus[tab] = menu
+        toolbar_actions = tab.toolbar_actions()
+        if toolbar_actions:
+            self.toolbar.insertSeparator(self._toolbar_tail)
+            for action in toolbar_actions:
+                self.toolbar.insertAction(self._toolbar_tail, _menu_proxy(action, self.toolbar))
+        if index < 9:
+            switch = QAction(f"Go to {title.replace('&', '')}", self)
+            switch.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            switch.triggered.connect(lambda _checked=False, i=index:
+                                     self.tab_widget.setCurrentIndex(i))
+            self.go_menu.addAction(switch)
+        if self._started:
+            tab.restore_state(self.qsettings)
+            tab.start()
+        return index
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        """A permanent status-bar item, placed left of the connection state and mode badge."""
+        status = self.statusBar()
+        for permanent in (self.connection, self.mode_badge):
+            status.removeWidget(permanent)
+        status.addPermanentWidget(widget)
+        for permanent in (self.connection, self.mode_badge):
+            status.addPermanentWidget(permanent)
+            permanent.show()
+
+    def add_dock(self, dock: QDockWidget,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea) -> None:
+        """A dock (e.g. sync failures); it gets a View menu toggle and persists its place."""
+        if not dock.objectName():
+            raise ValueError("a dock needs an objectName so its place can be saved")
+        self.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+
+    def enable_sync(self, handler: Callable[[], None], tooltip: str) -> None:
+        """Give the Sync action (Ctrl+Shift+S) its behaviour once a sync service exists."""
+        self.sync_action.setEnabled(True)
+        self.sync_action.setToolTip(tooltip)
+        self.sync_action.setStatusTip(tooltip)
+        self.sync_action.triggered.connect(handler)
+
+    def current_tab(self) -> WorkspaceTab | None:
+        widget = self.tab_widget.currentWidget()
+        return widget if isinstance(widget, WorkspaceTab) else None
+
+    # --- building --------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        def action(text: str, tip: str, shortcut: Any = None,
+                   slot: Callable[[], Any] | None = None) -> QAction:
+            act = QAction(text, self)
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            if slot is not None:
+                act.triggered.connect(lambda _checked=False: slot())
+            self.addAction(act)
+            return act
+
+        self.new_action = action("&New listing…", "Create a listing (Ctrl+N)",
+                                 QKeySequence.StandardKey.New, self.new_listing)
+        self.edit_action = action("&Edit listing…", "Edit the selected listing (Ctrl+E)",
+                                  "Ctrl+E", self.edit_selected)
+        self.find_action = action("&Find…", "Search listings (Ctrl+F)",
+                                  QKeySequence.StandardKey.Find, self.focus_search)
+        self.refresh_action = action("&Refresh", "Reload from the database (F5)",
+                                     QKeySequence.StandardKey.Refresh, self.refresh)
+        self.sync_action = action("&Sync with Stripe", "", "Ctrl+Shift+S")
+        self.sync_action.setEnabled(False)
+        self.sync_action.setToolTip("Sync is not available yet in this version: edits wait "
+                                    "in the queue shown in the status bar")
+        self.settings_action = action("&Settings…", "Database, Stripe key, URLs (Ctrl+,)",
+                                      "Ctrl+,", self.open_settings)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.quit_action = action("&Quit", "Quit uhadmin (Ctrl+Q)",
+                                  QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.shortcuts_action = action("&Keyboard shortcuts", "List the keyboard shortcuts",
+                                       None, self.show_shortcuts)
+        self.about_action = action("&About uhadmin", "About this tool", None, self.show_about)
+
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[Theme, QAction] = {}
+        for theme, text in ((Theme.SYSTEM, "Follow &system"), (Theme.LIGHT, "&Light"),
+                            (Theme.DARK, "&Dark")):
+            act = QAction(text, self, checkable=True)
+            act.triggered.connect(lambda _checked=False, t=theme: self.set_theme(t))
+            self.theme_group.addAction(act)
+            self.theme_actions[theme] = act
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.edit_action)
+        edit_menu.addAction(self.find_action)
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.addAction(self.refresh_action)
+        self.view_menu.addSeparator()
+        theme_menu = self.view_menu.addMenu("&Theme")
+        for act in self.theme_actions.values():
+            theme_menu.addAction(act)
+        self.go_menu = self.view_menu.addMenu("&Go to tab")
+        self.view_menu.addSeparator()
+        self.sync_menu = bar.addMenu("&Sync")
+        self.sync_menu.addAction(self.sync_action)
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addAction(self.shortcuts_action)
+        self.help_menu.addAction(self.about_action)
+
+        self.toolbar = QToolBar("Main toolbar")
+        self.toolbar.setObjectName("mainToolbar")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setMovable(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        for act in (self.new_action, self.edit_action, self.refresh_action):
+            self.toolbar.addAction(act)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.sync_action)
+        self._toolbar_tail = self.toolbar.addSeparator()
+        self.toolbar.addAction(self.settings_action)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load every tab and the status items (call once the window is shown)."""
+        self._started = True
+        for tab in self.tabs_by_key.values():
+            tab.start()
+        self.listings_tab.enable_sorting()
+        self.refresh_status()
+        self._status_timer.start()
+
+    def refresh_status(self) -> None:
+        self.tasks.spawn("status", self.update_status())
+
+    async def update_status(self) -> None:
+        self.connection.set_queued(await self._listings.queued_changes())
+
+    def _on_change(self, change: Any) -> None:
+        if change.kind in ("listing", "sync"):
+            self.refresh_status()
+
+    def _restore_state(self) -> None:
+        geometry = self.qsettings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(geometry)
+        state = self.qsettings.value("window/state")
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(state)
+        for tab in self.tabs_by_key.values():
+            tab.restore_state(self.qsettings)
+        theme = str(self.qsettings.value("window/theme", Theme.SYSTEM.value))
+        self.theme = Theme(theme) if theme in Theme.__members__.values() else Theme.SYSTEM
+        self.theme_actions[self.theme].setChecked(True)
+
+    def save_state(self) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/state", self.saveState())
+        self.qsettings.setValue("window/theme", self.theme.value)
+        for tab in self.tabs_by_key.values():
+            tab.save_state(self.qsettings)
+        self.qsettings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel every running task of the window and its tabs; stop listening to changes."""
+        self._status_timer.stop()
+        self.bridge.close()
+        for dialog in list(self._dialogs):
+            dialog.close()
+        for tab in self.tabs_by_key.values():
+            tab.shutdown()
+        self.tasks.cancel_all()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.theme_actions[theme].setChecked(True)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+        self.qsettings.setValue("window/theme", theme.value)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def new_listing(self) -> None:
+        self.tab_widget.setCurrentWidget(self.listings_tab)
+        self.listings_tab.open_new_dialog()
+
+    def edit_selected(self) -> None:
+        tab = self.current_tab()
+        if tab is None or not tab.edit_selected():
+            if tab is not self.listings_tab:
+                self.statusBar().showMessage("Nothing to edit here", 4000)
+
+    def focus_search(self) -> None:
+        tab = self.current_tab()
+        if tab is None or not tab.focus_search():
+            self.tab_widget.setCurrentWidget(self.listings_tab)
+            self.listings_tab.focus_search()
+
+    def refresh(self) -> None:
+        tab = self.current_tab()
+        if tab is not None:
+            tab.refresh()
+        self.refresh_status()
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self._keys, self._preferences, parent=self)
+        dialog.saved.connect(lambda: self.statusBar().showMessage(
+            "Settings saved. Database and Stripe key changes apply at the next start.", 10000))
+        self._track(dialog)
+        dialog.open()
+        return dialog
+
+    def _track(self, dialog: QWidget) -> None:
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self._dialogs.remove(dialog)
+                                if dialog in self._dialogs else None)
+
+    def show_shortcuts(self) -> None:
+        lines = [
+            "Ctrl+N  New listing", "Ctrl+E or Enter  Edit the selected listing",
+            "Ctrl+F  Search", "F5  Refresh", "Ctrl+Shift+S  Sync (when available)",
+            "Delete  Delete the selected drafts", "A / R  Approve / reject in the review queue",
+            "Ctrl+1…9  Switch tabs", "Ctrl+,  Settings", "Ctrl+Q  Quit"]
+        self._track(show_message(self, "Keyboard shortcuts", "\n".join(lines)))
+
+    def show_about(self) -> None:
+        self._track(show_message(self, "About uhadmin",
+                                 "uhadmin: the UH Marketplace admin.\nListings live in the "
+                                 "database and are kept in step with Stripe."))
+
+    def _show_error(self, error: UhadminError) -> None:
+        self.statusBar().showMessage(friendly_text(error), 10000)
+
+
+def _menu_proxy(action: QAction, parent: Any) -> QAction:
+    """The action itself, or, if its shortcut works only inside its tab, a twin without the
+    shortcut (a menu would make the tab-local shortcut window-wide) that shows the key."""
+    if action.shortcut().isEmpty() or \
+            action.shortcutContext() == Qt.ShortcutContext.WindowShortcut:
+        return action
+    twin = QAction(action.text(), parent)
+    twin.setToolTip(action.toolTip())
+    twin.setStatusTip(action.statusTip())
+    twin.setEnabled(action.isEnabled())
+    twin.setText(f"{action.text()}\t{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}")
+    twin.triggered.connect(lambda _checked=False: action.trigger())
+    action.changed.connect(lambda: twin.setEnabled(action.isEnabled()))
+    return twin
