@@ -467,9 +467,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     webhook_secret = _pick_secret(overrides.get("webhook_secret"), environ, keys,
                                   WEBHOOK_SECRET_VARIABLE, WEBHOOK_SECRET_NAME,
                                   _webhook_secret_problem, problems)
-    if stripe_key is not None and key_mode(stripe_key) == "live" and not values["allow_live_mode"]:
-        problems.append(f"{STRIPE_KEY_VARIABLE}: {stripe_key.masked} is a LIVE key: this tool "
-                        "charges real cards only with UHADMIN_ALLOW_LIVE_MODE=1")
+    # A live key is accepted: staff sync the live catalog with it (the GUI shows a LIVE
+    # badge). `allow_live_mode` guards only the checkout test lab, which would charge real
+    # cards; that service refuses a live key unless it is set.
     if problems:
         raise ConfigError("; ".join(problems))
     if values["database_url"] == default_database_url(data_dir):
