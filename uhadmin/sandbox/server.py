@@ -187,6 +187,8 @@ class SandboxServer:
         from uhadmin.sandbox.hosted import HostedCheckout
 
         self._hosted = HostedCheckout(self)
+        with self.store.lock:
+            self.store.reopen()
         self._httpd = _HttpServer((self.host, self.port), _Handler)
         self._httpd.sandbox = self  # type: ignore[attr-defined]
         self.port = self._httpd.server_address[1]

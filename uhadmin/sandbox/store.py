@@ -34,10 +34,16 @@ class SandboxStore:
         self._seq: dict[tuple[str, str], int] = {}
         self._next_seq = 1
         self._db: sqlite3.Connection | None = None
-        if data_path is not None:
-            self._open(Path(data_path))
+        self._path = Path(data_path) if data_path is not None else None
+        if self._path is not None:
+            self._open(self._path, load=True)
 
-    def _open(self, path: Path) -> None:
+    def reopen(self) -> None:
+        """After `close()` (a stopped server started again): the memory state is current."""
+        if self._path is not None and self._db is None:
+            self._open(self._path, load=False)
+
+    def _open(self, path: Path, load: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
@@ -45,8 +51,9 @@ class SandboxStore:
         db.execute("CREATE TABLE IF NOT EXISTS sandbox_objects (kind TEXT NOT NULL, "
                    "id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, "
                    "PRIMARY KEY (kind, id))")
-        for kind, object_id, seq, body in db.execute(
-                "SELECT kind, id, seq, body FROM sandbox_objects ORDER BY seq"):
+        rows = db.execute("SELECT kind, id, seq, body FROM sandbox_objects ORDER BY seq") \
+            if load else ()
+        for kind, object_id, seq, body in rows:
             if kind in self.objects:
                 self.objects[kind][object_id] = json.loads(body)
                 self._seq[(kind, object_id)] = seq

@@ -44,17 +44,21 @@ class WebhookDispatcher:
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._on_result = on_result
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.delivered = 0
         self.failed = 0
 
     def start(self) -> None:
         if self._thread is None:
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._run, name="sandbox-webhooks",
                                             daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
         if self._thread is not None:
+            # Pending retries are abandoned: a stopped Stripe delivers nothing more.
+            self._stopping.set()
             self._queue.put(None)
             self._thread.join(timeout=5)
             self._thread = None
@@ -80,6 +84,8 @@ class WebhookDispatcher:
             try:
                 if delivery is None:
                     return
+                if self._stopping.is_set():
+                    continue
                 ok = self._deliver(delivery)
                 if ok:
                     self.delivered += 1
@@ -93,8 +99,8 @@ class WebhookDispatcher:
 
     def _deliver(self, delivery: Delivery) -> bool:
         for attempt, delay in enumerate((0.0, *RETRY_DELAYS_S)):
-            if delay:
-                time.sleep(delay)
+            if delay and self._stopping.wait(delay):
+                return False
             request = urllib.request.Request(
                 delivery.url, data=delivery.payload, method="POST",
                 headers={"Content-Type": "application/json; charset=utf-8",
