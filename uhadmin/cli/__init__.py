@@ -7,4 +7,9 @@ from uhadmin.cli.common import main_group
 main = main_group
 
 # Each command family lives in its own module and registers itself on `main`.
-from uhadmin.cli import db_commands, listing_commands, screenshot_commands  # noqa: E402,F401
+from uhadmin.cli import (  # noqa: E402,F401
+    db_commands,
+    listing_commands,
+    sandbox_commands,
+    screenshot_commands,
+)
