@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from uhadmin.bootstrap import Services, build_services
@@ -23,6 +24,32 @@ log = logging.getLogger("uhadmin.app")
 DASHBOARD = {"test": "https://dashboard.stripe.com/test", "live": "https://dashboard.stripe.com"}
 
 
+class MainThreadGarbageCollector(QObject):
+    """Runs Python's cycle collector on the GUI thread only.
+
+    Left alone, the collector runs on whichever thread allocates at the wrong moment, such
+    as a database worker, and Qt objects freed there warn "Timers cannot be stopped from
+    another thread" or crash. Anki does the same: automatic collection off, a timer on.
+    """
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self._threshold = gc.get_threshold()[0]
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.collect_if_due)
+        self._timer.start()
+
+    def collect_if_due(self) -> None:
+        if gc.get_count()[0] >= self._threshold:
+            gc.collect()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.enable()
+
+
 @dataclass
 class GuiParts:
     """What `build_gui` made, so the app, the screenshot command and the bench share it."""
@@ -33,10 +60,12 @@ class GuiParts:
     preferences: PreferencesStore
     window: MainWindow
     hook: UnexpectedErrorHook
+    collector: MainThreadGarbageCollector
 
     def close(self) -> None:
         self.window.shutdown()
         self.hook.uninstall()
+        self.collector.stop()
         self.services.close()
 
 
@@ -68,7 +97,7 @@ def build_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesSto
     hook = UnexpectedErrorHook(lambda: window)
     hook.install()
     return GuiParts(settings=settings, services=services, keys=keys, preferences=preferences,
-                    window=window, hook=hook)
+                    window=window, hook=hook, collector=MainThreadGarbageCollector(app))
 
 
 async def _run_window(parts: GuiParts) -> int:

@@ -176,12 +176,18 @@ class ListingDialog(QDialog):
             self._fill(listing)
         else:
             self.currency_box.setCurrentText(default_currency.upper())
-        for edit in (self.title_edit, self.price_edit, self.seller_edit):
-            edit.textChanged.connect(self.revalidate)
-        for text_edit in (self.description_edit, self.images_edit):
-            text_edit.textChanged.connect(self.revalidate)
-        for box in (self.currency_box, self.category_box, self.condition_box):
-            box.currentTextChanged.connect(self.revalidate)
+        # A blank new form shows no red: a field's problem appears once it was touched
+        # (or on a save attempt); Save stays disabled either way.
+        self.touched: set[str] = set(_FIELD_ROWS) if listing is not None else set()
+        for name, signal in (("title", self.title_edit.textChanged),
+                             ("price", self.price_edit.textChanged),
+                             ("seller_contact", self.seller_edit.textChanged),
+                             ("description", self.description_edit.textChanged),
+                             ("images", self.images_edit.textChanged),
+                             ("currency", self.currency_box.currentTextChanged),
+                             ("category", self.category_box.currentTextChanged),
+                             ("condition", self.condition_box.currentTextChanged)):
+            signal.connect(lambda *_args, n=name: self._field_edited(n))
         self.buttons.accepted.connect(self._on_save)
         self.buttons.rejected.connect(self.reject)
         self.reload_button.clicked.connect(self._on_reload)
@@ -268,9 +274,15 @@ class ListingDialog(QDialog):
         else:
             self.hint_label.setText("")
 
+    def _field_edited(self, name: str) -> None:
+        self.touched.add(name)
+        if name == "currency":
+            self.touched.add("price")  # the price's rules depend on the currency
+        self.revalidate()
+
     def _show_problems(self) -> None:
         for name, label in self.problem_labels.items():
-            rule = self.problems.get(name)
+            rule = self.problems.get(name) if name in self.touched else None
             label.setText(rule or "")
             label.setVisible(bool(rule))
         unknown = {f: r for f, r in self.problems.items() if f not in self.problem_labels}
@@ -288,6 +300,7 @@ class ListingDialog(QDialog):
         self.error_label.hide()
         new, problems = self._form_values()
         if problems:
+            self.touched.update(_FIELD_ROWS)
             self.revalidate()
             return None
         try:
@@ -299,6 +312,7 @@ class ListingDialog(QDialog):
                     actor=self._actor, initiator=self)
         except ValidationError as exc:
             self.problems = {_row_name(p.field): p.rule for p in exc.problems}
+            self.touched.update(self.problems)
             self._show_problems()
             return None
         except ConflictError as exc:

@@ -283,8 +283,9 @@ class ListingsTab(WorkspaceTab):
     # --- querying ----------------------------------------------------------------------------
 
     def current_query(self, offset: int = 0) -> ListingQuery:
-        status = self.status_filter.currentData()
-        sync_state = self.sync_filter.currentData()
+        # Qt hands enum item data back as plain str; the query wants the enums.
+        status = _as(ListingStatus, self.status_filter.currentData())
+        sync_state = _as(SyncState, self.sync_filter.currentData())
         return ListingQuery(
             search=self.search_edit.text().strip(),
             statuses=frozenset({status}) if status is not None else frozenset(),
@@ -599,6 +600,10 @@ class ListingsTab(WorkspaceTab):
             self.model.remove_ids(gone)
         self._selection_changed()
         await self.refresh_counts()
+
+
+def _as(kind: type, value: Any) -> Any:
+    return None if value is None else kind(value)
 
 
 class _blocked:

@@ -145,7 +145,10 @@ class TaskRunner(QObject):
             del self._latest[key]
             for control in self._controls.get(key, ()):
                 _set_enabled_if_alive(control, True)
-            self.busy_changed.emit(key, False)
+            try:
+                self.busy_changed.emit(key, False)
+            except RuntimeError:
+                pass  # the view (and this runner's C++ half) is already gone
 
 
 def _current_task() -> asyncio.Task | None:

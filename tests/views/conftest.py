@@ -1,0 +1,122 @@
+"""View-tier fixtures: a qasync loop over pytest-qt's QApplication, a real ListingService on a
+temporary SQLite catalog, temporary QSettings, and settings with an in-memory key store."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+from keyring.backends import fail
+from PySide6.QtCore import QSettings
+
+from uhadmin.config import KeyStore, PreferencesStore, Settings, load_settings
+from uhadmin.domain import Listing, ListingStatus, NewListing
+from uhadmin.services.change_bus import ChangeBus
+from uhadmin.services.database import Database
+from uhadmin.services.listings import ListingService
+
+T = TypeVar("T")
+Runner = Callable[[Coroutine[Any, Any, T]], T]
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_on_the_main_thread() -> Iterator[None]:
+    """Python may run its cycle collector on any thread, e.g. a database worker; a Qt object
+    destroyed there warns "Timers cannot be stopped from another thread". The app collects
+    on the GUI thread only (uhadmin.app), and so do these tests."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+@pytest.fixture
+def qt_loop(qapp) -> Iterator[qasync.QEventLoop]:
+    """A qasync event loop on the test's QApplication, as qasync's own tests build it."""
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def run(qt_loop: qasync.QEventLoop) -> Runner:
+    """Drive a coroutine to completion on the Qt-integrated loop (Qt events keep flowing)."""
+
+    def runner(coroutine: Coroutine[Any, Any, T]) -> T:
+        return qt_loop.run_until_complete(asyncio.wait_for(coroutine, timeout=20))
+
+    return runner
+
+
+@pytest.fixture
+def listings(sqlite_database: Database, change_bus: ChangeBus) -> ListingService:
+    return ListingService(sqlite_database, change_bus)
+
+
+@pytest.fixture
+def make_listing(listings: ListingService, run: Runner) -> Callable[..., Listing]:
+    """Create a listing through the service and walk it to `status`."""
+    paths = {
+        ListingStatus.DRAFT: (),
+        ListingStatus.PENDING_REVIEW: (ListingStatus.PENDING_REVIEW,),
+        ListingStatus.APPROVED: (ListingStatus.PENDING_REVIEW, ListingStatus.APPROVED),
+        ListingStatus.REJECTED: (ListingStatus.PENDING_REVIEW, ListingStatus.REJECTED),
+        ListingStatus.ARCHIVED: (ListingStatus.PENDING_REVIEW, ListingStatus.APPROVED,
+                                 ListingStatus.ARCHIVED),
+    }
+
+    def make(title: str = "Calculus textbook", price_minor: int = 4500,
+             status: ListingStatus = ListingStatus.DRAFT, **fields: Any) -> Listing:
+        async def create() -> Listing:
+            listing = await listings.create(
+                NewListing(title=title, price_minor=price_minor, currency="usd", **fields),
+                actor="seller@hawaii.edu")
+            for step in paths[status]:
+                listing = await listings.change_status(
+                    listing.id, step, actor="tester",
+                    reason="not allowed" if step == ListingStatus.REJECTED else "")
+            return listing
+
+        return run(create())
+
+    return make
+
+
+@pytest.fixture
+def key_store() -> KeyStore:
+    """The in-memory fallback a headless box gets (never a file)."""
+    return KeyStore(backend=fail.Keyring())
+
+
+@pytest.fixture
+def preferences(tmp_path: Path) -> PreferencesStore:
+    return PreferencesStore(tmp_path / "config" / "preferences.json")
+
+
+@pytest.fixture
+def app_settings(sqlite_database: Database, key_store: KeyStore,
+                 preferences: PreferencesStore) -> Settings:
+    return load_settings({"database_url": sqlite_database.url, "actor": "reviewer@hawaii.edu"},
+                         environ={}, keys=key_store, preferences=preferences)
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
