@@ -1,5 +1,11 @@
 """Frozen value objects shared by every layer; views see only these, never ORM rows."""
 
+from uhadmin.domain.checkout import (
+    CheckoutAttempt,
+    CheckoutLine,
+    Outcome,
+    TestCard,
+)
 from uhadmin.domain.listing import (
     ALLOWED_TRANSITIONS,
     AuditEntry,
@@ -16,6 +22,10 @@ from uhadmin.domain.listing import (
 )
 
 __all__ = [
+    "CheckoutAttempt",
+    "CheckoutLine",
+    "Outcome",
+    "TestCard",
     "ALLOWED_TRANSITIONS",
     "AuditEntry",
     "BulkResult",
