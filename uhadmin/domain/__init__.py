@@ -20,6 +20,17 @@ from uhadmin.domain.listing import (
     SyncState,
     check_transition,
 )
+from uhadmin.domain.sync import (
+    AppliedFix,
+    ConnectionState,
+    FindingKind,
+    Fix,
+    ReconcileFinding,
+    ReconcileReport,
+    SyncProgress,
+    SyncReport,
+    SyncStatus,
+)
 
 __all__ = [
     "CheckoutAttempt",
@@ -38,4 +49,13 @@ __all__ = [
     "SortKey",
     "SyncState",
     "check_transition",
+    "AppliedFix",
+    "ConnectionState",
+    "FindingKind",
+    "Fix",
+    "ReconcileFinding",
+    "ReconcileReport",
+    "SyncProgress",
+    "SyncReport",
+    "SyncStatus",
 ]

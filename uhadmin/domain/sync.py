@@ -1,0 +1,144 @@
+"""Frozen values of the Stripe sync and reconcile: progress, reports, findings, online state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a running sync stands (sent after each listing)."""
+
+    done: int
+    total: int
+    current_listing_id: int | None = None
+    current_title: str = ""
+    rate_per_s: float = 0.0
+    eta_s: float | None = None  # None until a rate is known
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one sync did. `api_calls` counts every HTTP request sent to Stripe (retries too)."""
+
+    created: int = 0
+    updated: int = 0
+    price_changed: int = 0
+    archived: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    failures: Mapping[int, str] = field(default_factory=dict)  # listing id -> why
+    cancelled: bool = False
+    offline: bool = False  # Stripe stopped answering; the rest stays queued
+    dry_run: bool = False
+    queued: int = 0  # outbox rows still pending when the sync ended
+    notes: tuple[str, ...] = ()  # things worth telling a person (e.g. a price left active)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.offline
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created, "updated": self.updated,
+            "price_changed": self.price_changed, "archived": self.archived,
+            "unchanged": self.unchanged, "failed": self.failed, "api_calls": self.api_calls,
+            "failures": {str(key): value for key, value in self.failures.items()},
+            "cancelled": self.cancelled, "offline": self.offline, "dry_run": self.dry_run,
+            "queued": self.queued, "notes": list(self.notes),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+class ConnectionState(StrEnum):
+    """What the app shows about Stripe: reachable, or offline with changes queued."""
+
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """Stripe reachability plus the queue, for a status bar ("offline, 3 changes queued")."""
+
+    state: ConnectionState
+    queued: int
+    message: str = ""
+
+
+class FindingKind(StrEnum):
+    NEVER_PUSHED = "never_pushed"  # an approved listing with no product in Stripe
+    ORPHAN = "orphan"  # a product of this catalog that no listing points to
+    FIELD_DRIFT = "field_drift"  # name, description or images differ
+    PRICE_DRIFT = "price_drift"  # the default price's amount or currency differs
+    ACTIVE_MISMATCH = "active_mismatch"  # active in one place, archived in the other
+    DUPLICATE = "duplicate"  # more than one product claims the same listing
+    FOREIGN = "foreign"  # made elsewhere (e.g. the Dashboard): can be adopted
+
+
+class Fix(StrEnum):
+    PUSH_OURS = "push_ours"  # make Stripe match the database
+    TAKE_STRIPES = "take_stripes"  # make the database match Stripe
+    ARCHIVE = "archive"  # archive the product in Stripe
+    LINK = "link"  # point the listing at this product
+    ADOPT = "adopt"  # create a listing from the product
+
+
+@dataclass(frozen=True)
+class ReconcileFinding:
+    """One difference between the database and Stripe, with the fixes that apply to it."""
+
+    kind: FindingKind
+    listing_id: int | None
+    product_id: str | None
+    detail: str
+    fixes: tuple[Fix, ...]
+
+    def as_dict(self) -> dict:
+        return {"kind": str(self.kind), "listing_id": self.listing_id,
+                "product_id": self.product_id, "detail": self.detail,
+                "fixes": [str(fix) for fix in self.fixes]}
+
+
+@dataclass(frozen=True)
+class AppliedFix:
+    """A fix that was applied (or, in a dry run, would be)."""
+
+    fix: Fix
+    listing_id: int | None
+    product_id: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """Findings from one comparison, plus what was fixed (nothing unless asked)."""
+
+    findings: tuple[ReconcileFinding, ...]
+    products_seen: int
+    prices_seen: int
+    listings_seen: int
+    api_calls: int
+    applied: tuple[AppliedFix, ...] = ()
+    dry_run: bool = False
+    errors: Mapping[str, str] = field(default_factory=dict)  # "fix:target" -> why it failed
+
+    def count(self, kind: FindingKind) -> int:
+        return sum(1 for finding in self.findings if finding.kind == kind)
+
+    def as_dict(self) -> dict:
+        return {
+            "findings": [finding.as_dict() for finding in self.findings],
+            "counts": {str(kind): self.count(kind) for kind in FindingKind},
+            "products_seen": self.products_seen, "prices_seen": self.prices_seen,
+            "listings_seen": self.listings_seen, "api_calls": self.api_calls,
+            "applied": [{"fix": str(item.fix), "listing_id": item.listing_id,
+                         "product_id": item.product_id, "detail": item.detail}
+                        for item in self.applied],
+            "dry_run": self.dry_run, "errors": dict(self.errors),
+        }

@@ -1,0 +1,190 @@
+"""Products and prices in Stripe, as plain frozen values: the calls the sync and reconcile make.
+
+    catalog = CatalogGateway(gateway)
+    await catalog.create_product(product_id, ProductFields(...), unit_amount, currency, key=...)
+    await catalog.retrieve_product(product_id)          # RemoteProduct | None (404 -> None)
+    await catalog.update_product(product_id, fields, active=..., default_price=..., key=...)
+    await catalog.create_price(product_id, unit_amount, currency, lookup_key=..., metadata=...,
+                               key=...)
+    await catalog.find_price_by_lookup_key(lookup_key) # RemotePrice | None (a list call)
+    await catalog.archive_price(price_id, key=...)
+    async for product in catalog.list_products(): ...  # 100 per page
+    async for price in catalog.list_prices(): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from uhadmin.errors import StripeRefusedError
+from uhadmin.services.stripe_gateway.client import StripeGateway
+
+PAGE_SIZE = 100  # Stripe's maximum list page
+
+
+@dataclass(frozen=True)
+class ProductFields:
+    """What uhadmin sends about a listing besides its price and active flag."""
+
+    name: str
+    description: str
+    images: tuple[str, ...]
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RemotePrice:
+    id: str
+    product: str
+    unit_amount: int | None
+    currency: str
+    active: bool
+    lookup_key: str | None
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RemoteProduct:
+    id: str
+    name: str
+    description: str
+    images: tuple[str, ...]
+    metadata: Mapping[str, str]
+    active: bool
+    default_price_id: str | None
+    default_price: RemotePrice | None  # set when the call expanded it
+
+
+def _price(obj: Any) -> RemotePrice:
+    return RemotePrice(
+        id=obj.id, product=obj.product if isinstance(obj.product, str) else obj.product.id,
+        unit_amount=obj.unit_amount, currency=obj.currency, active=bool(obj.active),
+        lookup_key=getattr(obj, "lookup_key", None),
+        metadata=dict((obj.metadata or {}).to_dict() if obj.metadata else {}),
+    )
+
+
+def _product(obj: Any) -> RemoteProduct:
+    default = getattr(obj, "default_price", None)
+    expanded = None
+    if default is not None and not isinstance(default, str):
+        expanded = _price(default)
+        default = expanded.id
+    return RemoteProduct(
+        id=obj.id, name=obj.name, description=getattr(obj, "description", None) or "",
+        images=tuple(obj.images or ()),
+        metadata=dict(obj.metadata.to_dict() if obj.metadata else {}),
+        active=bool(obj.active), default_price_id=default, default_price=expanded,
+    )
+
+
+class CatalogGateway:
+    """Product and price calls over one StripeGateway (limits, retries, errors, mode guard)."""
+
+    def __init__(self, gateway: StripeGateway) -> None:
+        self.gateway = gateway
+
+    async def create_product(self, product_id: str, fields: ProductFields, unit_amount: int,
+                             currency: str, *, key: str) -> RemoteProduct:
+        """ONE call: the product with our custom id and its default price."""
+        params: dict[str, Any] = {
+            "id": product_id, "name": fields.name, "metadata": dict(fields.metadata),
+            "default_price_data": {"currency": currency, "unit_amount": unit_amount},
+            "expand": ["default_price"],
+        }
+        if fields.description:
+            params["description"] = fields.description
+        if fields.images:
+            params["images"] = list(fields.images)
+        product = await self.gateway.call(
+            "products.create",
+            lambda client, options: client.v1.products.create_async(params, options),
+            idempotency_key=key)
+        return _product(product)
+
+    async def retrieve_product(self, product_id: str) -> RemoteProduct | None:
+        """The product with this id (custom ids included), or None if Stripe has none."""
+        try:
+            product = await self.gateway.call(
+                "products.retrieve",
+                lambda client, options: client.v1.products.retrieve_async(
+                    product_id, {"expand": ["default_price"]}, options))
+        except StripeRefusedError as error:
+            if error.http_status == 404:
+                return None
+            raise
+        return _product(product)
+
+    async def update_product(self, product_id: str, fields: ProductFields | None = None, *,
+                             active: bool | None = None, default_price: str | None = None,
+                             key: str) -> RemoteProduct:
+        """ONE products.update carrying every field that should change."""
+        params: dict[str, Any] = {"expand": ["default_price"]}
+        if fields is not None:
+            params.update(name=fields.name, description=fields.description,
+                          images=list(fields.images) if fields.images else "",
+                          metadata=dict(fields.metadata))
+        if active is not None:
+            params["active"] = active
+        if default_price is not None:
+            params["default_price"] = default_price
+        product = await self.gateway.call(
+            "products.update",
+            lambda client, options: client.v1.products.update_async(product_id, params, options),
+            idempotency_key=key)
+        return _product(product)
+
+    async def create_price(self, product_id: str, unit_amount: int, currency: str, *,
+                           lookup_key: str, metadata: Mapping[str, str], key: str,
+                           ) -> RemotePrice:
+        params = {"product": product_id, "unit_amount": unit_amount, "currency": currency,
+                  "lookup_key": lookup_key, "metadata": dict(metadata)}
+        price = await self.gateway.call(
+            "prices.create",
+            lambda client, options: client.v1.prices.create_async(params, options),
+            idempotency_key=key)
+        return _price(price)
+
+    async def find_price_by_lookup_key(self, lookup_key: str) -> RemotePrice | None:
+        """A list call (consistent at once, unlike search) for the price with this key."""
+        prices = await self.gateway.call(
+            "prices.list",
+            lambda client, options: client.v1.prices.list_async(
+                {"lookup_keys": [lookup_key], "limit": 1}, options))
+        return _price(prices.data[0]) if prices.data else None
+
+    async def archive_price(self, price_id: str, *, key: str) -> RemotePrice:
+        price = await self.gateway.call(
+            "prices.update",
+            lambda client, options: client.v1.prices.update_async(
+                price_id, {"active": False}, options),
+            idempotency_key=key)
+        return _price(price)
+
+    async def list_products(self) -> AsyncIterator[RemoteProduct]:
+        """Every product, active or not, 100 per page."""
+        async for item in self._pages("products.list", "products"):
+            yield _product(item)
+
+    async def list_prices(self) -> AsyncIterator[RemotePrice]:
+        """Every price, active or not, 100 per page."""
+        async for item in self._pages("prices.list", "prices"):
+            yield _price(item)
+
+    async def _pages(self, endpoint: str, resource: str) -> AsyncIterator[Any]:
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_SIZE}
+            if cursor:
+                params["starting_after"] = cursor
+            page = await self.gateway.call(
+                endpoint,
+                lambda client, options, params=params: getattr(
+                    client.v1, resource).list_async(params, options))
+            for item in page.data:
+                yield item
+            if not page.has_more or not page.data:
+                return
+            cursor = page.data[-1].id
