@@ -16,7 +16,6 @@ from uhadmin.config import KeyStore, PreferencesStore, Settings, load_settings
 from uhadmin.errors import UhadminError
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook
-from uhadmin.views.theme import Theme, apply_theme
 
 log = logging.getLogger("uhadmin.app")
 
@@ -86,8 +85,6 @@ def build_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesSto
     services = services if services is not None else build_services(settings)
     try:
         qsettings = qsettings if qsettings is not None else QSettings()
-        theme = str(qsettings.value("window/theme", Theme.SYSTEM.value))
-        apply_theme(app, Theme(theme) if theme in {t.value for t in Theme} else Theme.SYSTEM)
         window = MainWindow(settings=settings, listings=services.listings, bus=services.bus,
                             keys=keys, preferences=preferences, qsettings=qsettings,
                             dashboard_base=DASHBOARD.get(settings.mode))

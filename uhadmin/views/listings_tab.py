@@ -204,6 +204,9 @@ class ListingsTab(WorkspaceTab):
             act.triggered.connect(lambda _checked=False, s=status, a=act: self._on_bulk(s, a))
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)
+        # The runner re-enables an action's controls when it ends; whether they should be
+        # enabled depends on what is selected now.
+        self.tasks.busy_changed.connect(lambda _key, busy: busy or self._update_actions())
         self._update_actions()
 
     def bulk_actions_list(self) -> list[QAction]:

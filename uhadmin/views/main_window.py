@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
         self._started = False
         self.setWindowTitle(f"uhadmin — UH Marketplace admin ({settings.mode.upper()})")
         self.resize(1280, 800)
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(720, 480)
 
         self.tab_widget = QTabWidget()
         self.tab_widget.setObjectName("mainTabs")
@@ -401,8 +401,7 @@ class MainWindow(QMainWindow):
         for tab in self.tabs_by_key.values():
             tab.restore_state(self.qsettings)
         theme = str(self.qsettings.value("window/theme", Theme.SYSTEM.value))
-        self.theme = Theme(theme) if theme in Theme.__members__.values() else Theme.SYSTEM
-        self.theme_actions[self.theme].setChecked(True)
+        self.set_theme(Theme(theme) if theme in {t.value for t in Theme} else Theme.SYSTEM)
 
     def save_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
