@@ -12,4 +12,5 @@ from uhadmin.cli import (  # noqa: E402,F401
     listing_commands,
     sandbox_commands,
     screenshot_commands,
+    sync_commands,
 )
