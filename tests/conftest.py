@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # Fixture modules beside this file (tests/ is on sys.path while pytest loads conftests).
-pytest_plugins: list[str] = ["db_fixtures"]
+pytest_plugins: list[str] = ["db_fixtures", "checkout_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,207 @@
+"""The local receiver over real HTTP: pages, signed webhooks, duplicates, bad signatures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import httpx
+import pytest
+
+from uhadmin.domain import Outcome
+from uhadmin.errors import ConfigError
+from uhadmin.sandbox.webhooks import signature_header
+from uhadmin.services.receiver import CheckoutReceiver
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "whsec_" + "ab12" * 8
+
+
+def session_event(session_id: str, event_type: str = "checkout.session.completed", *,
+                  event_id: str = "evt_test_1", status: str = "complete",
+                  payment_status: str = "paid") -> dict:
+    return {"id": event_id, "object": "event", "type": event_type, "livemode": False,
+            "created": int(time.time()),
+            "data": {"object": {"id": session_id, "object": "checkout.session",
+                                "status": status, "payment_status": payment_status,
+                                "amount_total": 1250, "currency": "usd", "url": None,
+                                "created": int(time.time()), "expires_at": None,
+                                "livemode": False, "payment_intent": "pi_test_1",
+                                "metadata": {}}}}
+
+
+async def post_event(receiver: CheckoutReceiver, event: dict, *, secret: str = SECRET,
+                     timestamp: int | None = None, signature: str | None = None,
+                     ) -> httpx.Response:
+    payload = json.dumps(event).encode()
+    header = signature if signature is not None else signature_header(payload, secret,
+                                                                       timestamp)
+    async with httpx.AsyncClient() as client:
+        return await client.post(receiver.webhook_url, content=payload,
+                                 headers={"Stripe-Signature": header,
+                                          "Content-Type": "application/json"})
+
+
+@pytest.fixture
+async def lab(checkout_lab):
+    """The lab with its receiver running and the stripe-listen style secret accepted."""
+    await checkout_lab.service.start_receiver()
+    checkout_lab.receiver.add_webhook_secret(SECRET)
+    return checkout_lab
+
+
+async def test_signed_completed_event_marks_the_attempt_paid_once(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    lab.changes.clear()
+    event = session_event(attempt.session_id)
+    first = await post_event(lab.receiver, event)
+    assert first.status_code == 200 and first.json()["result"] == "processed"
+    recorded = await lab.service.get(attempt.id)
+    assert (recorded.outcome, recorded.status, recorded.payment_intent_id) == (
+        Outcome.PAID, "complete", "pi_test_1")
+    assert [c.ids for c in lab.changes] == [{attempt.id}]
+    again = await post_event(lab.receiver, event)  # Stripe delivers at least once
+    assert again.status_code == 200 and again.json()["result"] == "duplicate"
+    assert len(lab.changes) == 1  # processed once
+
+
+async def test_expired_and_async_failure_events(lab):
+    lamp = await lab.approved_listing()
+    first = await lab.service.create([(lamp.id, 1)])
+    second = await lab.service.create([(lamp.id, 1)])
+    await post_event(lab.receiver, session_event(
+        first.session_id, "checkout.session.expired", event_id="evt_x", status="expired",
+        payment_status="unpaid"))
+    assert (await lab.service.get(first.id)).outcome is Outcome.EXPIRED
+    await post_event(lab.receiver, session_event(
+        second.session_id, "checkout.session.async_payment_failed", event_id="evt_y",
+        status="complete", payment_status="unpaid"))
+    failed = await lab.service.get(second.id)
+    assert (failed.outcome, failed.decline_code) == (Outcome.DECLINED, "async_payment_failed")
+    await post_event(lab.receiver, session_event(
+        second.session_id, "checkout.session.async_payment_succeeded", event_id="evt_z"))
+    assert (await lab.service.get(second.id)).outcome is Outcome.PAID
+
+
+async def test_a_late_stale_event_does_not_undo_a_payment(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    await post_event(lab.receiver, session_event(attempt.session_id, event_id="evt_paid"))
+    await post_event(lab.receiver, session_event(
+        attempt.session_id, "checkout.session.expired", event_id="evt_old", status="open",
+        payment_status="unpaid"))
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.PAID
+
+
+async def test_bad_stale_or_missing_signatures_are_rejected(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    event = session_event(attempt.session_id)
+    wrong_secret = await post_event(lab.receiver, event, secret="whsec_" + "ff" * 16)
+    stale = await post_event(lab.receiver, event, timestamp=int(time.time()) - 301)
+    missing = await post_event(lab.receiver, event, signature="")
+    garbage = await post_event(lab.receiver, event, signature="t=1,v1=abc")
+    for response in (wrong_secret, stale, missing, garbage):
+        assert response.status_code == 400
+    assert "tolerance" in stale.json()["error"]
+    assert "missing Stripe-Signature" in missing.json()["error"]
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+    # Only verified events are remembered, so a correct delivery later still counts.
+    good = await post_event(lab.receiver, event)
+    assert good.json()["result"] == "processed"
+
+
+async def test_without_any_secret_every_webhook_is_refused(checkout_lab):
+    receiver = CheckoutReceiver()
+    receiver.attach(checkout_lab.service)
+    receiver.start()
+    try:
+        response = await post_event(receiver, session_event("cs_test_x"))
+    finally:
+        receiver.stop()
+    assert response.status_code == 400
+    assert "no webhook signing secret" in response.json()["error"]
+
+
+async def test_events_for_other_sessions_and_types_are_acknowledged_and_ignored(lab):
+    other = await post_event(lab.receiver, session_event("cs_test_not_ours", event_id="e1"))
+    unhandled = await post_event(lab.receiver, {"id": "e2", "type": "product.created",
+                                                "data": {"object": {"object": "product"}}})
+    assert [r.json()["result"] for r in (other, unhandled)] == ["ignored", "ignored"]
+
+
+async def test_sandbox_delivers_real_signed_events_to_the_receiver(lab):
+    """End to end without a browser: the sandbox's own signed webhook records the payment."""
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    async with httpx.AsyncClient() as client:
+        paid = await client.post(attempt.url, data={
+            "email": "b@example.test", "cardNumber": "4242424242424242",
+            "cardExpiry": "12/34", "cardCvc": "123", "billingName": "B"})
+    assert paid.status_code == 303  # we do not follow it: only the webhook may tell us
+    async with asyncio.timeout(10):
+        recorded = await lab.service.wait_for_outcome(attempt.id)
+    assert recorded.outcome is Outcome.PAID
+
+
+async def test_pages_css_and_unknown_addresses(lab):
+    async with httpx.AsyncClient(base_url=lab.receiver.url) as client:
+        css = await client.get("/static/pages.css")
+        home = await client.get("/")
+        nowhere = await client.get("/nowhere")
+        bare = await client.get("/success")
+        hand_typed = await client.get("/success?session_id={CHECKOUT_SESSION_ID}")
+        unknown = await client.get("/success?session_id=cs_test_unknown")
+        unknown_cancel = await client.get("/cancel?attempt=999")
+        post_elsewhere = await client.post("/success", content=b"{}")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert home.status_code == 200
+    assert nowhere.status_code == 404
+    assert bare.status_code == 400 and hand_typed.status_code == 400
+    assert unknown.status_code == 404 and "Unknown checkout session" in unknown.text
+    assert unknown_cancel.status_code == 404
+    assert post_elsewhere.status_code == 404
+
+
+async def test_success_page_escapes_what_it_shows(lab):
+    lamp = await lab.approved_listing("<script>alert(1)</script> lamp")
+    attempt = await lab.service.create([(lamp.id, 1)])
+    async with httpx.AsyncClient() as client:
+        page = await client.get(lab.receiver.cancel_url(attempt.id))
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+
+
+def test_loopback_only_and_a_busy_port_is_a_clear_error():
+    with pytest.raises(ConfigError, match="loopback only"):
+        CheckoutReceiver(host="0.0.0.0")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        receiver = CheckoutReceiver(port=port)
+        loop = asyncio.new_event_loop()
+        try:
+            with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}.*"
+                                                  "UHADMIN_RECEIVER_PORT"):
+                receiver.start(loop)
+        finally:
+            loop.close()
+
+
+async def test_configured_port_is_used(checkout_lab):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    receiver = CheckoutReceiver(port=port)
+    receiver.start()
+    try:
+        assert receiver.url == f"http://127.0.0.1:{port}"
+        assert receiver.cancel_url(5) == f"http://127.0.0.1:{port}/cancel?attempt=5"
+    finally:
+        receiver.stop()
+    assert not receiver.running

@@ -1,0 +1,304 @@
+"""The local receiver on 127.0.0.1: Checkout's success and cancel pages and a webhook endpoint.
+
+A stdlib ThreadingHTTPServer runs in its own thread (the offline sandbox does the same), so it
+works under asyncio, qasync and the CLI alike. Each request that records something hands the
+work to the application's event loop with `run_coroutine_threadsafe` and waits for it: the
+attempt is recorded (and the ChangeBus told) on the loop's thread before the page renders, so
+the page shows what the app now knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jinja2
+
+from uhadmin.domain.checkout import CheckoutAttempt
+from uhadmin.errors import ConfigError, UhadminError
+from uhadmin.money import format_money
+
+log = logging.getLogger(__name__)
+
+# How long a request waits for the event loop to record its result. Recording is a database
+# write plus, for the success page, one Stripe read; anything slower is reported as a problem
+# on the page rather than hanging the browser.
+LOOP_TIMEOUT_S = 30.0
+MAX_WEBHOOK_BYTES = 1 << 20  # Stripe's events are a few KiB; refuse anything absurd
+SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
+class WebhookSignatureError(UhadminError):
+    """A webhook whose Stripe-Signature is missing, wrong or too old; it was not processed."""
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    """What the app recorded for a buyer who came back through the success or cancel page."""
+
+    attempt: CheckoutAttempt | None
+    problem: str = ""  # e.g. "Stripe could not be reached to confirm the payment"
+
+
+class ReceiverHandler(Protocol):
+    """What the receiver calls on the event loop (CheckoutService implements it)."""
+
+    def record_return(self, kind: str, *, session_id: str | None,
+                      attempt_id: int | None) -> Awaitable[ReturnResult]: ...
+
+    def record_webhook_event(self, event: Mapping[str, Any]) -> Awaitable[str]: ...
+
+
+# (payload, Stripe-Signature header, candidate secrets) -> the verified event as a dict;
+# raises ValueError saying why when no secret verifies it.
+Verifier = Callable[[bytes, str, Sequence[str]], Mapping[str, Any]]
+
+
+def _templates() -> jinja2.Environment:
+    folder = resources.files("uhadmin.resources") / "pages"
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),
+                                     autoescape=True, undefined=jinja2.StrictUndefined)
+    environment.filters["money"] = lambda minor, currency: format_money(minor, currency)
+    return environment
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "uhadmin-receiver"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.receiver._get(self)  # type: ignore[attr-defined]
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.receiver._post(self)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        # The query string holds only session and attempt ids, never a secret.
+        log.debug("receiver %s %s", self.address_string(), format % args)
+
+    def reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False  # a configured port already in use must fail, not be shared
+
+
+class CheckoutReceiver:
+    """Serves `/success`, `/cancel`, `/webhook` and the pages' stylesheet on loopback."""
+
+    def __init__(self, *, port: int = 0, host: str = "127.0.0.1",
+                 webhook_secrets: Iterable[str] = (), verifier: Verifier | None = None,
+                 mode_label: str = "test mode") -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError(f"receiver: serves on loopback only (got host {host!r})")
+        self.host = host
+        self.port = port
+        self.mode_label = mode_label
+        self._secrets: list[str] = [s for s in webhook_secrets if s]
+        self._verifier = verifier
+        self._handler: ReceiverHandler | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self._templates = _templates()
+        self._stylesheet = (resources.files("uhadmin.resources") / "pages" / "pages.css"
+                            ).read_bytes()
+
+    # ----------------------------------------------------------------- wiring and lifecycle
+    def attach(self, handler: ReceiverHandler) -> None:
+        """Who records returns and webhook events (the CheckoutService)."""
+        self._handler = handler
+
+    def add_webhook_secret(self, secret: str) -> None:
+        """Accept events signed with `secret` too (e.g. the sandbox endpoint's whsec_)."""
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    @property
+    def has_webhook_secret(self) -> bool:
+        return bool(self._secrets)
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> CheckoutReceiver:
+        """Listen (idempotent). Results go to `loop`, by default the running one."""
+        if self._httpd is not None:
+            return self
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        try:
+            httpd = _HttpServer((self.host, self.port), _Handler)
+        except OSError as error:
+            raise ConfigError(f"receiver: cannot listen on {self.host}:{self.port} "
+                              f"({error.strerror}); set UHADMIN_RECEIVER_PORT to a free port "
+                              "or 0 for any free port") from None
+        httpd.receiver = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(target=httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="uhadmin-receiver", daemon=True)
+        self._thread.start()
+        log.info("checkout receiver listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # ----------------------------------------------------------------- addresses
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the receiver is not running")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def success_url(self, attempt_id: int) -> str:
+        """The success page; Stripe replaces the literal {CHECKOUT_SESSION_ID}."""
+        return f"{self.url}/success?session_id={SESSION_PLACEHOLDER}&attempt={attempt_id}"
+
+    def cancel_url(self, attempt_id: int) -> str:
+        # Stripe fills {CHECKOUT_SESSION_ID} in success_url only, so the cancel link carries
+        # our own attempt id instead.
+        return f"{self.url}/cancel?{urlencode({'attempt': attempt_id})}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.url}/webhook"
+
+    # ----------------------------------------------------------------- requests
+    def _get(self, request: _Handler) -> None:
+        split = urlsplit(request.path)
+        query = {key: values[0] for key, values in parse_qs(split.query).items()}
+        if split.path == "/static/pages.css":
+            request.reply(200, self._stylesheet, "text/css; charset=utf-8")
+        elif split.path in ("/success", "/cancel"):
+            self._return_page(request, split.path[1:], query)
+        elif split.path == "/":
+            self._message(request, 200, "uhadmin checkout receiver",
+                          "Stripe Checkout sends testers back here after paying or canceling.")
+        else:
+            self._message(request, 404, "Page not found",
+                          "The checkout receiver has no page at this address.")
+
+    def _return_page(self, request: _Handler, kind: str, query: Mapping[str, str]) -> None:
+        session_id = query.get("session_id") or None
+        if session_id == SESSION_PLACEHOLDER:
+            session_id = None  # opened by hand, not through Stripe
+        raw_attempt = query.get("attempt", "")
+        attempt_id = int(raw_attempt) if raw_attempt.isdigit() else None
+        if session_id is None and attempt_id is None:
+            self._message(request, 400, "Missing checkout session",
+                          "This page needs the session_id or attempt that Stripe adds to the "
+                          "link; open it from Stripe Checkout.")
+            return
+        if self._handler is None:
+            self._message(request, 503, "uhadmin is not ready",
+                          "The receiver is not connected to the app yet; try again.")
+            return
+        try:
+            result = self._on_loop(self._handler.record_return(
+                kind, session_id=session_id, attempt_id=attempt_id))
+        except Exception as error:  # shown on the page; the browser must get an answer
+            log.warning("recording the %s return failed: %s", kind, error)
+            result = ReturnResult(None, problem=f"uhadmin could not record this: {error}")
+        attempt = result.attempt
+        shown_session = session_id or (attempt.session_id if attempt else None)
+        html = self._templates.get_template(f"{kind}.html").render(
+            attempt=attempt, session_id=shown_session, problem=result.problem,
+            mode_label=self.mode_label)
+        request.reply(200 if attempt else 404, html.encode(), "text/html; charset=utf-8")
+
+    def _post(self, request: _Handler) -> None:
+        if urlsplit(request.path).path != "/webhook":
+            self._message(request, 404, "Page not found", "Only /webhook accepts POST.")
+            return
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_WEBHOOK_BYTES:
+            self._json(request, 400, {"error": "expected a JSON body with Content-Length"})
+            return
+        payload = request.rfile.read(length)
+        signature = request.headers.get("Stripe-Signature", "")
+        try:
+            event = self._verify(payload, signature)
+        except WebhookSignatureError as error:
+            log.warning("webhook refused: %s", error)
+            self._json(request, 400, {"error": str(error)})
+            return
+        if self._handler is None:
+            self._json(request, 503, {"error": "the app is not ready; retry later"})
+            return
+        try:
+            result = self._on_loop(self._handler.record_webhook_event(event))
+        except Exception as error:
+            # Stripe retries a failed delivery; the event id keeps the retry from counting twice.
+            log.exception("webhook %s could not be recorded", event.get("id"))
+            self._json(request, 500, {"error": f"not recorded: {type(error).__name__}"})
+            return
+        self._json(request, 200, {"received": True, "result": result})
+
+    def _verify(self, payload: bytes, signature: str) -> Mapping[str, Any]:
+        if not self._secrets:
+            raise WebhookSignatureError(
+                "no webhook signing secret is configured (UHADMIN_WEBHOOK_SECRET, or the "
+                "whsec_ that `stripe listen` prints)")
+        if not signature:
+            raise WebhookSignatureError("missing Stripe-Signature header")
+        verifier = self._verifier
+        if verifier is None:
+            from uhadmin.services.stripe_gateway.checkout import verify_webhook
+
+            verifier = verify_webhook
+        try:
+            return verifier(payload, signature, tuple(self._secrets))
+        except ValueError as error:
+            raise WebhookSignatureError(str(error)) from None
+
+    def _on_loop(self, coroutine: Awaitable[Any]) -> Any:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            if asyncio.iscoroutine(coroutine):
+                coroutine.close()
+            raise RuntimeError("the app's event loop is not running")
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)  # type: ignore[arg-type]
+        return future.result(timeout=LOOP_TIMEOUT_S)
+
+    def _message(self, request: _Handler, status: int, title: str, text: str) -> None:
+        html = self._templates.get_template("message.html").render(
+            title=title, text=text, mode_label=self.mode_label)
+        request.reply(status, html.encode(), "text/html; charset=utf-8")
+
+    @staticmethod
+    def _json(request: _Handler, status: int, body: Mapping[str, Any]) -> None:
+        request.reply(status, json.dumps(body).encode(), "application/json")
