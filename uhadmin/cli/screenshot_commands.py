@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import tempfile
@@ -234,6 +235,8 @@ def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dar
         settings = load_settings({"database_url": f"sqlite:///{temp_path / 'demo.sqlite3'}",
                                   "actor": "reviewer@hawaii.edu"},
                                  environ={}, keys=keys, preferences=preferences)
+        # The no-key sandbox keeps its account in the data folder: a temporary one here.
+        settings = dataclasses.replace(settings, data_dir=temp_path)
         services = build_services(settings)
         photos = draw_demo_photos(temp_path / "photos")
         with serve_folder(temp_path / "photos") as base:

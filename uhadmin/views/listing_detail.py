@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -32,7 +33,7 @@ from uhadmin.money import format_money
 from uhadmin.views.listing_table import STATUS_LABELS, SYNC_LABELS, format_time
 from uhadmin.views.tasks import TaskRunner
 
-IMAGE_SIZE = QSize(260, 180)
+IMAGE_SIZE = QSize(240, 160)
 
 
 class ImageLoader(QObject):
@@ -130,7 +131,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-class ListingDetailPane(QScrollArea):
+class ListingDetailPane(QWidget):
     """Shows the selected listing; loads its image and history without blocking."""
 
     def __init__(self, listings: Any, *, dashboard_base: str | None = None,
@@ -177,24 +178,38 @@ class ListingDetailPane(QScrollArea):
 
         self.description = _selectable(QLabel(""))
         self.description.setObjectName("detailDescription")
-        layout.addWidget(self.description)
+        form.addRow("Description:", self.description)
+        layout.addStretch(1)
 
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        layout.addWidget(line)
-        layout.addWidget(QLabel("<b>History</b>"))
+        history_box = QWidget()
+        history_layout = QVBoxLayout(history_box)
+        history_layout.setContentsMargins(0, 4, 0, 0)
+        history_layout.addWidget(QLabel("<b>History</b> (newest first)"))
         self.history = QTreeWidget()
         self.history.setObjectName("historyList")
         self.history.setHeaderLabels(["When", "Who", "What", "Details"])
         self.history.setRootIsDecorated(False)
         self.history.setUniformRowHeights(True)
-        self.history.setMinimumHeight(140)
+        self.history.setMinimumHeight(90)
         self.history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.history.header().setStretchLastSection(True)
-        layout.addWidget(self.history, 1)
+        history_layout.addWidget(self.history, 1)
 
-        self.setWidget(body)
-        self.setWidgetResizable(True)
+        # Fields scroll on their own; the history keeps its share of the height below them.
+        scroll = QScrollArea()
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("detailSplitter")
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(history_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.splitter)
         self.setMinimumWidth(320)
         self.show_listing(None)
 

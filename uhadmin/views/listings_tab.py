@@ -299,20 +299,28 @@ class ListingsTab(WorkspaceTab):
             limit=PAGE_SIZE,
         )
 
-    async def reload(self, *, keep_selection: bool = True) -> Page[Listing]:
-        """Run the current query from the first page, and refresh counts and queue length."""
+    async def reload(self, *, keep_selection: bool = True,
+                     with_counts: bool = True) -> Page[Listing]:
+        """Run the current query from the first page; with_counts also refreshes the status
+        counts and queue length (a new search or sort leaves those as they are)."""
         self._generation += 1
         generation = self._generation
         selected_ids = [x.id for x in self.selected_listings()] if keep_selection else []
-        page, counts, queued = await asyncio.gather(
-            self._listings.search(self.current_query()),
-            self._listings.count_by_status(),
-            self._listings.queued_changes(),
-        )
+        if with_counts:
+            page, counts, queued = await asyncio.gather(
+                self._listings.search(self.current_query()),
+                self._listings.count_by_status(),
+                self._listings.queued_changes(),
+            )
+        else:
+            page = await self._listings.search(self.current_query())
         if generation != self._generation:
             return page
         self.model.set_page(page)
-        self._show_counts(counts, queued)
+        if with_counts:
+            self._show_counts(counts, queued)
+        else:
+            self._show_shown()
         self._reselect(selected_ids)
         return page
 
@@ -322,7 +330,7 @@ class ListingsTab(WorkspaceTab):
         with _blocked(self.search_edit):
             self.search_edit.setText(text)
         self._search_timer.stop()
-        return await self.reload(keep_selection=False)
+        return await self.reload(keep_selection=False, with_counts=False)
 
     async def fetch_more(self, offset: int) -> None:
         generation = self._generation
@@ -359,7 +367,7 @@ class ListingsTab(WorkspaceTab):
     @asyncSlot()
     async def _on_query_changed(self) -> None:
         self._search_timer.stop()
-        await self.tasks.run("query", self.reload(keep_selection=False))
+        await self.tasks.run("query", self.reload(keep_selection=False, with_counts=False))
 
     def _search_now(self) -> None:
         self._search_timer.stop()

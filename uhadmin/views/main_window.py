@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self.tasks = TaskRunner(self._show_error, self)
         self.tabs_by_key: dict[str, WorkspaceTab] = {}
         self._tab_menus: dict[WorkspaceTab, QMenu] = {}
+        self._tab_toolbar_actions: dict[WorkspaceTab, list[QAction]] = {}
         self._dialogs: list[QWidget] = []
         self._started = False
         self.setWindowTitle(f"uhadmin — UH Marketplace admin ({settings.mode.upper()})")
@@ -188,6 +189,7 @@ class MainWindow(QMainWindow):
         self.tab_widget = QTabWidget()
         self.tab_widget.setObjectName("mainTabs")
         self.tab_widget.setDocumentMode(True)
+        self.tab_widget.currentChanged.connect(lambda _index: self._show_tab_toolbar())
         self.setCentralWidget(self.tab_widget)
 
         # --- status bar: message, progress, connection, mode (right-most, always) ---
@@ -243,9 +245,14 @@ class MainWindow(QMainWindow):
             self._tab_menus[tab] = menu
         toolbar_actions = tab.toolbar_actions()
         if toolbar_actions:
-            self.toolbar.insertSeparator(self._toolbar_tail)
+            # A tab's own toolbar buttons show only while that tab is in front.
+            shown = [self.toolbar.insertSeparator(self._toolbar_tail)]
             for action in toolbar_actions:
-                self.toolbar.insertAction(self._toolbar_tail, _menu_proxy(action, self.toolbar))
+                proxy = _menu_proxy(action, self.toolbar)
+                self.toolbar.insertAction(self._toolbar_tail, proxy)
+                shown.append(proxy)
+            self._tab_toolbar_actions[tab] = shown
+            self._show_tab_toolbar()
         if index < 9:
             switch = QAction(f"Go to {title.replace('&', '')}", self)
             switch.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
@@ -281,6 +288,12 @@ class MainWindow(QMainWindow):
         self.sync_action.setToolTip(tooltip)
         self.sync_action.setStatusTip(tooltip)
         self.sync_action.triggered.connect(handler)
+
+    def _show_tab_toolbar(self) -> None:
+        current = self.current_tab()
+        for tab, actions in self._tab_toolbar_actions.items():
+            for action in actions:
+                action.setVisible(tab is current)
 
     def current_tab(self) -> WorkspaceTab | None:
         widget = self.tab_widget.currentWidget()
