@@ -1,36 +1,36 @@
 """SandboxServer: the offline Stripe on loopback, serving the API and the hosted checkout page.
 
-A ThreadingHTTPServer in its own thread: each connection gets a thread, so the SDK's
-concurrent requests are served concurrently and the server works the same from sync code,
-plain asyncio or a qasync loop. Handlers run under the store's lock, one at a time, which
-keeps the account consistent; parsing, latency and I/O happen outside it.
+An asyncio HTTP server with its own loop in a background thread (transport.py): requests
+are served concurrently (added latency is an asyncio sleep, so 16 slow requests overlap),
+and it works the same from sync code, plain asyncio or a qasync loop. Endpoint handlers run
+under the store's lock, one at a time, which keeps the account consistent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from uhadmin.sandbox.api import StripeApi
 from uhadmin.sandbox.clock import SandboxClock
-from uhadmin.sandbox.common import ApiRequest, Response, json_response
+from uhadmin.sandbox.common import API_VERSION, ApiRequest, Response, json_response
 from uhadmin.sandbox.errors import StripeApiError
 from uhadmin.sandbox.faults import FaultSettings, RateLimiter, roll
 from uhadmin.sandbox.forms import decode_form
 from uhadmin.sandbox.store import SandboxStore, new_id
+from uhadmin.sandbox.transport import Headers, LoopbackHttpServer
 from uhadmin.sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -94,54 +94,6 @@ API_ROUTES = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "uhadmin-offline-stripe"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        # Small request/response pairs on a kept-alive connection: without this, Nagle plus
-        # delayed ACKs add ~40 ms to every request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.sandbox._serve(self)  # type: ignore[attr-defined]
-
-    do_POST = do_GET
-    do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def send_payload(self, response: Response, request_id: str) -> None:
-        if response.drop:
-            # "Commit then drop": the request took effect, the client hears nothing.
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
-                 f"Content-Type: {response.content_type}",
-                 f"Content-Length: {len(response.body)}",
-                 f"Request-Id: {request_id}",
-                 "Stripe-Version: 2026-10-28.endive",
-                 "Cache-Control: no-cache, no-store"]
-        lines += [f"{name}: {value}" for name, value in response.headers.items()]
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + response.body)
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-
 class SandboxServer:
     """The offline Stripe. `start()` serves in a background thread; `stop()` ends it."""
 
@@ -175,28 +127,24 @@ class SandboxServer:
         self._total = 0
         self._by_status: Counter[int] = Counter()
         self._by_endpoint: Counter[tuple[str, str]] = Counter()
-        self._httpd: _HttpServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LoopbackHttpServer | None = None
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> SandboxServer:
-        if self._httpd is not None:
+        if self._http is not None:
             return self
         from uhadmin.sandbox.hosted import HostedCheckout
 
         self._hosted = HostedCheckout(self)
         with self.store.lock:
             self.store.reopen()
-        self._httpd = _HttpServer((self.host, self.port), _Handler)
-        self._httpd.sandbox = self  # type: ignore[attr-defined]
-        self.port = self._httpd.server_address[1]
+        http = LoopbackHttpServer(self.host, self.port, self._handle)
+        http.start()
+        self._http = http
+        self.port = http.port
         self.webhooks.start()
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="stripe-sandbox", daemon=True)
-        self._thread.start()
         self._ticker_stop.clear()
         self._ticker = threading.Thread(target=self._tick, name="stripe-sandbox-clock",
                                         daemon=True)
@@ -204,17 +152,14 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        if self._httpd is None:
+        if self._http is None:
             return
         self._ticker_stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
         self.webhooks.stop()
-        self._httpd = None
+        self._http = None
         with self.store.lock:
             self.store.close()
 
@@ -327,31 +272,29 @@ class SandboxServer:
         return self.webhooks.wait_idle(timeout)
 
     # ----------------------------------------------------------------- HTTP entry point
-    def _serve(self, handler: _Handler) -> None:
+    async def _handle(self, method: str, target: str, headers: Headers,
+                      body: bytes) -> tuple[Response, str]:
         request_id = new_id("req_", 14)
-        split = urlsplit(handler.path)
-        method = handler.command
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        split = urlsplit(target)
         template = split.path
         try:
             if split.path.startswith("/v1/"):
-                response, template = self._serve_api(method, split.path, split.query, body,
-                                                     handler, request_id)
+                response, template = await self._serve_api(method, split.path, split.query,
+                                                           body, headers, request_id)
+                response.headers.setdefault("Stripe-Version", API_VERSION)
             else:
                 response, template = self._hosted.serve(method, split.path, split.query,
-                                                        body, handler.headers)
+                                                        body, headers)
         except Exception:
             log.exception("sandbox crashed on %s %s", method, split.path)
             response = json_response(500, StripeApiError(
                 500, "An unexpected error occurred in the offline sandbox.",
                 type="api_error").body())
-        self._count(method, template, response.status if not response.drop else 0)
-        handler.send_payload(response, request_id)
+        self._count(method, template, 0 if response.drop else response.status)
+        return response, request_id
 
-    def _serve_api(self, method: str, path: str, query: str, body: bytes,
-                   handler: _Handler, request_id: str) -> tuple[Response, str]:
-        headers = handler.headers
+    async def _serve_api(self, method: str, path: str, query: str, body: bytes,
+                         headers: Headers, request_id: str) -> tuple[Response, str]:
         route, args = self._match(method, path)
         template = route.template if route else path
         try:
@@ -362,8 +305,7 @@ class SandboxServer:
                 raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). "
                                      "Please see https://stripe.com/docs or we can help at "
                                      "https://support.stripe.com/.")
-            text = body.decode() if method == "POST" else query
-            params = decode_form(text)
+            params = decode_form(body.decode() if method == "POST" else query)
             if method == "POST" and query:
                 params.update(decode_form(query))
         except StripeApiError as exc:
@@ -375,11 +317,11 @@ class SandboxServer:
             return json_response(500, error.body()), template
         key = headers.get("Idempotency-Key") if method == "POST" else None
         request = ApiRequest(method, path, params, request_id, key, args)
-        if key is not None:
-            response = self._idempotent(request, route, faults)
-        else:
-            self._delay(faults)
+        if key is None:
+            await self._delay(faults)
             response = self._execute(request, route)
+        else:
+            response = await self._idempotent(request, route, faults)
         if roll(faults.drop_rate):
             response.drop = True
         return response, template
@@ -434,9 +376,9 @@ class SandboxServer:
         return json_response(429, error.body(), error.headers)
 
     @staticmethod
-    def _delay(faults: FaultSettings) -> None:
+    async def _delay(faults: FaultSettings) -> None:
         if faults.latency_ms > 0:
-            time.sleep(faults.latency_ms / 1000)
+            await asyncio.sleep(faults.latency_ms / 1000)
 
     def _execute(self, request: ApiRequest, route: _Route) -> Response:
         try:
@@ -450,8 +392,8 @@ class SandboxServer:
             return response
 
     # ----------------------------------------------------------------- idempotency
-    def _idempotent(self, request: ApiRequest, route: _Route, faults: FaultSettings,
-                    ) -> Response:
+    async def _idempotent(self, request: ApiRequest, route: _Route, faults: FaultSettings,
+                          ) -> Response:
         key = request.idempotency_key or ""
         if len(key) > 255:
             error = StripeApiError(400, "Idempotency keys can be at most 255 characters long.",
@@ -485,7 +427,7 @@ class SandboxServer:
                                          "Original-Request": record["request_id"]})
             self._inflight.add(key)
         try:
-            self._delay(faults)
+            await self._delay(faults)
             response = self._execute(request, route)
             if response.stored:
                 with self.store.lock:

@@ -1,0 +1,102 @@
+"""Requests per second the offline Stripe sandbox serves to the real stripe SDK.
+
+Measures a sync client making sequential calls and an async client with 16 in flight, for
+simple reads (retrieve a product) and writes (create a product), against a sandbox in this
+process (what the test suite sees: client and server share one GIL) and in its own process
+(`uhadmin sandbox serve`, the server's own capacity). Run: python bench/sandbox_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import stripe
+
+from uhadmin.sandbox.server import SandboxServer
+
+
+def make_client(url: str, key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(key, base_addresses={"api": url},
+                               http_client=stripe.HTTPXClient(allow_sync_methods=True,
+                                                              timeout=30))
+
+
+def sequential(count: int, call: Callable[[int], object]) -> float:
+    started = time.perf_counter()
+    for index in range(count):
+        call(index)
+    return count / (time.perf_counter() - started)
+
+
+def concurrent(count: int, concurrency: int, call: Callable[[int], object]) -> float:
+    """`call` must use a client made for this run: an httpx.AsyncClient is bound to the
+    event loop it first ran on, and each asyncio.run() makes a new loop."""
+
+    async def run() -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int) -> None:
+            async with gate:
+                await call(index)  # type: ignore[misc]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return count / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
+def measure(label: str, url: str, key: str, count: int, concurrency: int) -> dict[str, float]:
+    client = make_client(url, key)
+    product = client.v1.products.create({"name": "Bench product"})
+    client.v1.products.retrieve(product.id)  # warm the connection
+    results = {
+        "sync retrieve": sequential(count, lambda i: client.v1.products.retrieve(product.id)),
+        "sync create": sequential(count, lambda i: client.v1.products.create(
+            {"name": f"Sync {i}", "metadata": {"listing_id": str(i)}})),
+    }
+    reader = make_client(url, key)
+    results[f"async retrieve x{concurrency}"] = concurrent(
+        count, concurrency, lambda i: reader.v1.products.retrieve_async(product.id))
+    writer = make_client(url, key)
+    results[f"async create x{concurrency}"] = concurrent(
+        count, concurrency, lambda i: writer.v1.products.create_async(
+            {"name": f"Async {i}", "metadata": {"listing_id": str(i)}}))
+    for name, rate in results.items():
+        print(f"{label:<18} {name:<22} {rate:8.0f} req/s")
+    return results
+
+
+def external_sandbox() -> tuple[subprocess.Popen[str], str, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from uhadmin.cli import main; main()", "sandbox", "serve",
+         "--port", "0", "--json"], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    announced = json.loads(process.stdout.readline())
+    return process, announced["url"], announced["test_key"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000, help="requests per measurement")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    with SandboxServer() as server:
+        measure("in-process", server.url, server.test_key, args.count, args.concurrency)
+    process, url, key = external_sandbox()
+    try:
+        measure("separate process", url, key, args.count, args.concurrency)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
