@@ -7,11 +7,14 @@ from typing import Any
 
 from uhadmin.config import Settings
 from uhadmin.services.change_bus import ChangeBus
+from uhadmin.services.checkout import CheckoutService
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
+from uhadmin.services.receiver import CheckoutReceiver
 from uhadmin.services.reconcile import ReconcileService
 from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
+from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
 from uhadmin.services.sync import AutoSync, SyncService
 
 # The offline sandbox accepts any well-formed test key; this one says where it came from.
@@ -32,6 +35,10 @@ class Services:
     sync: SyncService
     reconcile: ReconcileService
     auto_sync: AutoSync
+    # The checkout test lab and its loopback success/cancel/webhook receiver (started on
+    # first use; the GUI and CLI set the browser opener with checkout.set_opener).
+    checkout: CheckoutService
+    receiver: CheckoutReceiver
     stripe_mode: str = "sandbox"  # "sandbox" | "test" | "live" (the GUI's mode badge)
     sandbox: Any = None  # the SandboxServer started for sandbox mode, else None
 
@@ -39,10 +46,12 @@ class Services:
         """Stop background sync and close Stripe connections (from the running loop),
         then everything else."""
         await self.auto_sync.stop()
+        await self.checkout.stop_receiver()
         await self.gateway.aclose()
         self.close()
 
     def close(self) -> None:
+        self.receiver.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
@@ -71,8 +80,15 @@ def build_services(settings: Settings, *, upgrade: bool = True) -> Services:
     catalog = CatalogGateway(gateway)
     sync = SyncService(db, bus, catalog, actor=settings.actor)
     reconcile = ReconcileService(db, bus, catalog, sync, actor=settings.actor)
+    receiver = CheckoutReceiver(
+        port=settings.receiver_port,
+        webhook_secrets=[settings.webhook_secret.reveal()] if settings.webhook_secret else (),
+        mode_label=f"{settings.mode} mode")
+    checkout = CheckoutService(db, bus, listings, settings=settings,
+                               gateway=CheckoutGateway(gateway), receiver=receiver, sync=sync)
     return Services(settings=settings, db=db, bus=bus, listings=listings, gateway=gateway,
                     sync=sync, reconcile=reconcile, auto_sync=AutoSync(sync),
+                    checkout=checkout, receiver=receiver,
                     stripe_mode=settings.mode, sandbox=sandbox)
 
 

@@ -148,6 +148,51 @@ async def test_sandbox_delivers_real_signed_events_to_the_receiver(lab):
     assert recorded.outcome is Outcome.PAID
 
 
+async def test_a_decline_arrives_by_webhook_without_polling(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    lab.changes.clear()
+    async with httpx.AsyncClient() as client:
+        declined = await client.post(attempt.url, data={
+            "email": "b@example.test", "cardNumber": "4000000000009987",
+            "cardExpiry": "12/34", "cardCvc": "123", "billingName": "B"})
+    assert declined.status_code == 402
+    await asyncio.to_thread(lab.sandbox.wait_for_webhooks, 5)
+    recorded = await lab.service.get(attempt.id)
+    assert (recorded.outcome, recorded.decline_code) == (Outcome.DECLINED, "lost_card")
+    assert recorded.decline_message == "Your card was declined."
+    assert lab.changes and all(c.ids == {attempt.id} for c in lab.changes)
+
+
+async def test_an_intent_of_another_database_is_ignored(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    foreign = {"id": "evt_foreign", "type": "payment_intent.payment_failed",
+               "data": {"object": {"id": "pi_x", "object": "payment_intent",
+                                   "status": "requires_payment_method",
+                                   "metadata": {"uhadmin_attempt_id": str(attempt.id),
+                                                "uhadmin_attempt_key": "someone-elses"},
+                                   "last_payment_error": {"code": "card_declined",
+                                                          "decline_code": "generic_decline",
+                                                          "message": "declined"}}}}
+    response = await post_event(lab.receiver, foreign)
+    assert response.json()["result"] == "ignored"
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+
+
+async def test_a_crashed_runs_sandbox_endpoint_is_replaced(checkout_lab):
+    lab = checkout_lab
+    stale = await lab.gateway.create_webhook_endpoint(
+        "http://127.0.0.1:9/webhook", ["*"], description="uhadmin checkout receiver")
+    kept = await lab.gateway.create_webhook_endpoint(
+        "http://127.0.0.1:9/other", ["*"], description="someone else's")
+    await lab.service.start_receiver()
+    endpoints = {e.id: e for e in await lab.gateway.list_webhook_endpoints()}
+    assert stale.id not in endpoints and kept.id in endpoints
+    assert [e.url for e in endpoints.values() if e.id != kept.id] == [lab.receiver.webhook_url]
+    await lab.gateway.delete_webhook_endpoint(kept.id)
+
+
 async def test_pages_css_and_unknown_addresses(lab):
     async with httpx.AsyncClient(base_url=lab.receiver.url) as client:
         css = await client.get("/static/pages.css")

@@ -8,6 +8,7 @@ main = main_group
 
 # Each command family lives in its own module and registers itself on `main`.
 from uhadmin.cli import (  # noqa: E402,F401
+    checkout_commands,
     db_commands,
     listing_commands,
     sandbox_commands,

@@ -57,6 +57,7 @@ from uhadmin.services.stripe_gateway.checkout import (
     CheckoutGateway,
     PaymentIntentInfo,
     SessionInfo,
+    payment_intent_info,
     session_info,
 )
 from uhadmin.services.tables import CheckoutAttemptRow, WebhookEventRow
@@ -64,13 +65,18 @@ from uhadmin.services.tables import CheckoutAttemptRow, WebhookEventRow
 log = logging.getLogger(__name__)
 
 # The events the receiver acts on; others are acknowledged and recorded as seen.
-HANDLED_EVENTS = (
+SESSION_EVENTS = (
     "checkout.session.completed",
     "checkout.session.expired",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
 )
+# A declined card leaves the session open and sends no session event; this one tells the
+# app at once (the payment intent carries our attempt in its metadata).
+DECLINE_EVENT = "payment_intent.payment_failed"
+HANDLED_EVENTS = (*SESSION_EVENTS, DECLINE_EVENT)
 STRIPE_CHECKOUT_HOST = "checkout.stripe.com"
+SANDBOX_ENDPOINT_DESCRIPTION = "uhadmin checkout receiver"
 MAX_LINES = 100  # Stripe's limit on line items per session
 METADATA_VALUE_LIMIT = 500
 # Stripe measures expires_at from when it receives the request: a minute of margin keeps
@@ -180,7 +186,8 @@ def apply_session(attempt: CheckoutAttempt, info: SessionInfo,
     has_decline = (intent is not None and intent.declined) or async_failure
     outcome = decide_outcome(status=status, payment_status=payment_status, previous=previous,
                              has_decline=has_decline)
-    if outcome is Outcome.OPEN and attempt.outcome is Outcome.DECLINED:
+    if outcome is Outcome.OPEN and attempt.outcome is Outcome.DECLINED \
+            and info.status == "open":
         outcome = Outcome.DECLINED  # a later read without the intent does not forget it
     return replace(
         attempt, session_id=info.id, url=info.url if status == "open" else None,
@@ -190,6 +197,17 @@ def apply_session(attempt: CheckoutAttempt, info: SessionInfo,
         payment_status=payment_status, outcome=outcome, decline_code=decline_code,
         decline_message=decline_message,
         payment_intent_id=info.payment_intent_id or attempt.payment_intent_id)
+
+
+def apply_decline(attempt: CheckoutAttempt, intent: PaymentIntentInfo) -> CheckoutAttempt:
+    """The attempt after Stripe said its payment failed (the session stays open)."""
+    if not intent.declined:
+        return attempt
+    outcome = Outcome.DECLINED if attempt.outcome in (Outcome.OPEN, Outcome.DECLINED) \
+        else attempt.outcome
+    return replace(attempt, outcome=outcome, decline_code=intent.reason_code,
+                   decline_message=intent.error_message,
+                   payment_intent_id=attempt.payment_intent_id or intent.id)
 
 
 class CheckoutService:
@@ -460,6 +478,10 @@ class CheckoutService:
                          "tester": tester[:METADATA_VALUE_LIMIT],
                          "listing_ids": listing_ids},
             "expires_at": int(expires_at.timestamp()),
+            # So a decline (payment_intent.payment_failed) can be tied to this attempt.
+            "payment_intent_data": {"metadata": {
+                "uhadmin_attempt_id": str(attempt.id),
+                "uhadmin_attempt_key": attempt.attempt_key}},
         }
 
     @staticmethod
@@ -614,9 +636,14 @@ class CheckoutService:
             raise UhadminError("this app was built without a checkout receiver")
         receiver.start(asyncio.get_running_loop())
         if self._uses_sandbox and self._webhook_endpoint_id is None and self._gateway:
-            endpoint = await self._require_gateway().create_webhook_endpoint(
-                receiver.webhook_url, HANDLED_EVENTS,
-                description="uhadmin checkout receiver (this run)")
+            gateway = self._require_gateway()
+            # A sandbox that keeps its data may still hold the endpoint of a run that
+            # crashed: deliveries to its dead port would only queue up retries.
+            for stale in await gateway.list_webhook_endpoints():
+                if stale.description == SANDBOX_ENDPOINT_DESCRIPTION:
+                    await gateway.delete_webhook_endpoint(stale.id)
+            endpoint = await gateway.create_webhook_endpoint(
+                receiver.webhook_url, HANDLED_EVENTS, description=SANDBOX_ENDPOINT_DESCRIPTION)
             self._webhook_endpoint_id = endpoint.id
             receiver.add_webhook_secret(endpoint.secret)
         return receiver
@@ -665,12 +692,14 @@ class CheckoutService:
         if not event_id:
             return "ignored"
         obj = (event.get("data") or {}).get("object") or {}
-        info = None
-        if event_type in HANDLED_EVENTS and obj.get("object") == "checkout.session":
+        info = intent = None
+        if event_type in SESSION_EVENTS and obj.get("object") == "checkout.session":
             info = session_info(obj)
+        elif event_type == DECLINE_EVENT and obj.get("object") == "payment_intent":
+            intent = obj
         result, before, after = await self._db.run(functools.partial(
             self._apply_event_in, event_id=event_id, event_type=event_type, info=info,
-            now=self._clock()), write=True)
+            intent=intent, now=self._clock()), write=True)
         if after is not None and before != after:
             self._publish(after.id, None)
         return result
@@ -770,8 +799,23 @@ class CheckoutService:
         return [_attempt_from_row(row) for row in rows.scalars()]
 
     @classmethod
+    def _row_for_intent_in(cls, session: Session,
+                           intent: Mapping[str, Any]) -> CheckoutAttemptRow | None:
+        """Our attempt named in the intent's metadata; the key must match too, because
+        attempt numbers repeat across databases sharing one Stripe account."""
+        metadata = intent.get("metadata") or {}
+        raw_id = str(metadata.get("uhadmin_attempt_id", ""))
+        if not raw_id.isdigit():
+            return None
+        row = session.get(CheckoutAttemptRow, int(raw_id))
+        if row is None or row.attempt_key != metadata.get("uhadmin_attempt_key"):
+            return None
+        return row
+
+    @classmethod
     def _apply_event_in(cls, session: Session, *, event_id: str, event_type: str,
-                        info: SessionInfo | None, now: datetime,
+                        info: SessionInfo | None, intent: Mapping[str, Any] | None,
+                        now: datetime,
                         ) -> tuple[str, CheckoutAttempt | None, CheckoutAttempt | None]:
         if session.get(WebhookEventRow, event_id) is not None:
             return "duplicate", None, None
@@ -781,14 +825,20 @@ class CheckoutService:
                                             received_at=now))
         except IntegrityError:  # the same event delivered twice at once: the other one won
             return "duplicate", None, None
-        if info is None:
+        if info is not None:
+            row = cls._row_in(session, info.id)
+        elif intent is not None:
+            row = cls._row_for_intent_in(session, intent)
+        else:
             return "ignored", None, None
-        row = cls._row_in(session, info.id)
         if row is None:
             return "ignored", None, None  # a session of another app on the same account
         before = _attempt_from_row(row)
-        after = apply_session(before, info,
-                              async_failure=event_type.endswith("async_payment_failed"))
+        if info is not None:
+            after = apply_session(before, info,
+                                  async_failure=event_type.endswith("async_payment_failed"))
+        else:
+            after = apply_decline(before, payment_intent_info(intent))
         for name, value in _attempt_fields(after).items():
             setattr(row, name, value)
         row.updated_at = now
@@ -796,6 +846,6 @@ class CheckoutService:
         return "processed", before, _attempt_from_row(row)
 
 
-__all__ = ["HANDLED_EVENTS", "CheckoutService", "apply_session", "load_test_cards",
-           "parse_duration"]
+__all__ = ["HANDLED_EVENTS", "CheckoutService", "apply_decline", "apply_session",
+           "load_test_cards", "parse_duration"]
 

@@ -73,7 +73,8 @@ class PaymentIntentInfo:
 class WebhookEndpointInfo:
     id: str
     url: str
-    secret: str  # whsec_: Stripe shows it only in the create response
+    secret: str  # whsec_: Stripe shows it only in the create response ("" when listed)
+    description: str = ""
 
 
 def _plain(obj: Any) -> Any:
@@ -212,7 +213,18 @@ class CheckoutGateway:
         endpoint = await self.core.call(
             "webhook_endpoints.create",
             lambda client, options: client.v1.webhook_endpoints.create_async(params, options))
-        return WebhookEndpointInfo(id=endpoint.id, url=endpoint.url, secret=endpoint.secret)
+        return WebhookEndpointInfo(id=endpoint.id, url=endpoint.url, secret=endpoint.secret,
+                                   description=description)
+
+    async def list_webhook_endpoints(self) -> list[WebhookEndpointInfo]:
+        """The account's webhook endpoints (first 100; the secret is never listed)."""
+        page = await self.core.call(
+            "webhook_endpoints.list",
+            lambda client, options: client.v1.webhook_endpoints.list_async({"limit": 100},
+                                                                           options))
+        return [WebhookEndpointInfo(id=item.id, url=item.url, secret="",
+                                    description=getattr(item, "description", None) or "")
+                for item in page.data]
 
     async def delete_webhook_endpoint(self, endpoint_id: str) -> None:
         await self.core.call(
