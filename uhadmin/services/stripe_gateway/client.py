@@ -275,8 +275,10 @@ class StripeGateway:
         attempts = max_attempts or self.config.max_attempts
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=self.config.backoff_initial_s,
-                                         max=self.config.backoff_max_s),
+            # Jitter as large as the first wait spreads concurrent retries apart.
+            wait=wait_exponential_jitter(multiplier=self.config.backoff_initial_s,
+                                         max=self.config.backoff_max_s,
+                                         jitter=self.config.backoff_initial_s),
             retry=retry_if_exception(_is_retryable),
             sleep=self._sleep or asyncio.sleep,
             reraise=False,
