@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 
 from uhadmin.domain import ListingQuery, ListingStatus, NewListing, SortKey, SyncState
 from uhadmin.errors import ValidationError
-from uhadmin.services.search import fts5_query, search_terms, tsquery_text
+from uhadmin.services import listings as listings_module
+from uhadmin.services import search as search_module
+from uhadmin.services.search import (
+    fts5_query,
+    insert_listings_in_bulk,
+    search_terms,
+    tsquery_text,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -119,3 +128,54 @@ def test_search_terms_keep_words_only_and_know_when_a_word_is_finished():
     assert search_terms("*&|") == ([], False)
     assert fts5_query(["bike", "lo"], True) == '"bike" "lo"*'
     assert tsquery_text(["bike", "lo"], True) == "bike & lo:*"
+
+
+async def test_bulk_insert_rows_are_searchable_and_later_inserts_still_indexed(
+        listing_service, database):
+    stamp = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    rows = [{"title": f"Bulk kettle {n}", "description": "steel", "price_minor": 100 + n,
+             "image_urls": ["https://img.example/k.jpg"], "status": "approved",
+             "created_at": stamp, "updated_at": stamp, "sync_state": "pending"}
+            for n in range(30)]
+    with database.session(write=True) as session:
+        assert insert_listings_in_bulk(session, rows) == 30
+        assert insert_listings_in_bulk(session, []) == 0
+    page = await listing_service.search(ListingQuery(search="kett", sort=SortKey.PRICE,
+                                                     descending=False, limit=5))
+    assert page.total == 30
+    first = page.items[0]
+    assert (first.title, first.price_minor, first.created_at, first.version) == (
+        "Bulk kettle 0", 100, stamp, 1)
+    assert first.image_urls == ("https://img.example/k.jpg",)
+    # The per-row index upkeep is back in place for everyone else's writes.
+    await listing_service.create(NewListing(title="Kettle descaler", price_minor=500,
+                                            currency="usd"), actor="ana")
+    assert (await listing_service.search(ListingQuery(search="descal"))).total == 1
+
+
+def test_bulk_insert_refuses_unknown_columns(database):
+    with pytest.raises(ValueError, match="not listings columns: colour"), \
+            database.session(write=True) as session:
+        insert_listings_in_bulk(session, [{"title": "x", "price_minor": 100, "colour": "red"}])
+
+
+@pytest.mark.parametrize("descending", [False, True])
+async def test_every_page_plan_gives_the_same_page(listing_service, database, monkeypatch,
+                                                    descending):
+    """Walk the sort index, drive from the matches, or hand over ids: same rows, same order."""
+    rows = [{"title": f"Lamp {n:03d}", "price_minor": 1000 + (n * 7919) % 50}
+            for n in range(300)]
+    with database.session(write=True) as session:
+        insert_listings_in_bulk(session, rows)
+    query = ListingQuery(search="lamp", sort=SortKey.PRICE, descending=descending, limit=40,
+                         offset=100)
+    pages = []
+    for walk_above, few in ((0, 0), (10_000, 0), (10_000, 10_000)):
+        monkeypatch.setattr(search_module, "WALK_SORT_INDEX_ABOVE", walk_above)
+        monkeypatch.setattr(listings_module, "FEW_MATCHES", few)
+        pages.append(await listing_service.search(query))
+    assert all(page.total == 300 for page in pages)
+    assert [x.id for x in pages[0].items] == [x.id for x in pages[1].items] == [
+        x.id for x in pages[2].items]
+    keys = [(x.price_minor, x.id) for x in pages[0].items]
+    assert keys == sorted(keys, reverse=descending) and len(keys) == 40

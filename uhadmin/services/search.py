@@ -1,11 +1,17 @@
-"""Turn the search box text into a full-text condition for SQLite FTS5 or PostgreSQL tsvector."""
+"""Full-text search over listings: the search box text as a SQLite FTS5 or PostgreSQL
+tsvector condition, and bulk inserts that keep the search index in step cheaply."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
-from typing import Literal
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from uhadmin.services.tables import ListingRow
@@ -51,21 +57,137 @@ def tsquery_text(words: list[str], last_is_prefix: bool) -> str:
     return " & ".join(parts)
 
 
-def search_condition(
-    dialect: Literal["sqlite", "postgresql"], search_text: str
-) -> ColumnElement[bool] | None:
-    """A WHERE condition on `listings` for the search box text, or None for "no search"."""
+# Above this many matches, SQLite pages faster by walking the sort index and testing each
+# row against the match set (stops after one page) than by sorting every match: measured
+# at 100,000 listings, 33,000 matches: 6 ms against 90 ms; 12 matches: 0.1 ms against 15 ms.
+WALK_SORT_INDEX_ABOVE = 1000
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """The search words as WHERE conditions, and (SQLite) how many listings they match."""
+
+    # Drives the query from the matching rows: best for counting, and for a page when few
+    # listings match.
+    condition: ColumnElement[bool]
+    # The condition to page with: on SQLite with many matches it walks the sort index and
+    # tests each row against the match set instead.
+    page_condition: ColumnElement[bool]
+    matches: int | None  # counted from the FTS index on SQLite; None on PostgreSQL
+
+
+def text_search(
+    session: Session, dialect: Literal["sqlite", "postgresql"], search_text: str
+) -> TextSearch | None:
+    """The full-text part of a listing query, or None when the text has no words."""
     words, last_is_prefix = search_terms(search_text)
     if not words:
         return None
     if dialect == "sqlite":
-        matches = (
-            select(_LISTINGS_FTS.c.rowid)
-            .where(text("listings_fts MATCH :fts_query").bindparams(
-                fts_query=fts5_query(words, last_is_prefix)))
-        )
-        return LISTINGS.c.id.in_(matches)
-    return literal_column("listings.search_vector").op("@@")(
+        match = text("listings_fts MATCH :fts_query").bindparams(
+            fts_query=fts5_query(words, last_is_prefix))
+        # Counting in the FTS index alone is cheap (a few ms for 33,000 matches) and tells
+        # the caller the total when no other filter applies.
+        matches = session.execute(
+            select(func.count()).select_from(_LISTINGS_FTS).where(match)).scalar_one()
+        matching_ids = select(_LISTINGS_FTS.c.rowid).where(match)
+        condition = LISTINGS.c.id.in_(matching_ids)
+        page_condition = condition
+        if matches > WALK_SORT_INDEX_ABOVE:
+            # The unary + stops SQLite from driving the query from the match set (SQLite's
+            # documented way to disqualify an index), so it walks the sort index instead.
+            page_condition = literal_column("+listings.id").in_(matching_ids)
+        return TextSearch(condition, page_condition, matches)
+    condition = literal_column("listings.search_vector").op("@@")(
         func.to_tsquery(literal_column("'simple'::regconfig"),
                         tsquery_text(words, last_is_prefix))
     )
+    return TextSearch(condition, condition, None)
+
+
+def insert_listings_in_bulk(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Insert many listing rows (dicts of `listings` columns) in the caller's write
+    transaction, with the search index built in one pass; returns how many were inserted.
+
+    SQLite: the per-row FTS trigger costs 8x a single INSERT ... SELECT into the index, so it
+    is dropped and restored around the load, inside the same transaction (BEGIN IMMEDIATE
+    keeps every other writer out meanwhile; a failure rolls the trigger back too).
+    PostgreSQL: COPY, several times faster than INSERT; the tsvector column fills itself.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _copy_into_postgres(session, rows)
+    trigger_sql = session.execute(text(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+        "AND name = 'listings_fts_after_insert'")).scalar_one()
+    last_id = session.execute(select(func.coalesce(func.max(LISTINGS.c.id), 0))).scalar_one()
+    session.execute(text("DROP TRIGGER listings_fts_after_insert"))
+    inserted = _executemany_into_sqlite(session, rows)
+    session.execute(text(
+        "INSERT INTO listings_fts(rowid, title, description) "
+        "SELECT id, title, description FROM listings WHERE id > :last_id"),
+        {"last_id": last_id})
+    session.execute(text(trigger_sql))
+    return inserted
+
+
+def _listing_columns(first: Mapping[str, Any]) -> list[str]:
+    columns = list(first)
+    unknown = [name for name in columns if name not in LISTINGS.c]
+    if unknown:
+        raise ValueError(f"not listings columns: {', '.join(unknown)}")
+    return columns
+
+
+def _executemany_into_sqlite(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    # SQLAlchemy's per-row parameter handling costs twice SQLite's own insert time at this
+    # size, so the rows go straight to the driver, converted by the very bind processors
+    # SQLAlchemy would use (same datetime and JSON storage format).
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return 0
+    columns = _listing_columns(first)
+    dialect = session.get_bind().dialect
+    processors = [LISTINGS.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                  for name in columns]
+    quote = dialect.identifier_preparer.quote
+    # Only the given columns: the others take their server defaults, as for the website.
+    statement = (f"INSERT INTO listings ({', '.join(quote(name) for name in columns)}) "
+                 f"VALUES ({', '.join('?' for _ in columns)})")
+    inserted = 0
+
+    def converted() -> Iterator[list[Any]]:
+        nonlocal inserted
+        for row in itertools.chain([first], iterator):
+            inserted += 1
+            yield [value if process is None else process(value)
+                   for process, value in zip(processors, (row[name] for name in columns),
+                                             strict=True)]
+
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.executemany(statement, converted())
+    finally:
+        cursor.close()
+    return inserted
+
+
+def _copy_into_postgres(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return 0
+    columns = _listing_columns(first)
+    driver_connection = session.connection().connection.driver_connection
+    inserted = 0
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    with driver_connection.cursor() as cursor, cursor.copy(
+            f"COPY listings ({quoted}) FROM STDIN") as copy:
+        for values in itertools.chain([first], iterator):
+            # COPY's text format lets the server parse each value by its column type;
+            # JSON columns need their text, not a Python list.
+            copy.write_row([json.dumps(values[name]) if name == "image_urls"
+                            else values[name] for name in columns])
+            inserted += 1
+    return inserted
