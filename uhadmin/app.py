@@ -62,6 +62,7 @@ class GuiParts:
     collector: MainThreadGarbageCollector
 
     def close(self) -> None:
+        self.window.close()  # saves the layout and cancels every task of the window
         self.window.shutdown()
         self.hook.uninstall()
         self.collector.stop()
