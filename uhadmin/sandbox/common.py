@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +22,13 @@ class ApiRequest:
 
 
 def public(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object as Stripe shows it: internal `_` fields removed (deep-copied)."""
-    return {k: copy.deepcopy(v) for k, v in obj.items() if not k.startswith("_")}
+    """The object as Stripe shows it: internal `_` fields removed.
+
+    A shallow copy is enough because stored objects are never changed in place: every
+    update builds a new dict (nested values included) and `put`s it, so snapshots taken
+    for events and search keep the values they had.
+    """
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
 @dataclass
@@ -42,4 +46,5 @@ class Response:
 
 def json_response(status: int, payload: dict[str, Any],
                   headers: dict[str, str] | None = None) -> Response:
-    return Response(status, json.dumps(payload, indent=2).encode(), headers=headers or {})
+    # Compact JSON: the C encoder only runs without `indent`, and the SDK does not care.
+    return Response(status, json.dumps(payload).encode(), headers=headers or {})
