@@ -52,7 +52,11 @@ def stripe_sandbox(_stripe_sandbox_server):
 
 @pytest.fixture
 def stripe_client(stripe_sandbox):
-    """stripe.StripeClient on the sandbox; its HTTPX client serves sync and *_async calls."""
+    """stripe.StripeClient on the sandbox; its HTTPX client serves sync and *_async calls.
+
+    The async side is an httpx.AsyncClient bound to the first event loop that uses it: run
+    a test's *_async calls inside one loop (one asyncio.run or one qasync loop).
+    """
     import stripe
 
     http_client = stripe.HTTPXClient(allow_sync_methods=True, timeout=15)
