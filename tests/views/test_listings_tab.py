@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from uhadmin.domain import ListingChanges, ListingStatus, NewListing, SortKey
+from uhadmin.domain import ListingChanges, ListingStatus, SortKey
+from uhadmin.services.search import insert_listings_in_bulk
 from uhadmin.views.listing_table import ListingColumn
 from uhadmin.views.listings_tab import (
     CHANGE_COALESCE_MS,
@@ -87,13 +89,15 @@ def test_status_filter_and_header_sort_requery(qtbot, listings, change_bus, make
     assert shown_titles(tab) == ["Dear", "Middle"]
 
 
-def test_scrolling_fetches_the_next_page(qtbot, listings, change_bus, run):
-    async def seed():
-        for number in range(PAGE_SIZE + 30):
-            await listings.create(NewListing(title=f"Item {number}", price_minor=1000 + number,
-                                             currency="usd"), actor="seed")
-
-    run(seed())
+def test_scrolling_fetches_the_next_page(qtbot, listings, change_bus, sqlite_database, run):
+    stamp = datetime(2026, 11, 1, tzinfo=UTC)
+    with sqlite_database.session(write=True) as session:
+        insert_listings_in_bulk(session, (
+            {"title": f"Item {number}", "description": "", "price_minor": 1000 + number,
+             "currency": "usd", "image_urls": [], "status": "draft", "version": 1,
+             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
+             "updated_by": "seed", "sync_state": "not_published"}
+            for number in range(PAGE_SIZE + 30)))
     tab = make_tab(qtbot, listings, change_bus)
     run(tab.reload())
     assert tab.model.rowCount() == PAGE_SIZE and tab.model.total == PAGE_SIZE + 30
@@ -186,8 +190,10 @@ def test_new_and_edit_dialogs_update_the_table(qtbot, listings, change_bus, make
     assert "Rice cooker" in shown_titles(tab)
     assert tab.selected_listings()[0].title == "Rice cooker"
     tab.select_ids([existing.id])
-    assert tab.edit_selected()
+    tab.table.setFocus()
+    qtbot.keyClick(tab.table, Qt.Key.Key_Return)  # Enter edits the selected listing
     edit = tab._dialogs[-1]
+    assert edit.windowTitle() == "Edit listing" and edit.base.id == existing.id
     edit.title_edit.setText("Desk lamp, white")
     run(edit.save())
     assert tab.model.listing_at(tab.model.row_of(existing.id)).title == "Desk lamp, white"

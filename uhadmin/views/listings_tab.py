@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -168,9 +168,7 @@ class ListingsTab(WorkspaceTab):
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.table.addActions([self.edit_action, *self.bulk_actions_list(), self.delete_action])
-        for key in ("Return", "Enter"):
-            QShortcut(QKeySequence(key), self.table, self.edit_selected,
-                      context=Qt.ShortcutContext.WidgetShortcut)
+
         self.bulk_actions = {
             self.submit_action: ListingStatus.PENDING_REVIEW,
             self.approve_action: ListingStatus.APPROVED,
@@ -194,7 +192,9 @@ class ListingsTab(WorkspaceTab):
         self.model.sort_requested.connect(self._on_query_changed)
         self.model.more_requested.connect(self._on_more_requested)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.table.doubleClicked.connect(lambda _index: self.edit_selected())
+        # Enter/Return and double-click (or single click where the platform activates on
+        # one) both "activate" a row: that opens its editor.
+        self.table.activated.connect(lambda _index: self.edit_selected())
         self.new_action.triggered.connect(self.open_new_dialog)
         self.edit_action.triggered.connect(self.edit_selected)
         self.reject_action.triggered.connect(self.ask_reject)
