@@ -74,7 +74,8 @@ def test_price_change_sequence_new_default_then_archive_old(stripe_client):
     with pytest.raises(stripe.InvalidRequestError) as caught:
         stripe_client.v1.prices.update(old_price, {"active": False})
     assert caught.value.param == "active"
-    assert "default price" in caught.value.user_message
+    assert caught.value.user_message == ("This price cannot be archived because it is the "
+                                         "default price of its product.")
     new_price = stripe_client.v1.prices.create({"product": product.id, "currency": "usd",
                                                 "unit_amount": 4500})
     updated = stripe_client.v1.products.update(product.id, {"default_price": new_price.id,
@@ -83,6 +84,9 @@ def test_price_change_sequence_new_default_then_archive_old(stripe_client):
     assert updated.default_price.unit_amount == 4500
     archived = stripe_client.v1.prices.update(old_price, {"active": False})
     assert archived.active is False
+    unset = stripe_client.v1.products.update(product.id, {"default_price": ""})
+    assert unset.default_price is None
+    assert stripe_client.v1.prices.update(new_price.id, {"active": False}).active is False
 
 
 def test_default_price_must_belong_to_the_product(stripe_client):

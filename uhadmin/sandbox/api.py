@@ -297,7 +297,10 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
             raise invalid_param("images", "You can only provide up to 8 images.")
         self._check_metadata(p.get("metadata"))
         updated = copy.deepcopy(product)
-        if "default_price" in p:
+        if p.get("default_price") == "":
+            # Stripe accepts an empty string to unset the default price.
+            updated["default_price"] = None
+        elif "default_price" in p:
             price = self._price(p["default_price"], "default_price")
             if price["product"] != product["id"]:
                 raise invalid_param("default_price", f"The price `{price['id']}` does not "
@@ -479,9 +482,9 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         if p.get("active") is False and price["active"]:
             product = self.store.get("product", price["product"])
             if product is not None and product.get("default_price") == price["id"]:
+                # Stripe's own wording (stripe-python issue #658).
                 raise invalid_param("active", "This price cannot be archived because it is "
-                                    "the default price of its product. Set a different "
-                                    "default price on the product first.", stored=True)
+                                    "the default price of its product.", stored=True)
         for name in ("active", "nickname", "tax_behavior", "currency_options"):
             if name in p:
                 updated[name] = None if p[name] == "" else p[name]
