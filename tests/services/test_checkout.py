@@ -332,6 +332,35 @@ async def test_wait_ends_on_the_cancel_page_but_not_on_a_decline(checkout_lab):
     assert (ended.outcome, ended.decline_code) == (Outcome.CANCELED, "generic_decline")
 
 
+async def test_refresh_open_catches_up_on_everything_unfinished(checkout_lab):
+    lab = checkout_lab
+    lamp = await lab.approved_listing()
+    paid = await lab.service.create([(lamp.id, 1)])
+    declined = await lab.service.create([(lamp.id, 1)])
+    untouched = await lab.service.create([(lamp.id, 1)], tester="someone else")
+    await lab.service.stop_receiver()  # no webhooks, no pages: only a refresh can tell
+    await pay(paid.url)
+    await pay(declined.url, "4000 0000 0000 0127")
+    assert (await lab.service.get(paid.id)).outcome is Outcome.OPEN
+    mine = await lab.service.refresh_open(tester="tess")
+    assert {a.id: (a.outcome, a.decline_code) for a in mine} == {
+        paid.id: (Outcome.PAID, ""), declined.id: (Outcome.DECLINED, "incorrect_cvc")}
+    everyone = await lab.service.refresh_open()
+    assert [a.id for a in everyone] == [declined.id, untouched.id]  # paid is finished
+
+
+async def test_success_page_when_stripe_cannot_confirm_says_so(checkout_lab):
+    lab = checkout_lab
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    lab.sandbox.set_faults(fail_rate=1.0)
+    page = await visit(lab.receiver.success_url(attempt.id).replace(
+        "{CHECKOUT_SESSION_ID}", attempt.session_id))
+    assert page.status_code == 200 and "Payment being confirmed" in page.text
+    assert "Stripe could not confirm the result just now" in page.text
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+
+
 async def test_history_survives_a_restart(checkout_lab_any_db):
     lab = checkout_lab_any_db
     lamp = await lab.approved_listing()

@@ -377,8 +377,8 @@ class CheckoutService:
         attempt = await self._db.run(functools.partial(
             self._insert_in, key=key, lines=lines, tester=tester, now=now,
             expires_at=expires_at), write=True)
-        if self._receiver is not None and not (self._settings.success_url
-                                               and self._settings.cancel_url):
+        if self._receiver is not None:
+            # Even with the website's own pages configured, the receiver takes webhooks.
             await self.start_receiver()
         params = self._session_params(attempt, lines, tester, expires_at)
         try:
@@ -555,6 +555,15 @@ class CheckoutService:
             intent = await gateway.retrieve_payment_intent(info.payment_intent_id)
         updated = apply_session(attempt, info, intent, canceled=canceled)
         return await self._store_if_changed(updated, attempt, initiator)
+
+    async def refresh_open(self, *, tester: str | None = None,
+                           initiator: object | None = None) -> list[CheckoutAttempt]:
+        """Refresh every attempt that is not finished yet (of `tester`, or everyone's);
+        returns them as they stand now."""
+        gateway = self._require_gateway()
+        pending = await self._db.run(functools.partial(self._unfinished_in, tester=tester))
+        return [await self._refresh(gateway, attempt, initiator=initiator)
+                for attempt in pending]
 
     async def expire(self, ref: int | str, *, initiator: object | None = None,
                      ) -> CheckoutAttempt:
@@ -797,6 +806,15 @@ class CheckoutService:
             CheckoutAttemptRow.tester == tester, CheckoutAttemptRow.status == "open",
             CheckoutAttemptRow.session_id.is_not(None)).order_by(CheckoutAttemptRow.id))
         return [_attempt_from_row(row) for row in rows.scalars()]
+
+    @staticmethod
+    def _unfinished_in(session: Session, *, tester: str | None) -> list[CheckoutAttempt]:
+        query = select(CheckoutAttemptRow).where(CheckoutAttemptRow.outcome.in_(
+            [str(Outcome.OPEN), str(Outcome.DECLINED)]))
+        if tester is not None:
+            query = query.where(CheckoutAttemptRow.tester == tester)
+        rows = session.execute(query.order_by(CheckoutAttemptRow.id)).scalars()
+        return [_attempt_from_row(row) for row in rows]
 
     @classmethod
     def _row_for_intent_in(cls, session: Session,
