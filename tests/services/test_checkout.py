@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from uhadmin.config import SecretKey
-from uhadmin.domain import ListingStatus, Outcome, SyncState
+from uhadmin.domain import ListingStatus, Outcome, SyncState, parse_duration
 from uhadmin.errors import (
     IllegalTransitionError,
     ModeMismatchError,
@@ -22,7 +22,7 @@ from uhadmin.errors import (
 )
 from uhadmin.sandbox import cards as sandbox_cards
 from uhadmin.services.change_bus import ChangeBus
-from uhadmin.services.checkout import CheckoutService, load_test_cards, parse_duration
+from uhadmin.services.checkout import CheckoutService, load_test_cards
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.checkout import CheckoutGateway

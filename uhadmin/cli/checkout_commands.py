@@ -14,7 +14,7 @@ import click
 from uhadmin.bootstrap import Services, build_services
 from uhadmin.cli.common import emit, handles_errors, main_group
 from uhadmin.config import load_settings
-from uhadmin.domain import CheckoutAttempt
+from uhadmin.domain import CheckoutAttempt, parse_duration
 from uhadmin.errors import UhadminError, ValidationError
 from uhadmin.money import format_money
 
@@ -115,8 +115,6 @@ def checkout_group() -> None:
 def create_command(ctx: click.Context, listings: tuple[str, ...], open_page: bool,
                    expires_in: str, tester: str | None, wait: bool, as_json: bool) -> None:
     """Create a NEW Checkout Session (payment mode) for approved listings."""
-    from uhadmin.services.checkout import parse_duration
-
     lines = [parse_line(text) for text in listings]
     lifetime = parse_duration(expires_in, field="--expires-in")
 

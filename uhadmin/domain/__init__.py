@@ -1,10 +1,15 @@
 """Frozen value objects shared by every layer; views see only these, never ORM rows."""
 
 from uhadmin.domain.checkout import (
+    DEFAULT_EXPIRY,
+    MAX_EXPIRY,
+    MIN_EXPIRY,
     CheckoutAttempt,
     CheckoutLine,
     Outcome,
     TestCard,
+    describe_duration,
+    parse_duration,
 )
 from uhadmin.domain.listing import (
     ALLOWED_TRANSITIONS,
@@ -35,8 +40,13 @@ from uhadmin.domain.sync import (
 __all__ = [
     "CheckoutAttempt",
     "CheckoutLine",
+    "DEFAULT_EXPIRY",
+    "MAX_EXPIRY",
+    "MIN_EXPIRY",
     "Outcome",
     "TestCard",
+    "describe_duration",
+    "parse_duration",
     "ALLOWED_TRANSITIONS",
     "AuditEntry",
     "BulkResult",

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from uhadmin.errors import ValidationError
 
 # Stripe's limits on a Checkout Session's `expires_at` (STRIPE_FACTS.md), and the lab's
 # default: short, so abandoned test sessions clear quickly.
 MIN_EXPIRY = timedelta(minutes=30)
 MAX_EXPIRY = timedelta(hours=24)
 DEFAULT_EXPIRY = MIN_EXPIRY
+
+
+def describe_duration(value: timedelta) -> str:
+    """"30 min", "2 h": how the lab shows a session lifetime."""
+    minutes = int(value.total_seconds() // 60)
+    if minutes % 60 == 0 and minutes:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
+
+
+def parse_duration(text: str, *, field: str = "expires_in") -> timedelta:
+    """"30m", "90 min", "2h", "1h30m", "24h" -> timedelta; ValidationError naming `field`."""
+    cleaned = text.strip().lower().replace(" ", "")
+    found = re.fullmatch(r"(?:(\d+)h(?:ours?)?)?(?:(\d+)m(?:in(?:utes?)?)?)?", cleaned)
+    if not cleaned or not found or not any(found.groups()):
+        raise ValidationError.single(field, f"expected a duration like 30m, 2h or 1h30m "
+                                            f"(got {text!r})")
+    hours, minutes = (int(part) if part else 0 for part in found.groups())
+    return timedelta(hours=hours, minutes=minutes)
 
 
 class Outcome(StrEnum):

@@ -37,6 +37,7 @@ from uhadmin.domain.checkout import (
     Outcome,
     TestCard,
     decide_outcome,
+    describe_duration,
 )
 from uhadmin.domain.listing import Listing, ListingStatus, SyncState
 from uhadmin.errors import (
@@ -112,24 +113,6 @@ def load_test_cards() -> tuple[TestCard, ...]:
                           decline_code=card.get("decline_code", ""),
                           description=card.get("description", ""))
                  for card in data["cards"])
-
-
-def describe_duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    if minutes % 60 == 0 and minutes:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
-
-
-def parse_duration(text: str, *, field: str = "expires_in") -> timedelta:
-    """"30m", "90 min", "2h", "1h30m", "24h" -> timedelta; ValidationError naming `field`."""
-    cleaned = text.strip().lower().replace(" ", "")
-    found = re.fullmatch(r"(?:(\d+)h(?:ours?)?)?(?:(\d+)m(?:in(?:utes?)?)?)?", cleaned)
-    if not cleaned or not found or not any(found.groups()):
-        raise ValidationError.single(field, f"expected a duration like 30m, 2h or 1h30m "
-                                            f"(got {text!r})")
-    hours, minutes = (int(part) if part else 0 for part in found.groups())
-    return timedelta(hours=hours, minutes=minutes)
 
 
 def _attempt_from_row(row: CheckoutAttemptRow) -> CheckoutAttempt:
@@ -865,5 +848,5 @@ class CheckoutService:
 
 
 __all__ = ["HANDLED_EVENTS", "CheckoutService", "apply_decline", "apply_session",
-           "load_test_cards", "parse_duration"]
+           "load_test_cards"]
 
