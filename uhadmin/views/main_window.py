@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -219,6 +219,9 @@ class MainWindow(QMainWindow):
         self._status_timer.setInterval(STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
         self._restore_state()
+        # "Follow system" follows it live, e.g. when the desktop switches to dark at dusk.
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_colours_changed)
+        self._follows_system_colours = True
 
     # --- the plug-in API for more tabs, docks and status items --------------------------
 
@@ -433,11 +436,19 @@ class MainWindow(QMainWindow):
         """Cancel every running task of the window and its tabs; stop listening to changes."""
         self._status_timer.stop()
         self.bridge.close()
+        if self._follows_system_colours:
+            self._follows_system_colours = False
+            QGuiApplication.styleHints().colorSchemeChanged.disconnect(
+                self._system_colours_changed)
         for dialog in list(self._dialogs):
             dialog.close()
         for tab in self.tabs_by_key.values():
             tab.shutdown()
         self.tasks.cancel_all()
+
+    def _system_colours_changed(self, *_args: Any) -> None:
+        if self.theme is Theme.SYSTEM:
+            self.set_theme(Theme.SYSTEM)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, SortKey
+from uhadmin.errors import UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
@@ -251,9 +252,13 @@ class ReviewTab(WorkspaceTab):
         if listing is None:
             return None
         row = self.model.row_of(listing.id) or 0
-        result = await self._listings.change_status(
-            listing.id, status, actor=self._actor, expected_version=listing.version,
-            reason=reason, initiator=self)
+        try:
+            result = await self._listings.change_status(
+                listing.id, status, actor=self._actor, expected_version=listing.version,
+                reason=reason, initiator=self)
+        except UhadminError:
+            self.refresh()  # someone else decided first, or it is gone: show the queue as is
+            raise
         self.model.remove_ids([listing.id])
         self.select_row(row)  # the next listing moved up into this row
         self._show_queue_size()
