@@ -125,6 +125,19 @@ async def test_expiry_is_configurable_and_validated_by_field(checkout_lab):
         parse_duration("soon")
 
 
+async def test_settings_can_send_buyers_to_the_websites_own_pages(checkout_lab):
+    lab = checkout_lab
+    lamp = await lab.approved_listing()
+    website = CheckoutService(
+        lab.db, lab.bus, lab.listings, gateway=lab.gateway, settings=dataclasses.replace(
+            lab.settings, success_url="https://shop.example/thanks?s={CHECKOUT_SESSION_ID}",
+            cancel_url="https://shop.example/cart"))
+    attempt = await website.create([(lamp.id, 1)])
+    stored = stripe_session(lab, attempt.session_id)
+    assert stored["success_url"] == "https://shop.example/thanks?s={CHECKOUT_SESSION_ID}"
+    assert stored["cancel_url"] == "https://shop.example/cart"
+
+
 async def test_every_attempt_is_a_new_session(checkout_lab):
     lab = checkout_lab
     lamp = await lab.approved_listing()

@@ -127,6 +127,25 @@ async def test_without_any_secret_every_webhook_is_refused(checkout_lab):
     assert "no webhook signing secret" in response.json()["error"]
 
 
+async def test_the_composition_root_gives_the_receiver_the_configured_secret(tmp_path):
+    from uhadmin.bootstrap import build_services
+    from uhadmin.config import load_settings
+
+    settings = load_settings({"data_dir": str(tmp_path / "data"), "webhook_secret": SECRET},
+                             environ={})
+    services = build_services(settings)
+    try:
+        await services.checkout.start_receiver()
+        response = await post_event(services.receiver, session_event("cs_test_elsewhere"))
+        refused = await post_event(services.receiver, session_event("cs_test_elsewhere"),
+                                   secret="whsec_" + "0" * 32)
+    finally:
+        await services.aclose()
+    assert response.status_code == 200 and response.json()["result"] == "ignored"
+    assert refused.status_code == 400
+    assert not services.receiver.running
+
+
 async def test_events_for_other_sessions_and_types_are_acknowledged_and_ignored(lab):
     other = await post_event(lab.receiver, session_event("cs_test_not_ours", event_id="e1"))
     unhandled = await post_event(lab.receiver, {"id": "e2", "type": "product.created",
