@@ -137,9 +137,11 @@ async def test_bulk_insert_rows_are_searchable_and_later_inserts_still_indexed(
              "image_urls": ["https://img.example/k.jpg"], "status": "approved",
              "created_at": stamp, "updated_at": stamp, "sync_state": "pending"}
             for n in range(30)]
+    schema_before = _schema(database)
     with database.session(write=True) as session:
         assert insert_listings_in_bulk(session, rows) == 30
         assert insert_listings_in_bulk(session, []) == 0
+    assert _schema(database) == schema_before  # indexes and triggers all back
     page = await listing_service.search(ListingQuery(search="kett", sort=SortKey.PRICE,
                                                      descending=False, limit=5))
     assert page.total == 30
@@ -179,3 +181,12 @@ async def test_every_page_plan_gives_the_same_page(listing_service, database, mo
         x.id for x in pages[2].items]
     keys = [(x.price_minor, x.id) for x in pages[0].items]
     assert keys == sorted(keys, reverse=descending) and len(keys) == 40
+
+
+def _schema(database) -> list[tuple]:
+    query = ("SELECT type, name, sql FROM sqlite_master ORDER BY name" if database.dialect ==
+             "sqlite" else
+             "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+             "ORDER BY indexname")
+    with database.session() as session:
+        return [tuple(row) for row in session.execute(text(query))]
