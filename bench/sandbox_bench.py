@@ -3,7 +3,8 @@
 Measures a sync client making sequential calls and an async client with 16 in flight, for
 simple reads (retrieve a product) and writes (create a product), against a sandbox in this
 process (what the test suite sees: client and server share one GIL) and in its own process
-(`uhadmin sandbox serve`, the server's own capacity). Run: python bench/sandbox_bench.py
+(`uhadmin sandbox serve`), plus raw kept-alive HTTP GETs with no SDK in the way (the
+server's own capacity). Run: python bench/sandbox_bench.py
 """
 
 from __future__ import annotations
@@ -74,6 +75,31 @@ def measure(label: str, url: str, key: str, count: int, concurrency: int) -> dic
     return results
 
 
+def raw_capacity(url: str, key: str, product_id: str, count: int, concurrency: int) -> float:
+    """GETs over kept-alive sockets with no SDK or httpx in the way: the server's own rate."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    request = (f"GET /v1/products/{product_id} HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {key}\r\n\r\n").encode()
+
+    async def worker(requests: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for _ in range(requests):
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+        writer.close()
+
+    async def run() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
+        return (count // concurrency) * concurrency / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
 def external_sandbox() -> tuple[subprocess.Popen[str], str, str]:
     process = subprocess.Popen(
         [sys.executable, "-c", "from uhadmin.cli import main; main()", "sandbox", "serve",
@@ -93,6 +119,10 @@ def main() -> None:
     process, url, key = external_sandbox()
     try:
         measure("separate process", url, key, args.count, args.concurrency)
+        product = make_client(url, key).v1.products.create({"name": "Raw bench"})
+        rate = raw_capacity(url, key, product.id, args.count * 2, args.concurrency)
+        print(f"{'separate process':<18} {f'raw HTTP x{args.concurrency}':<22} {rate:8.0f} req/s"
+              "  (no SDK: the server's own capacity)")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
