@@ -241,3 +241,19 @@ def test_faults_validate_their_values(stripe_sandbox):
     with pytest.raises(ValueError):
         SandboxServer(host="0.0.0.0")
     assert threading.active_count() > 0
+
+
+def test_server_ignores_the_global_event_loop_policy():
+    """qasync.run() installs a policy whose loops are Qt loops; the sandbox must not use it."""
+
+    class QtOnlyPolicy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self):
+            raise AssertionError("the sandbox must make its own loop")
+
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(QtOnlyPolicy())
+    try:
+        with SandboxServer() as server:
+            assert client_with_key(server, server.test_key).v1.products.list().data == []
+    finally:
+        asyncio.set_event_loop_policy(previous)

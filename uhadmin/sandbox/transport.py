@@ -73,7 +73,10 @@ class LoopbackHttpServer:
         failure: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            # Not asyncio.new_event_loop(): under qasync.run() the global policy makes Qt
+            # event loops, which cannot run on this thread. A selector loop serves TCP on
+            # every platform.
+            loop = asyncio.SelectorEventLoop()
             self.loop = loop
             try:
                 self._server = loop.run_until_complete(asyncio.start_server(
