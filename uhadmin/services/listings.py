@@ -487,14 +487,14 @@ class ListingService:
                 select(func.count()).select_from(LISTINGS).where(*conditions)
             ).scalar_one()
         items: tuple[Listing, ...] = ()
-        if search is not None and 0 < total <= FEW_MATCHES:
-            # Few matches: hand the page query their ids. Otherwise a planner that cannot
-            # estimate a prefix search (PostgreSQL guesses 2,000 rows for "zepp:*") walks
-            # the whole sort index looking for 12 rows: 50 ms instead of 1.
-            matching_ids = session.execute(
-                select(LISTINGS.c.id).where(*conditions)).scalars().all()
-            page_conditions = [LISTINGS.c.id.in_(matching_ids)]
         if limit and query.offset < total:
+            if search is not None and total <= FEW_MATCHES:
+                # Few matches: hand the page query their ids. Otherwise a planner that
+                # cannot estimate a prefix search (PostgreSQL guesses 2,000 rows for
+                # "zepp:*") walks the whole sort index for 12 rows: 50 ms instead of 1.
+                matching_ids = session.execute(
+                    select(LISTINGS.c.id).where(*conditions)).scalars().all()
+                page_conditions = [LISTINGS.c.id.in_(matching_ids)]
             sort_column = _SORT_COLUMNS[SortKey(query.sort)]
             # The id tiebreak runs in the same direction so one index serves both keys and
             # equal prices never swap places between pages.
