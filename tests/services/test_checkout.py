@@ -487,3 +487,20 @@ def test_success_url_query_shape():
         receiver._httpd = None
     assert "{CHECKOUT_SESSION_ID}" in link
     assert parse_qs(urlsplit(link).query)["attempt"] == ["7"]
+
+
+async def test_gateway_lists_sessions_and_events_as_plain_values(checkout_lab):
+    lab = checkout_lab
+    lamp = await lab.approved_listing()
+    first = await lab.service.create([(lamp.id, 1)])
+    second = await lab.service.create([(lamp.id, 3)])
+    await lab.service.expire(first.id)
+    open_now = await lab.gateway.list_sessions(status="open")
+    assert [s.id for s in open_now] == [second.session_id]
+    assert open_now[0].metadata["uhadmin_attempt_id"] == str(second.id)
+    expanded = await lab.gateway.retrieve_session(second.session_id, line_items=True)
+    assert [(line.price_id, line.quantity, line.amount_total) for line in expanded.lines] == [
+        (lamp.stripe_price_id, 3, 3750)]
+    events = await lab.gateway.list_events(types=["checkout.session.expired"])
+    assert [e["data"]["object"]["id"] for e in events] == [first.session_id]
+    assert events[0]["type"] == "checkout.session.expired"
