@@ -45,6 +45,11 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+@pytest.fixture(autouse=True)
+def _needs_chromium(chromium_path: str) -> None:
+    """Skip (or fail on CI) before anything is built when there is no browser."""
+
+
 @pytest.fixture
 async def browser_page(chromium_path: str, request: pytest.FixtureRequest):
     """A fresh page in a headless Chromium; `page.shot(name)` saves artifacts/e2e/<test>-<name>."""
