@@ -105,6 +105,8 @@ def test_async_search(stripe_client):
     ({"name": "x", "metadata": {"k" * 41: "v"}}, "metadata[" + "k" * 41 + "]"),
     ({"name": "x" * 5001}, "name"),
     ({"name": "x", "images": [f"https://img.test/{i}" for i in range(9)]}, "images"),
+    ({"name": "x", "metadata": "not a hash"}, "metadata"),
+    ({"name": "x", "default_price_data": "not a hash"}, "default_price_data"),
 ])
 def test_product_params_checked_like_stripe(stripe_client, params, param):
     with pytest.raises(stripe.InvalidRequestError) as caught:
@@ -126,3 +128,11 @@ def test_validation_follows_the_sdk_types():
     session_fields, _ = fields_of(SessionCreateParams)
     assert "payment_method_types" not in session_fields  # removed in the endive API
     assert "line_items" in session_fields
+
+
+def test_enum_errors_inside_lists_name_the_item(stripe_client):
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.webhook_endpoints.create({"url": "http://127.0.0.1:9/",
+                                                   "enabled_events": ["product.exploded"]})
+    assert caught.value.param == "enabled_events[0]"
+    assert caught.value.user_message.startswith("Invalid enabled_events: must be one of")

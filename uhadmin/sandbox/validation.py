@@ -9,6 +9,7 @@ enum values, ill-typed values and missing required fields are refused with a 400
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import types
 import typing
@@ -124,9 +125,15 @@ def _check_enum(value: Any, choices: tuple[Any, ...], path: str) -> Any:
     allowed = [str(choice) for choice in choices]
     if text not in allowed:
         shown = [c for c in allowed if c != ""]
+        if not shown:  # `Literal[''] | Dict[...]`: a hash, or "" to unset
+            raise invalid_param(path, f"Invalid hash: {path} must be a hash, or an empty "
+                                "string to unset it.")
+        if len(shown) > 12:  # e.g. the ~250 webhook event types
+            shown = [*shown[:11], "..."]
         listing = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f", or {shown[-1]}"
-        raise invalid_param(path, f"Invalid {path.rsplit('[', 1)[-1].rstrip(']')}: "
-                                  f"must be one of {listing}", code="parameter_invalid_string")
+        field_name = re.sub(r"(\[\d+\])+$", "", path).rsplit("[", 1)[-1].rstrip("]")
+        raise invalid_param(path, f"Invalid {field_name}: must be one of {listing}",
+                            code="parameter_invalid_string")
     return text
 
 
@@ -156,7 +163,7 @@ def _check_union(value: Any, members: tuple[Any, ...], path: str) -> Any:
             return _check(value, member, path)
     last_error: StripeApiError | None = None
     for member in others:
-        if _is_typed_dict(member) or typing.get_origin(member) in (dict, typing.Dict):  # noqa: UP006
+        if _is_hash_type(member):
             continue
         try:
             return _check(value, member, path)
@@ -164,7 +171,16 @@ def _check_union(value: Any, members: tuple[Any, ...], path: str) -> Any:
             last_error = exc
     if last_error is not None:
         raise last_error
+    if others and all(_is_hash_type(member) for member in others):
+        raise invalid_param(path, f"Invalid hash: {path} must be a hash.")
     return _check(value, others[0], path) if others else value
+
+
+def _is_hash_type(annotation: Any) -> bool:
+    """TypedDicts, Dict[...] and the SDK's UntypedStripeObject all arrive as bracket hashes."""
+    origin = typing.get_origin(annotation) or annotation
+    return (_is_typed_dict(annotation) or origin in (dict, typing.Dict)  # noqa: UP006
+            or getattr(origin, "__name__", "") == "UntypedStripeObject")
 
 
 def _accepts_string(members: list[Any]) -> bool:
