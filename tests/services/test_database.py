@@ -75,7 +75,7 @@ async def test_run_works_in_a_worker_thread_and_keeps_the_loop_free(database):
     ticking = asyncio.create_task(ticker())
     assert await database.run(slow) == 42
     ticking.cancel()
-    assert ticks >= 10  # the loop kept running while the query slept
+    assert ticks >= 3  # the loop kept running while the query slept (blocked: 1 tick)
 
 
 async def test_run_write_commits(database):
