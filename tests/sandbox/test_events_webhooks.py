@@ -164,3 +164,14 @@ def test_checkout_completion_reaches_the_webhook(stripe_client, stripe_sandbox, 
     [event] = receiver.events(endpoint.secret)
     assert event.type == "checkout.session.completed"
     assert event.data.object.id == session.id and event.data.object.payment_status == "paid"
+
+
+def test_events_are_kept_30_days_of_sandbox_clock(stripe_client, stripe_sandbox):
+    old = stripe_client.v1.products.create({"name": "Old news"})
+    stripe_sandbox.clock.advance(29 * 24 * 3600)
+    stripe_client.v1.products.update(old.id, {"name": "Recent news"})
+    stripe_sandbox.clock.advance(2 * 24 * 3600)
+    deadline = time.monotonic() + 3
+    while len(stripe_client.v1.events.list().data) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e.type for e in stripe_client.v1.events.list().data] == ["product.updated"]

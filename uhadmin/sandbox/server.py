@@ -36,6 +36,7 @@ from uhadmin.sandbox.webhooks import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL_S = 24 * 3600
+EVENT_RETENTION_S = 30 * 24 * 3600
 _KEY = re.compile(r"^(sk|rk)_(test|live)_([A-Za-z0-9]+)$")
 _UNSET = object()
 
@@ -259,13 +260,29 @@ class SandboxServer:
                                              - 1))
 
     def _tick(self) -> None:
-        """Expire checkout sessions by the sandbox clock even when no request comes in."""
+        """Apply the sandbox clock even when no request comes in: expire checkout sessions,
+        forget idempotency keys after 24 h and events after 30 days, as Stripe does."""
         while not self._ticker_stop.wait(0.25):
             try:
                 with self.store.lock:
                     self.api.expire_due_sessions()
+                    self._forget_expired()
             except Exception:
                 log.exception("sandbox clock tick failed")
+
+    def _forget_expired(self) -> None:
+        now = self.clock.now()
+        # Both kinds sit in the store oldest first, so each sweep stops at the first keeper.
+        for kind, field_name, lifetime in (("idempotency", "created", IDEMPOTENCY_TTL_S),
+                                           ("event", "created", EVENT_RETENTION_S)):
+            expired = []
+            for object_id, obj in self.store.objects[kind].items():
+                if obj[field_name] + lifetime > now:
+                    break
+                expired.append(object_id)
+            for object_id in expired:
+                if kind != "idempotency" or object_id not in self._inflight:
+                    self.store.delete(kind, object_id)
 
     def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
         """Tests: block until every queued webhook delivery has been attempted."""
@@ -305,7 +322,8 @@ class SandboxServer:
                 raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). "
                                      "Please see https://stripe.com/docs or we can help at "
                                      "https://support.stripe.com/.")
-            params = decode_form(body.decode() if method == "POST" else query)
+            params = decode_form(body.decode("utf-8", "replace") if method == "POST"
+                                 else query)
             if method == "POST" and query:
                 params.update(decode_form(query))
         except StripeApiError as exc:
