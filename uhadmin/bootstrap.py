@@ -20,6 +20,9 @@ from uhadmin.services.sync import AutoSync, SyncService
 # The offline sandbox accepts any well-formed test key; this one says where it came from.
 SANDBOX_KEY = "sk_test_uhadminOfflineSandbox00000000"
 SANDBOX_DATA_FILE = "stripe_sandbox.sqlite3"
+# The local sandbox answers in a millisecond or two and handles one request at a time:
+# two in flight keep it busy; more only add connection overhead (bench/sync_bench.py).
+SANDBOX_CONCURRENCY = 2
 
 
 @dataclass
@@ -109,5 +112,5 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
 
     sandbox = SandboxServer(data_path=settings.data_dir / SANDBOX_DATA_FILE).start()
     gateway = StripeGateway(GatewayConfig(api_key=sandbox.test_key, api_base=sandbox.url,
-                                          rate_limit=None))
+                                          rate_limit=None, max_concurrency=SANDBOX_CONCURRENCY))
     return gateway, sandbox

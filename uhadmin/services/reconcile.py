@@ -270,7 +270,8 @@ class ReconcileService:
         elif fix == Fix.ADOPT:
             if product is None:
                 raise NotFoundError(f"product {finding.product_id} is not in Stripe")
-            await self._adopt_products([product])
+            adopted = await self._adopt_products([product])
+            push_ids.update(listing.id for listing in adopted)  # the sync tags the product
         elif fix in (Fix.PUSH_OURS, Fix.LINK, Fix.TAKE_STRIPES):
             assert finding.listing_id is not None
             price = None

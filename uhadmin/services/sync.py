@@ -45,8 +45,10 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -688,16 +690,17 @@ class SyncService:
             return []
         # One lease per listing, taken atomically: an existing claim is taken over only
         # when its lease ran out. Sorted ids keep two claimers' lock order the same.
-        statement = _upsert(self._db.dialect)(CLAIMS).values(
-            [{"listing_id": listing_id, "holder": holder, "lease_until": until}
-             for listing_id in listing_ids])
-        statement = statement.on_conflict_do_update(
+        # One cached statement run with many rows (a fresh 100-row VALUES list would be
+        # compiled anew for every batch).
+        statement = _upsert(self._db.dialect)(CLAIMS).on_conflict_do_update(
             index_elements=[CLAIMS.c.listing_id],
             set_={"holder": holder, "lease_until": until},
             where=or_(CLAIMS.c.lease_until.is_(None), CLAIMS.c.lease_until < now,
                       CLAIMS.c.holder == holder),
         ).returning(CLAIMS.c.listing_id)
-        owned = set(session.execute(statement).scalars())
+        owned = set(session.execute(statement, [
+            {"listing_id": listing_id, "holder": holder, "lease_until": until}
+            for listing_id in listing_ids]).scalars())
         if not owned:
             return []
         change_ids = [row.id for row in rows if row.listing_id in owned]
@@ -759,81 +762,112 @@ class SyncService:
 
     def _write_results_in(self, session: Session, *, outcomes: list[_Outcome],
                           holder: str) -> None:
+        """One transaction for the whole batch, each statement run once with many rows."""
         now = _utcnow()
-        audit_rows = []
-        for outcome in outcomes:
-            listing_id, version = outcome.listing_id, outcome.version
-            mine = and_(OUTBOX.c.listing_id == listing_id, OUTBOX.c.claimed_by == holder,
-                        OUTBOX.c.done_at.is_(None))
-            if outcome.offline:
-                # Not attempted or no answer: back in the queue as it was.
-                session.execute(update(OUTBOX).where(mine).values(
-                    claimed_by=None, lease_until=None, last_error=_short(outcome.error),
-                    attempts=OUTBOX.c.attempts + 1))
-            elif outcome.kind == "failed":
-                session.execute(update(OUTBOX).where(mine).values(
-                    claimed_by=None, lease_until=now + FAILED_RETRY_AFTER,
-                    last_error=_short(outcome.error), attempts=OUTBOX.c.attempts + 1))
-                session.execute(update(LISTINGS).where(
-                    LISTINGS.c.id == listing_id, LISTINGS.c.version == version
-                ).values(sync_state=SyncState.FAILED.value, sync_error=outcome.error))
-                audit_rows.append({"entity": "listing", "entity_id": str(listing_id),
-                                   "action": "sync_failed", "actor": self.actor, "at": now,
-                                   "details": {"revision": version, "error": outcome.error}})
-            else:
-                self._write_success_in(session, outcome, now, audit_rows)
-            session.execute(update(CLAIMS).where(
-                CLAIMS.c.listing_id == listing_id, CLAIMS.c.holder == holder
-            ).values(holder=None, lease_until=None))
+        pushed = [o for o in outcomes if not o.offline and o.kind != "failed"]
+        failed = [o for o in outcomes if not o.offline and o.kind == "failed"]
+        offline = [o for o in outcomes if o.offline]
+        audit_rows: list[dict[str, Any]] = []
+        mine = and_(OUTBOX.c.listing_id == bindparam("b_listing"),
+                    OUTBOX.c.claimed_by == holder, OUTBOX.c.done_at.is_(None))
+        if offline:
+            # Not attempted or no answer: back in the queue as it was.
+            session.execute(update(OUTBOX).where(mine).values(
+                claimed_by=None, lease_until=None, last_error=bindparam("b_error"),
+                attempts=OUTBOX.c.attempts + 1),
+                [{"b_listing": o.listing_id, "b_error": _short(o.error)} for o in offline])
+        if failed:
+            session.execute(update(OUTBOX).where(mine).values(
+                claimed_by=None, lease_until=now + FAILED_RETRY_AFTER,
+                last_error=bindparam("b_error"), attempts=OUTBOX.c.attempts + 1),
+                [{"b_listing": o.listing_id, "b_error": _short(o.error)} for o in failed])
+            session.execute(update(LISTINGS).where(
+                LISTINGS.c.id == bindparam("b_listing"),
+                LISTINGS.c.version == bindparam("b_version"),
+            ).values(sync_state=SyncState.FAILED.value, sync_error=bindparam("b_error")),
+                [{"b_listing": o.listing_id, "b_version": o.version, "b_error": o.error}
+                 for o in failed])
+            audit_rows += [{"entity": "listing", "entity_id": str(o.listing_id),
+                            "action": "sync_failed", "actor": self.actor, "at": now,
+                            "details": {"revision": o.version, "error": o.error}}
+                           for o in failed]
+        if pushed:
+            self._write_pushed_in(session, pushed, now, audit_rows)
+        session.execute(update(CLAIMS).where(
+            CLAIMS.c.listing_id.in_([o.listing_id for o in outcomes]),
+            CLAIMS.c.holder == holder).values(holder=None, lease_until=None))
         if audit_rows:
             session.execute(insert(AUDIT), audit_rows)
 
-    def _write_success_in(self, session: Session, outcome: _Outcome, now: datetime,
-                          audit_rows: list[dict[str, Any]]) -> None:
-        listing_id, version = outcome.listing_id, outcome.version
+    def _write_pushed_in(self, session: Session, pushed: list[_Outcome], now: datetime,
+                         audit_rows: list[dict[str, Any]]) -> None:
         # Compare-and-set: a result for an older revision never overwrites a newer one.
-        moved = session.execute(update(CLAIMS).where(
-            CLAIMS.c.listing_id == listing_id,
-            or_(CLAIMS.c.pushed_revision.is_(None), CLAIMS.c.pushed_revision <= version),
-        ).values(pushed_revision=version)).rowcount
-        if moved != 1:
-            return
-        final = (SyncState.NOT_PUBLISHED if outcome.kind == "not_published"
-                 else SyncState.SYNCED).value
-        values: dict[str, Any] = {
-            "sync_error": "",
-            # Synced only if nobody edited the listing since the version that was pushed.
-            "sync_state": _case_version(version, final),
-        }
-        if outcome.kind != "not_published":
-            values.update(
-                stripe_product_id=outcome.product_id, stripe_price_id=outcome.price_id,
-                pushed_fingerprint=outcome.fingerprint,
-                pushed_price_minor=outcome.price[0] if outcome.price else None,
-                pushed_currency=outcome.price[1] if outcome.price else None,
-                pushed_active=outcome.active, pushed_at=now)
-        session.execute(update(LISTINGS).where(LISTINGS.c.id == listing_id).values(**values))
+        # The listing is written only if no newer revision's result landed, and
+        # sync_state says "synced" only if nobody edited it since the pushed version.
+        newer_landed = exists().where(CLAIMS.c.listing_id == LISTINGS.c.id,
+                                      CLAIMS.c.pushed_revision > bindparam("b_version"))
+        state = case((LISTINGS.c.version == bindparam("b_version"), bindparam("b_final")),
+                     else_=SyncState.PENDING.value)
+        published = [o for o in pushed if o.kind != "not_published"]
+        if published:
+            session.execute(update(LISTINGS).where(
+                LISTINGS.c.id == bindparam("b_listing"), ~newer_landed
+            ).values(
+                sync_error="", sync_state=state,
+                stripe_product_id=bindparam("b_product"), stripe_price_id=bindparam("b_price"),
+                pushed_fingerprint=bindparam("b_fingerprint"),
+                pushed_price_minor=bindparam("b_amount"), pushed_currency=bindparam("b_currency"),
+                pushed_active=bindparam("b_active"), pushed_at=now,
+            ), [{"b_listing": o.listing_id, "b_version": o.version,
+                 "b_final": SyncState.SYNCED.value, "b_product": o.product_id,
+                 "b_price": o.price_id, "b_fingerprint": o.fingerprint,
+                 "b_amount": o.price[0] if o.price else None,
+                 "b_currency": o.price[1] if o.price else None, "b_active": o.active}
+                for o in published])
+        unpublished = [o for o in pushed if o.kind == "not_published"]
+        if unpublished:
+            session.execute(update(LISTINGS).where(
+                LISTINGS.c.id == bindparam("b_listing"), ~newer_landed
+            ).values(sync_error="", sync_state=state),
+                [{"b_listing": o.listing_id, "b_version": o.version,
+                  "b_final": SyncState.NOT_PUBLISHED.value} for o in unpublished])
+        session.execute(update(CLAIMS).where(
+            CLAIMS.c.listing_id == bindparam("b_listing"),
+            or_(CLAIMS.c.pushed_revision.is_(None),
+                CLAIMS.c.pushed_revision < bindparam("b_version")),
+        ).values(pushed_revision=bindparam("b_version")),
+            [{"b_listing": o.listing_id, "b_version": o.version} for o in pushed])
         session.execute(update(OUTBOX).where(
-            OUTBOX.c.listing_id == listing_id, OUTBOX.c.revision <= version,
-            OUTBOX.c.done_at.is_(None)).values(done_at=now, lease_until=None))
-        if outcome.operations:
-            for operation, result_id in outcome.operations.items():
-                session.execute(update(OPERATIONS).where(
-                    OPERATIONS.c.listing_id == listing_id, OPERATIONS.c.revision == version,
-                    OPERATIONS.c.operation == operation).values(
-                    completed_at=now, result_id=result_id))
+            OUTBOX.c.listing_id == bindparam("b_listing"),
+            OUTBOX.c.revision <= bindparam("b_version"), OUTBOX.c.done_at.is_(None),
+        ).values(done_at=now, lease_until=None),
+            [{"b_listing": o.listing_id, "b_version": o.version} for o in pushed])
+        results = [{"b_listing": o.listing_id, "b_version": o.version, "b_operation": name,
+                    "b_result": result_id}
+                   for o in pushed for name, result_id in o.operations.items()]
+        if results:
+            session.execute(update(OPERATIONS).where(
+                OPERATIONS.c.listing_id == bindparam("b_listing"),
+                OPERATIONS.c.revision == bindparam("b_version"),
+                OPERATIONS.c.operation == bindparam("b_operation"),
+            ).values(completed_at=now, result_id=bindparam("b_result")), results)
         # Keys saved for calls this push did not need (e.g. recovery found the product):
         # their outcome is known now, so recovery must not look for them later.
         session.execute(update(OPERATIONS).where(
-            OPERATIONS.c.listing_id == listing_id, OPERATIONS.c.revision <= version,
-            OPERATIONS.c.completed_at.is_(None)).values(completed_at=now))
-        if outcome.kind not in ("unchanged", "not_published"):
-            details: dict[str, Any] = {"result": outcome.kind, "revision": version,
+            OPERATIONS.c.listing_id == bindparam("b_listing"),
+            OPERATIONS.c.revision <= bindparam("b_version"),
+            OPERATIONS.c.completed_at.is_(None),
+        ).values(completed_at=now),
+            [{"b_listing": o.listing_id, "b_version": o.version} for o in pushed])
+        for outcome in pushed:
+            if outcome.kind in ("unchanged", "not_published"):
+                continue
+            details: dict[str, Any] = {"result": outcome.kind, "revision": outcome.version,
                                        "product_id": outcome.product_id,
                                        "price_id": outcome.price_id}
             if outcome.note:
                 details["note"] = outcome.note
-            audit_rows.append({"entity": "listing", "entity_id": str(listing_id),
+            audit_rows.append({"entity": "listing", "entity_id": str(outcome.listing_id),
                                "action": "sync", "actor": self.actor, "at": now,
                                "details": details})
 
@@ -844,11 +878,6 @@ class SyncService:
         ).values(claimed_by=None, lease_until=None))
         session.execute(update(CLAIMS).where(CLAIMS.c.holder == holder).values(
             holder=None, lease_until=None))
-
-
-def _case_version(version: int, synced_state: str) -> Any:
-    return case((LISTINGS.c.version == version, synced_state),
-                else_=SyncState.PENDING.value)
 
 
 class AutoSync:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from uhadmin.errors import StripeRefusedError
@@ -54,7 +54,8 @@ class RemoteProduct:
     metadata: Mapping[str, str]
     active: bool
     default_price_id: str | None
-    default_price: RemotePrice | None  # set when the call expanded it
+    # Set by retrieve (expanded) and create (what was sent); update leaves it None.
+    default_price: RemotePrice | None
 
 
 def _price(obj: Any) -> RemotePrice:
@@ -92,7 +93,6 @@ class CatalogGateway:
         params: dict[str, Any] = {
             "id": product_id, "name": fields.name, "metadata": dict(fields.metadata),
             "default_price_data": {"currency": currency, "unit_amount": unit_amount},
-            "expand": ["default_price"],
         }
         if fields.description:
             params["description"] = fields.description
@@ -102,7 +102,13 @@ class CatalogGateway:
             "products.create",
             lambda client, options: client.v1.products.create_async(params, options),
             idempotency_key=key)
-        return _product(product)
+        created = _product(product)
+        if created.default_price is None and created.default_price_id:
+            # Not expanded (half the response to parse): the price is what was just sent.
+            created = replace(created, default_price=RemotePrice(
+                id=created.default_price_id, product=created.id, unit_amount=unit_amount,
+                currency=currency, active=True, lookup_key=None, metadata={}))
+        return created
 
     async def retrieve_product(self, product_id: str) -> RemoteProduct | None:
         """The product with this id (custom ids included), or None if Stripe has none."""
@@ -121,7 +127,7 @@ class CatalogGateway:
                              active: bool | None = None, default_price: str | None = None,
                              key: str) -> RemoteProduct:
         """ONE products.update carrying every field that should change."""
-        params: dict[str, Any] = {"expand": ["default_price"]}
+        params: dict[str, Any] = {}
         if fields is not None:
             params.update(name=fields.name, description=fields.description,
                           images=list(fields.images) if fields.images else "",
