@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -170,6 +170,7 @@ async def test_an_attempt_key_never_gets_a_second_session(checkout_lab):
 async def test_unknown_outcome_keeps_the_attempt_and_resuming_reuses_its_key(checkout_lab):
     lab = checkout_lab
     lamp = await lab.approved_listing()
+    await lab.service.start_receiver()  # its sandbox webhook endpoint, before the faults
     lab.sandbox.set_faults(drop_rate=1.0)  # Stripe creates the session, we never hear back
     with pytest.raises(StripeUnavailableError):
         await lab.service.create([(lamp.id, 1)])
@@ -177,6 +178,8 @@ async def test_unknown_outcome_keeps_the_attempt_and_resuming_reuses_its_key(che
     [pending] = await lab.service.list_attempts()
     assert (pending.status, pending.session_id, pending.outcome) == ("creating", None,
                                                                      Outcome.OPEN)
+    # Resumed 90 s later: the resend must still carry exactly the first parameters.
+    lab.service._clock = lambda: datetime.now(UTC) + timedelta(seconds=90)
     resumed = await lab.service.create([(lamp.id, 1)], attempt_key=pending.attempt_key)
     assert resumed.id == pending.id and resumed.status == "open"
     with lab.sandbox.store.lock:

@@ -356,21 +356,29 @@ class CheckoutService:
         now = self._clock()
         expires_at = now + min(max(expires_in, MIN_EXPIRY + EXPIRY_MARGIN),
                                MAX_EXPIRY - EXPIRY_MARGIN)
+        if self._receiver is not None:
+            # Before the row exists, so a busy port leaves nothing behind. Even with the
+            # website's own pages configured, the receiver takes the webhooks.
+            await self.start_receiver()
         key = attempt_key or secrets.token_hex(16)
         attempt = await self._db.run(functools.partial(
             self._insert_in, key=key, lines=lines, tester=tester, now=now,
             expires_at=expires_at), write=True)
-        if self._receiver is not None:
-            # Even with the website's own pages configured, the receiver takes webhooks.
-            await self.start_receiver()
-        params = self._session_params(attempt, lines, tester, expires_at)
+        # A resumed attempt re-sends exactly what it sent first (same key, same parameters).
+        params = self._session_params(attempt, attempt.lines, attempt.tester,
+                                      attempt.expires_at or expires_at)
         try:
             info = await gateway.create_session(params, idempotency_key=f"uh_checkout_{key}")
         except StripeRefusedError as refused:
+            if refused.code == "idempotency_error":
+                # The first send may have made a session: keep the row, never guess.
+                raise UhadminError(
+                    f"attempt {attempt.id} cannot be resumed with different parameters "
+                    "(the receiver's port or the pages changed); create a new one") from refused
             # Stripe made nothing: forget the placeholder so history shows only real sessions.
             await self._db.run(functools.partial(self._delete_in, attempt_id=attempt.id),
                                write=True)
-            raise self._explain_refusal(refused, lines) from refused
+            raise self._explain_refusal(refused, attempt.lines) from refused
         except ModeMismatchError:
             await self._db.run(functools.partial(self._delete_in, attempt_id=attempt.id),
                                write=True)
