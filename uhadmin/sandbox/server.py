@@ -29,6 +29,7 @@ from uhadmin.sandbox.common import API_VERSION, ApiRequest, Response, json_respo
 from uhadmin.sandbox.errors import StripeApiError
 from uhadmin.sandbox.faults import FaultSettings, RateLimiter, roll
 from uhadmin.sandbox.forms import decode_form
+from uhadmin.sandbox.hosted import HostedCheckout
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.transport import Headers, LoopbackHttpServer
 from uhadmin.sandbox.webhooks import WebhookDispatcher
@@ -122,7 +123,7 @@ class SandboxServer:
         self.api = StripeApi(self.store, self.clock, lambda: self.url, self._on_event,
                              search_delay_s=search_delay_s)
         self._initial_search_delay_s = search_delay_s
-        self._hosted: Any = None
+        self._hosted: HostedCheckout | None = None
         self._inflight: set[str] = set()
         self._stats_lock = threading.Lock()
         self._total = 0
@@ -136,8 +137,6 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         if self._http is not None:
             return self
-        from uhadmin.sandbox.hosted import HostedCheckout
-
         self._hosted = HostedCheckout(self)
         with self.store.lock:
             self.store.reopen()
@@ -300,6 +299,7 @@ class SandboxServer:
                                                            body, headers, request_id)
                 response.headers.setdefault("Stripe-Version", API_VERSION)
             else:
+                assert self._hosted is not None  # set by start(), before any request
                 response, template = self._hosted.serve(method, split.path, split.query,
                                                         body, headers)
         except Exception:
