@@ -1,0 +1,93 @@
+"""`uhadmin sync`, `reconcile` and `adopt` through click, wired by bootstrap to a sandbox."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from uhadmin import bootstrap
+from uhadmin.cli import main
+from uhadmin.services.stripe_gateway import GatewayConfig
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, stripe_sandbox):
+    """Invoke the CLI on a fresh SQLite catalog against the shared sandbox (API base)."""
+    monkeypatch.setenv("UHADMIN_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+    monkeypatch.setenv("UHADMIN_STRIPE_API_BASE", stripe_sandbox.url)
+    # The production backoff (0.25 s doubling to 8 s) would spend ~10 s on the outage case.
+    monkeypatch.setattr(bootstrap, "GatewayConfig", functools.partial(
+        GatewayConfig, backoff_initial_s=0.01, backoff_max_s=0.02))
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+def add_approved(run, title: str, price: str = "12.50") -> None:
+    code, _, err = run("listings", "add", "--title", title, "--price", price,
+                       "--status", "approved")
+    assert code == 0, err
+
+
+def test_sync_prints_counts_and_resync_makes_no_calls(run, stripe_sandbox) -> None:
+    add_approved(run, "Bike")
+    add_approved(run, "Desk")
+    code, out, _ = run("sync", "--dry-run")
+    assert code == 0 and "created        2" in out and "api_calls      0" in out
+    assert stripe_sandbox.stats.total == 0
+    code, out, _ = run("--json", "sync")
+    assert code == 0
+    summary = json.loads(out)
+    assert {key: summary[key] for key in ("created", "updated", "price_changed", "archived",
+                                          "unchanged", "failed", "api_calls")} == {
+        "created": 2, "updated": 0, "price_changed": 0, "archived": 0, "unchanged": 0,
+        "failed": 0, "api_calls": 2}
+    code, out, _ = run("sync", "--json")
+    assert json.loads(out)["api_calls"] == 0 and json.loads(out)["unchanged"] == 2
+
+
+def test_sync_limit_and_nonzero_exit_on_failure(run, stripe_sandbox) -> None:
+    add_approved(run, "One")
+    add_approved(run, "Two")
+    code, out, _ = run("sync", "--limit", "1")
+    assert code == 0 and "created        1" in out
+    stripe_sandbox.set_faults(fail_rate=1.0)
+    code, out, _ = run("sync")
+    assert code == 1 and "offline" in out and "1 change(s) stay queued" in out
+    stripe_sandbox.set_faults(fail_rate=0.0)
+    code, out, _ = run("sync")
+    assert code == 0 and "created        1" in out
+
+
+def test_reconcile_reports_fixes_on_request_and_adopts(run, stripe_client,
+                                                      stripe_sandbox) -> None:
+    add_approved(run, "Lamp")
+    run("sync")
+    [product_id] = list(stripe_sandbox.store.objects["product"])
+    stripe_client.v1.products.update(product_id, {"name": "Dashboard rename"})
+    chair = stripe_client.v1.products.create({
+        "name": "Chair", "default_price_data": {"currency": "usd", "unit_amount": 3000}})
+    code, out, _ = run("reconcile")
+    assert code == 0 and "field_drift" in out and "foreign" in out
+    assert stripe_sandbox.store.objects["product"][product_id]["name"] == "Dashboard rename"
+    code, out, _ = run("reconcile", "--fix", "field_drift", "--dry-run")
+    assert "would apply: push listing" in out
+    assert stripe_sandbox.store.objects["product"][product_id]["name"] == "Dashboard rename"
+    code, out, _ = run("reconcile", "--fix", "field_drift=take_stripes")
+    assert code == 0 and "applied: copy product" in out
+    code, out, _ = run("--json", "adopt", chair.id)
+    [adopted] = json.loads(out)
+    assert adopted["stripe_product_id"] == chair.id and adopted["title"] == "Chair"
+    code, out, _ = run("reconcile", "--json")
+    assert json.loads(out)["findings"] == []
+    code, _, err = run("reconcile", "--fix", "nonsense")
+    assert code == 2 and "KIND or KIND=FIX" in err
+    code, _, err = run("adopt", "prod_missing")
+    assert code == 1 and "prod_missing" in err
