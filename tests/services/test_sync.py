@@ -441,10 +441,10 @@ async def test_cancel_stops_and_the_next_run_resumes(database, listing_service,
 async def test_task_cancellation_releases_claims_and_resumes(database, listing_service,
                                                              stripe_sandbox) -> None:
     await approved(listing_service, 6)
-    stripe_sandbox.set_faults(latency_ms=150)
-    service = make_sync(database, stripe_sandbox)
+    stripe_sandbox.set_faults(latency_ms=200)
+    service = make_sync(database, stripe_sandbox, max_concurrency=1)  # 6 x 0.2 s in a row
     task = asyncio.ensure_future(service.run())
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -475,6 +475,11 @@ async def test_mode_mismatch_stops_the_sync(database, listing_service,
         api_key="sk_test_abc123abc123abc", api_base=live_mode_server, rate_limit=None))))
     with pytest.raises(ModeMismatchError):
         await service.run()
+    assert service.status.state == ConnectionState.STOPPED
+    assert "livemode=true" in service.status.message
+    auto = AutoSync(service, interval_s=0.01)
+    await asyncio.wait_for(auto.start(), timeout=5)  # stops by itself, does not loop on
+    await auto.stop()
     await service.gateway.aclose()
     assert rows(database, "SELECT * FROM stripe_changes WHERE claimed_by IS NOT NULL") == []
     assert {row[0] for row in rows(database, "SELECT sync_state FROM listings")} == {"pending"}
@@ -486,3 +491,19 @@ async def test_sync_publishes_what_changed(sync, listing_service, change_bus) ->
     change_bus.subscribe(changes.append)
     await sync.run()
     assert Change(kind="sync", ids=frozenset({listing.id})) in changes
+
+
+async def test_auto_sync_pushes_shortly_after_an_edit(database, listing_service, change_bus,
+                                                      stripe_sandbox) -> None:
+    service = make_sync(database, stripe_sandbox, change_bus)
+    auto = AutoSync(service, interval_s=60, debounce_s=0.01)
+    auto.start()
+    [listing] = await approved(listing_service, 1)  # publishes a "listing" change
+    for _ in range(200):
+        if (await listing_service.get(listing.id)).sync_state == SyncState.SYNCED:
+            break
+        await asyncio.sleep(0.02)
+    await auto.stop()
+    await service.gateway.aclose()
+    assert (await listing_service.get(listing.id)).sync_state == SyncState.SYNCED
+    assert len(products(stripe_sandbox)) == 1

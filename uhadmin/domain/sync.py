@@ -60,6 +60,7 @@ class ConnectionState(StrEnum):
     UNKNOWN = "unknown"
     ONLINE = "online"
     OFFLINE = "offline"
+    STOPPED = "stopped"  # the sync refused to go on (e.g. Stripe answered in the other mode)
 
 
 @dataclass(frozen=True)

@@ -295,6 +295,9 @@ class SyncService:
                                    write=True)
             try:
                 return await self._run(catalog_id, holder, limit, progress, cancel)
+            except ModeMismatchError as error:
+                self._set_status(ConnectionState.STOPPED, await self.queued(), str(error))
+                raise
             finally:
                 if self._db.dialect == "sqlite":
                     await asyncio.shield(self._db.run(
@@ -883,20 +886,25 @@ class SyncService:
 class AutoSync:
     """Background drain: syncs when changes are queued, probes with backoff while offline.
 
-    `start()` from the running loop (the app's qasync loop), `poke()` after an edit to sync
-    soon, `stop()` to cancel. State changes reach `SyncService.subscribe_status` callbacks.
+    `start()` from the running loop (the app's qasync loop); it listens to the change bus
+    and syncs shortly after every listing edit (`poke()` does the same by hand). `stop()`
+    cancels it. State changes reach `SyncService.subscribe_status` callbacks; a mode
+    mismatch stops it for good (state STOPPED) until `start()` is called again.
     """
 
     def __init__(self, sync: SyncService, *, interval_s: float = 15.0,
                  min_backoff_s: float = 2.0, max_backoff_s: float = 300.0,
+                 debounce_s: float = 0.5,
                  on_report: Callable[[SyncReport], None] | None = None) -> None:
         self.sync = sync
         self.interval_s = interval_s
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
+        self.debounce_s = debounce_s  # edits arriving together are pushed together
         self.on_report = on_report
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def running(self) -> bool:
@@ -905,15 +913,24 @@ class AutoSync:
     def start(self) -> asyncio.Task:
         if not self.running:
             self._wake = asyncio.Event()
+            if self._unsubscribe is None:
+                self._unsubscribe = self.sync._bus.subscribe(self._on_change)
             self._task = asyncio.ensure_future(self._loop())
         assert self._task is not None
         return self._task
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind == "listing":
+            self.poke()
 
     def poke(self) -> None:
         """Sync soon (e.g. after an edit), without waiting for the interval."""
         self._wake.set()
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -923,14 +940,20 @@ class AutoSync:
         backoff = self.min_backoff_s
         while True:
             delay = self.interval_s
+            # Cleared before looking at the queue: a poke that arrives while this round
+            # runs wakes the next one instead of being lost.
+            self._wake.clear()
             try:
                 queued = await self.sync.queued()
-                offline = self.sync.status.state == ConnectionState.OFFLINE
-                if offline and not await self.sync.gateway.probe():
-                    self.sync._set_status(ConnectionState.OFFLINE, queued,
-                                          "Stripe is not answering; changes stay queued")
-                    delay, backoff = backoff, min(backoff * 2, self.max_backoff_s)
-                elif queued or offline:
+                if self.sync.status.state != ConnectionState.ONLINE:
+                    if not await self.sync.gateway.probe():
+                        self.sync._set_status(ConnectionState.OFFLINE, queued,
+                                              "Stripe is not answering; changes stay queued")
+                        delay, backoff = backoff, min(backoff * 2, self.max_backoff_s)
+                        queued = 0  # nothing to try until the next probe
+                    else:
+                        self.sync._set_status(ConnectionState.ONLINE, queued)
+                if queued:
                     report = await self.sync.run()
                     if self.on_report is not None:
                         self.on_report(report)
@@ -938,18 +961,21 @@ class AutoSync:
                         delay, backoff = backoff, min(backoff * 2, self.max_backoff_s)
                     else:
                         backoff = self.min_backoff_s
-                else:
-                    self.sync._set_status(ConnectionState.ONLINE, 0)
             except asyncio.CancelledError:
                 raise
+            except ModeMismatchError as error:
+                self.sync._set_status(ConnectionState.STOPPED, await self.sync.queued(),
+                                      str(error))
+                log.error("auto sync stopped: %s", error)
+                return
             except SyncBusyError as error:
                 log.info("auto sync skipped: %s", error)
             except UhadminError as error:
                 log.warning("auto sync failed: %s", error)
             except Exception:
                 log.exception("auto sync crashed; retrying later")
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await asyncio.sleep(self.debounce_s)
             except TimeoutError:
                 pass
