@@ -174,9 +174,9 @@ def _duration(ms: float) -> str:
     return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.1f} ms"
 
 
-def print_table(table: list[tuple]) -> bool:
+def print_table(table: list[tuple], load_before: float) -> bool:
     """Print the figures; True when every SQLite figure meets its target."""
-    print(f"load average before/after: {os.getloadavg()[0]:.2f} (1 min), "
+    print(f"load average (1 min) before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}, "
           f"{os.cpu_count()} CPUs; wall time suffers when other work shares the CPUs, "
           "CPU time (this process, PostgreSQL server excluded) much less")
     print(f"{'backend':<11} {'measure':<42} {'wall':>9} {'cpu':>9} {'target':>7} "
@@ -201,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     table: list[tuple] = []
     if args.backend in ("sqlite", "both"):
         table += run_backend("sqlite", sqlite_database, args.rows, args.repeat)
     if args.backend in ("postgresql", "both"):
         table += run_backend("postgresql", postgres_database, args.rows, args.repeat)
-    met = print_table(table)
+    met = print_table(table, load_before)
     print("targets apply to SQLite; PostgreSQL figures are for comparison (ratio vs the "
           "same targets).")
     return 0 if met else 1
