@@ -455,8 +455,10 @@ class ListingService:
             )
         result = session.execute(delete(LISTINGS).where(
             LISTINGS.c.id == listing_id, LISTINGS.c.version == before.version))
-        if result.rowcount != 1:
-            raise ConflictError(listing_id, before.version, None)
+        if result.rowcount != 1:  # someone saved it between our read and the delete
+            raise ConflictError(listing_id, before.version, session.execute(
+                select(LISTINGS.c.version).where(LISTINGS.c.id == listing_id)
+            ).scalar_one_or_none())
         self._audit_in(session, listing_id=listing_id, action="delete", actor=actor,
                        at=_utcnow(), details={"fields": _listing_snapshot(_to_listing(before))})
 
