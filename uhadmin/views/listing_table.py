@@ -116,6 +116,16 @@ class ListingColumn(Enum):
 
 
 _COLUMNS: list[ListingColumn] = list(ListingColumn)
+_SPECS: list[_ColumnSpec] = [column.value for column in _COLUMNS]
+_ALIGNMENTS: list[int] = [int(spec.alignment.value) for spec in _SPECS]
+_STATUS_SECTION = _COLUMNS.index(ListingColumn.STATUS)
+_SYNC_SECTION = _COLUMNS.index(ListingColumn.SYNC_STATE)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_ANSWERED_ROLES = frozenset({_DISPLAY, _TOOLTIP, _ALIGNMENT, _FOREGROUND,
+                             int(ListingRole), int(SortRole)})
 
 
 class ListingTableModel(QAbstractTableModel):
@@ -134,6 +144,7 @@ class ListingTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[Listing] = []
         self._row_of_id: dict[int, int] = {}
+        self._display_cache: dict[int, tuple[str, ...]] = {}  # row -> text of each column
         self._total = 0
         self._fetch_pending = False
         self.sort_key: SortKey = SortKey.UPDATED
@@ -172,6 +183,7 @@ class ListingTableModel(QAbstractTableModel):
         if row is None:
             return False
         self._rows[row] = listing
+        self._display_cache.pop(row, None)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(_COLUMNS) - 1))
         return True
 
@@ -189,6 +201,7 @@ class ListingTableModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._row_of_id = {listing.id: row for row, listing in enumerate(self._rows)}
+        self._display_cache.clear()
 
     # --- reading ---------------------------------------------------------------------
 
@@ -220,28 +233,37 @@ class ListingTableModel(QAbstractTableModel):
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+        # Called ~10 times per visible cell per paint: plain-int role checks, cached
+        # display text (babel's money formatting is the expensive part), no enum lookups.
+        role = int(role)
+        if role not in _ANSWERED_ROLES:
             return None
-        listing = self._rows[index.row()]
-        column = _COLUMNS[index.column()]
-        spec = column.spec
-        if role == Qt.ItemDataRole.DisplayRole:
-            return spec.display(listing)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return (spec.tooltip or spec.display)(listing)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(spec.alignment)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column is ListingColumn.STATUS:
+        row = index.row()
+        if row < 0 or row >= len(self._rows):
+            return None
+        column = index.column()
+        if role == _DISPLAY:
+            texts = self._display_cache.get(row)
+            if texts is None:
+                listing = self._rows[row]
+                texts = self._display_cache[row] = tuple(spec.display(listing)
+                                                         for spec in _SPECS)
+            return texts[column]
+        if role == _ALIGNMENT:
+            return _ALIGNMENTS[column]
+        listing = self._rows[row]
+        if role == _FOREGROUND:
+            if column == _STATUS_SECTION:
                 return STATUS_COLOURS.get(listing.status)
-            if column is ListingColumn.SYNC_STATE:
+            if column == _SYNC_SECTION:
                 return SYNC_COLOURS.get(listing.sync_state)
             return None
+        spec = _SPECS[column]
+        if role == _TOOLTIP:
+            return (spec.tooltip or spec.display)(listing)
         if role == ListingRole:
             return listing
-        if role == SortRole:
-            return spec.sort_value(listing)
-        return None
+        return spec.sort_value(listing)  # SortRole
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
