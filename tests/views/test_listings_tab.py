@@ -243,3 +243,29 @@ def test_closing_cancels_running_tasks(qtbot, listings, change_bus, run):
     task = run(start_and_close())
     assert task.cancelled()
     assert not tab.tasks.pending
+
+
+def test_a_stream_of_changes_reloads_at_most_about_once_a_second(qtbot, listings, change_bus,
+                                                                 run):
+    from uhadmin.services.change_bus import Change
+
+    tab = make_tab(qtbot, listings, change_bus)
+    run(tab.reload())
+    reloads = []
+    original = tab.reload
+
+    async def counting_reload(**kwargs):
+        reloads.append(kwargs)
+        return await original(**kwargs)
+
+    tab.reload = counting_reload
+
+    async def stream():
+        for _ in range(15):  # a sync publishing a batch every 100 ms for 1.5 s
+            change_bus.publish(Change(kind="sync", ids=frozenset()))
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.1)
+        await tab.tasks.wait_idle()
+
+    run(stream())
+    assert 2 <= len(reloads) <= 3

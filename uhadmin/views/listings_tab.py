@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ from uhadmin.views.workspace import WorkspaceTab
 PAGE_SIZE = 200
 SEARCH_DEBOUNCE_MS = 250
 CHANGE_COALESCE_MS = 120
+MIN_RELOAD_INTERVAL_S = 1.0
 # Above this many changed ids, re-running the query is cheaper than fetching each one.
 MAX_IDS_TO_PATCH = 100
 
@@ -78,6 +80,7 @@ class ListingsTab(WorkspaceTab):
         self._generation = 0  # bumps on every new query so late pages of an old one are dropped
         self._pending_change_ids: set[int] = set()
         self._pending_full_reload = False
+        self._last_change_reload = 0.0
         self.counts: dict[ListingStatus, int] = {}
         self.queued_changes = 0
         self._dialogs: list[Any] = []
@@ -586,13 +589,20 @@ class ListingsTab(WorkspaceTab):
             self._pending_full_reload = True
         else:
             self._pending_change_ids.update(int(i) for i in change.ids)
-        self._change_timer.start()
+        if not self._change_timer.isActive():
+            # Coalesce bursts; and while changes keep streaming in (a long sync), re-run the
+            # query at most about once a second rather than after every batch.
+            since = time.monotonic() - self._last_change_reload
+            wait = CHANGE_COALESCE_MS if since > MIN_RELOAD_INTERVAL_S \
+                else max(CHANGE_COALESCE_MS, int((MIN_RELOAD_INTERVAL_S - since) * 1000))
+            self._change_timer.start(wait)
 
     def _on_changes_settled(self) -> None:
         ids, full = set(self._pending_change_ids), self._pending_full_reload
         self._pending_change_ids.clear()
         self._pending_full_reload = False
         if full or any(self.model.row_of(i) is None for i in ids):
+            self._last_change_reload = time.monotonic()
             self.tasks.spawn("query", self.reload(keep_selection=True))
         else:
             self.tasks.spawn("patch", self.patch_listings(ids))
