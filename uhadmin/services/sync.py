@@ -834,12 +834,6 @@ class SyncService:
             ).values(sync_error="", sync_state=state),
                 [{"b_listing": o.listing_id, "b_version": o.version,
                   "b_final": SyncState.NOT_PUBLISHED.value} for o in unpublished])
-        session.execute(update(CLAIMS).where(
-            CLAIMS.c.listing_id == bindparam("b_listing"),
-            or_(CLAIMS.c.pushed_revision.is_(None),
-                CLAIMS.c.pushed_revision < bindparam("b_version")),
-        ).values(pushed_revision=bindparam("b_version")),
-            [{"b_listing": o.listing_id, "b_version": o.version} for o in pushed])
         session.execute(update(OUTBOX).where(
             OUTBOX.c.listing_id == bindparam("b_listing"),
             OUTBOX.c.revision <= bindparam("b_version"), OUTBOX.c.done_at.is_(None),
@@ -861,6 +855,14 @@ class SyncService:
             OPERATIONS.c.revision <= bindparam("b_version"),
             OPERATIONS.c.completed_at.is_(None),
         ).values(completed_at=now),
+            [{"b_listing": o.listing_id, "b_version": o.version} for o in pushed])
+        # Claims last, in every transaction that touches both: a claimer locks outbox rows
+        # first and claims second, so the same order here cannot deadlock with it.
+        session.execute(update(CLAIMS).where(
+            CLAIMS.c.listing_id == bindparam("b_listing"),
+            or_(CLAIMS.c.pushed_revision.is_(None),
+                CLAIMS.c.pushed_revision < bindparam("b_version")),
+        ).values(pushed_revision=bindparam("b_version")),
             [{"b_listing": o.listing_id, "b_version": o.version} for o in pushed])
         for outcome in pushed:
             if outcome.kind in ("unchanged", "not_published"):
