@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -250,6 +251,10 @@ def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dar
             try:
                 for theme in themes:
                     written += loop.run_until_complete(_shoot_all(parts, outdir, theme))
+                # The README's headline picture: the main window as most people see it.
+                headline = outdir / f"main-listings-{themes[0]}.png"
+                shutil.copyfile(headline, outdir / "screenshot.png")
+                written.append(outdir / "screenshot.png")
             finally:
                 parts.close()
                 loop.run_until_complete(asyncio.sleep(0))

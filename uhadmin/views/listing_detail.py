@@ -33,7 +33,7 @@ from uhadmin.money import format_money
 from uhadmin.views.listing_table import STATUS_LABELS, SYNC_LABELS, format_time
 from uhadmin.views.tasks import TaskRunner
 
-IMAGE_SIZE = QSize(240, 160)
+IMAGE_SIZE = QSize(210, 140)
 
 
 class ImageLoader(QObject):
@@ -207,6 +207,7 @@ class ListingDetailPane(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([620, 130])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.splitter)
