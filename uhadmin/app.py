@@ -135,6 +135,7 @@ def run_gui(database_url: str | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
     app = ensure_application()
     keys = KeyStore()
     preferences = PreferencesStore()

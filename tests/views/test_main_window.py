@@ -52,7 +52,7 @@ def test_title_shortcuts_and_sync_placeholder(make_window):
     assert window.find_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Find)
     assert window.refresh_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Refresh)
     assert window.settings_action.shortcut() == QKeySequence("Ctrl+,")
-    assert window.quit_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Quit)
+    assert window.quit_action.shortcut() == QKeySequence("Ctrl+Q")
     assert window.sync_action.shortcut() == QKeySequence("Ctrl+Shift+S")
     assert not window.sync_action.isEnabled()
     assert "not available yet" in window.sync_action.toolTip()

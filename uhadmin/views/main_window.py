@@ -332,8 +332,8 @@ class MainWindow(QMainWindow):
         self.settings_action = action("&Settings…", "Database, Stripe key, URLs (Ctrl+,)",
                                       "Ctrl+,", self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.quit_action = action("&Quit", "Quit uhadmin (Ctrl+Q)",
-                                  QKeySequence.StandardKey.Quit, self.close)
+        # Spelled out: the standard Quit key is empty on Windows, where Ctrl+Q is expected.
+        self.quit_action = action("&Quit", "Quit uhadmin (Ctrl+Q)", "Ctrl+Q", self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.shortcuts_action = action("&Keyboard shortcuts", "List the keyboard shortcuts",
