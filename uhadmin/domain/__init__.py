@@ -27,6 +27,7 @@ from uhadmin.domain.listing import (
 )
 from uhadmin.domain.sync import (
     AppliedFix,
+    CancelToken,
     ConnectionState,
     FindingKind,
     Fix,
@@ -60,6 +61,7 @@ __all__ = [
     "SyncState",
     "check_transition",
     "AppliedFix",
+    "CancelToken",
     "ConnectionState",
     "FindingKind",
     "Fix",

@@ -19,6 +19,21 @@ class SyncProgress:
     eta_s: float | None = None  # None until a rate is known
 
 
+class CancelToken:
+    """Ask a running sync to stop after the listings already at Stripe; it resumes later
+    where it stopped (views may make one: it is a plain flag, no service behind it)."""
+
+    def __init__(self) -> None:
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
 @dataclass(frozen=True)
 class SyncReport:
     """What one sync did. `api_calls` counts every HTTP request sent to Stripe (retries too)."""

@@ -60,7 +60,13 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import SyncState
-from uhadmin.domain.sync import ConnectionState, SyncProgress, SyncReport, SyncStatus
+from uhadmin.domain.sync import (
+    CancelToken,
+    ConnectionState,
+    SyncProgress,
+    SyncReport,
+    SyncStatus,
+)
 from uhadmin.errors import (
     ModeMismatchError,
     StripeRefusedError,
@@ -71,6 +77,7 @@ from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import DesiredProduct, desired_product, needs_stripe
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
+from uhadmin.services.stripe_gateway.client import StripeGateway
 from uhadmin.services.tables import (
     AuditRow,
     ListingRow,
@@ -107,20 +114,6 @@ FAILED_RETRY_AFTER = timedelta(seconds=60)  # a refused change is not retried in
 
 class SyncBusyError(UhadminError):
     """Another process is syncing this SQLite catalog (SQLite allows one at a time)."""
-
-
-class CancelToken:
-    """Ask a running sync to stop after the listings already at Stripe; it resumes later."""
-
-    def __init__(self) -> None:
-        self._cancelled = False
-
-    def cancel(self) -> None:
-        self._cancelled = True
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
 
 
 def _utcnow() -> datetime:
@@ -248,7 +241,8 @@ class SyncService:
                 log.exception("sync status subscriber %r failed", callback)
 
     @property
-    def gateway(self):
+    def gateway(self) -> StripeGateway:
+        """The Stripe connection (its `api_calls` and `stats` count every request)."""
         return self.catalog.gateway
 
     # --- catalog id ----------------------------------------------------------------------
