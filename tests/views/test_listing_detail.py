@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from uhadmin.cli.screenshot_commands import draw_demo_photos, serve_folder
 from uhadmin.domain import ListingStatus
 from uhadmin.views.listing_detail import ListingDetailPane
@@ -49,6 +51,16 @@ def test_stripe_ids_link_to_the_dashboard(qtbot, listings, make_listing, run):
     run(pane.tasks.wait_idle())
     assert 'href="https://dashboard.stripe.com/test/products/prod_123"' in \
         pane.fields["product"].text()
+
+
+def test_text_people_typed_is_shown_as_typed(qtbot, listings, make_listing, run):
+    listing = make_listing("<b>Bold</b> lamp", 800, description="<img src=x>")
+    pane = make_pane(qtbot, listings)
+    pane.show_listing(listing)
+    run(pane.tasks.wait_idle())
+    assert pane.title.textFormat() == Qt.TextFormat.PlainText
+    assert pane.description.textFormat() == Qt.TextFormat.PlainText
+    assert pane.title.text() == "<b>Bold</b> lamp"
 
 
 def test_image_loads_asynchronously_and_falls_back_to_a_placeholder(

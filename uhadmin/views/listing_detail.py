@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import quote
 
 from PySide6.QtCore import QObject, QSize, QStandardPaths, Qt, QUrl, Signal
 from PySide6.QtGui import QPixmap
@@ -100,7 +102,9 @@ class ImageLoader(QObject):
             reply.abort()
 
 
-def _selectable(label: QLabel) -> QLabel:
+def _selectable(label: QLabel, *, rich: bool = False) -> QLabel:
+    # Sellers type titles and descriptions: plain text, so "<b>" shows as typed.
+    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
                                   | Qt.TextInteractionFlag.LinksAccessibleByMouse)
     label.setWordWrap(True)
@@ -170,7 +174,7 @@ class ListingDetailPane(QWidget):
                            ("sync", "Sync state"), ("sync_error", "Last sync error"),
                            ("synced_at", "Last synced"), ("version", "Version"),
                            ("created", "Created"), ("updated", "Updated")):
-            value = _selectable(QLabel(""))
+            value = _selectable(QLabel(""), rich=key in ("product", "price_id"))
             value.setOpenExternalLinks(True)
             self.fields[key] = value
             form.addRow(label + ":", value)
@@ -229,29 +233,32 @@ class ListingDetailPane(QWidget):
             self._set_placeholder("No listing selected")
             return
         self.title.setText(listing.title)
-        set_ = lambda key, text: self.fields[key].setText(text)  # noqa: E731
-        set_("id", str(listing.id))
-        set_("price", format_money(listing.price_minor, listing.currency))
         status = STATUS_LABELS[listing.status]
         if listing.rejection_reason:
             status += f" (reason: {listing.rejection_reason})"
-        set_("status", status)
-        set_("category", listing.category or "-")
-        set_("condition", listing.condition or "-")
-        set_("seller", listing.seller_contact or "-")
-        set_("images", "\n".join(listing.image_urls) or "none")
-        set_("product", self._stripe_link("products", listing.stripe_product_id))
-        set_("price_id", self._stripe_link("prices", listing.stripe_price_id))
-        set_("sync", SYNC_LABELS[listing.sync_state])
-        error = listing.sync_error or ("-" if listing.sync_state != SyncState.FAILED
-                                       else "failed (no message)")
-        set_("sync_error", error)
+        sync_error = listing.sync_error or ("-" if listing.sync_state != SyncState.FAILED
+                                            else "failed (no message)")
+        values = {
+            "id": str(listing.id),
+            "price": format_money(listing.price_minor, listing.currency),
+            "status": status,
+            "category": listing.category or "-",
+            "condition": listing.condition or "-",
+            "seller": listing.seller_contact or "-",
+            "images": "\n".join(listing.image_urls) or "none",
+            "product": self._stripe_link("products", listing.stripe_product_id),
+            "price_id": self._stripe_link("prices", listing.stripe_price_id),
+            "sync": SYNC_LABELS[listing.sync_state],
+            "sync_error": sync_error,
+            "synced_at": format_time(listing.last_synced_at) or "never",
+            "version": str(listing.version),
+            "created": f"{format_time(listing.created_at)} by {listing.created_by or '-'}",
+            "updated": f"{format_time(listing.updated_at)} by {listing.updated_by or '-'}",
+        }
+        for key, text in values.items():
+            self.fields[key].setText(text)
         self.fields["sync_error"].setProperty("problem", bool(listing.sync_error))
         self.fields["sync_error"].style().polish(self.fields["sync_error"])
-        set_("synced_at", format_time(listing.last_synced_at) or "never")
-        set_("version", str(listing.version))
-        set_("created", f"{format_time(listing.created_at)} by {listing.created_by or '-'}")
-        set_("updated", f"{format_time(listing.updated_at)} by {listing.updated_by or '-'}")
         self.description.setText(listing.description or "(no description)")
         self._load_image(listing)
         same_version = (previous is not None and previous.id == listing.id
@@ -262,9 +269,11 @@ class ListingDetailPane(QWidget):
     def _stripe_link(self, kind: str, object_id: str | None) -> str:
         if not object_id:
             return "not in Stripe yet"
+        shown = html.escape(object_id)
         if self._dashboard_base:
-            return f'<a href="{self._dashboard_base}/{kind}/{object_id}">{object_id}</a>'
-        return object_id
+            target = html.escape(f"{self._dashboard_base}/{kind}/{quote(object_id)}", quote=True)
+            return f'<a href="{target}">{shown}</a>'
+        return shown
 
     async def load_history(self, listing_id: int) -> None:
         entries = await self._listings.history(listing_id)

@@ -32,6 +32,7 @@ def show_message(parent: QWidget | None, title: str, text: str, *,
     """Open a window-modal message box without blocking the event loop (open(), not exec())."""
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("uhadminMessage")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # texts quote titles people typed
     if details:
         box.setDetailedText(details)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -44,6 +45,7 @@ def ask_confirmation(parent: QWidget | None, title: str, text: str,
     """Ask yes/no without blocking; `on_yes` runs only if the person confirms."""
     box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton,
                       parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
     yes = box.addButton(yes_text, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
