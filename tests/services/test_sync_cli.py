@@ -91,3 +91,28 @@ def test_reconcile_reports_fixes_on_request_and_adopts(run, stripe_client,
     assert code == 2 and "KIND or KIND=FIX" in err
     code, _, err = run("adopt", "prod_missing")
     assert code == 1 and "prod_missing" in err
+
+
+def test_bootstrap_picks_stripe_by_settings(tmp_path) -> None:
+    from uhadmin.config import KeyStore, PreferencesStore, load_settings
+
+    def build(environ: dict[str, str]):
+        settings = load_settings(
+            {"data_dir": str(tmp_path)}, {"UHADMIN_DATABASE_URL":
+                                          f"sqlite:///{tmp_path / 'c.db'}", **environ},
+            KeyStore(), preferences=PreferencesStore(tmp_path / "prefs.json"))
+        return bootstrap.build_services(settings)
+
+    live_key = "sk_live_" + "L1ve" * 6
+    with build({"UHADMIN_STRIPE_API_KEY": live_key}) as live:
+        # A live key syncs the live catalog (the GUI shows a LIVE badge), limited per mode.
+        assert live.stripe_mode == "live" and live.gateway.mode == "live"
+        assert live.sandbox is None and live.gateway.config.api_base is None
+        assert live.gateway._endpoint_rate is not None
+        assert live_key not in repr(live.gateway) + repr(live.gateway.config)
+    with build({}) as offline:
+        sandbox = offline.sandbox
+        assert offline.stripe_mode == "sandbox" and sandbox is not None
+        assert offline.gateway.config.api_base == sandbox.url
+        assert (tmp_path / bootstrap.SANDBOX_DATA_FILE).exists()
+    assert offline.sandbox is None  # stopped on close
