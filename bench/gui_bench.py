@@ -4,8 +4,10 @@
 
 Seeds a temporary SQLite catalog (bulk insert, search index included), then starts a fresh
 Python process that builds the app through its composition root and measures:
-  - start to painted main window: from the first line of that process (before PySide6 is
-    imported) until the first page is in the table and the window has painted (< 1.5 s);
+  - start to painted main window, from the first line of that process (before PySide6 is
+    imported), as the app starts (uhadmin.app.open_gui: window first, services in a worker
+    thread): until the window first paints, and until the first page of listings has
+    painted in it (< 1.5 s);
   - a search keystroke to repainted table: the query the debounce timer fires, its results
     in the model, the viewport repainted (< 100 ms; the 250 ms typing pause is on top, by
     design, and not counted);
@@ -29,8 +31,10 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-TARGETS = {"start_to_painted_s": 1.5, "search_keystroke_ms": 100.0, "sort_by_price_ms": 200.0,
-           "resident_memory_mb": 400.0}
+# The 1.5 s start target, read two ways: the window painted (what a person sees first)
+# and the first page of listings painted in it.
+TARGETS = {"window_painted_s": 1.5, "start_to_painted_s": 1.5, "search_keystroke_ms": 100.0,
+           "sort_by_price_ms": 200.0, "resident_memory_mb": 400.0}
 SEARCH_TERMS = ("b", "bi", "bik", "bike", "zep", "zeppelin", "oak chair", "lamp")
 
 
@@ -103,11 +107,12 @@ def measure(database_path: Path, repeat: int) -> dict:
     import qasync
     from keyring.backends import fail
     from PySide6.QtCore import QEvent, QObject, QSettings, Qt
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
-    from uhadmin.app import build_gui, ensure_application
+    from uhadmin.app import ensure_application, open_gui
     from uhadmin.config import KeyStore, PreferencesStore, load_settings
     from uhadmin.views.listing_table import ListingColumn
+    from uhadmin.views.main_window import MainWindow
 
     temp = Path(tempfile.mkdtemp(prefix="uhadmin-gui-bench-"))
     app = ensure_application()
@@ -120,13 +125,38 @@ def measure(database_path: Path, repeat: int) -> dict:
     # The no-key sandbox keeps its account in the data folder: a temporary one here.
     settings = dataclasses.replace(settings, data_dir=temp)
     qsettings = QSettings(str(temp / "layout.ini"), QSettings.Format.IniFormat)
-    imported_s = time.perf_counter() - PROCESS_STARTED
-    parts = build_gui(settings=settings, keys=keys, preferences=preferences,
-                      qsettings=qsettings)
-    built_s = time.perf_counter() - PROCESS_STARTED
+    qsettings.setValue("window/geometry", b"")  # default size: 1280 x 800
+    marks: dict[str, float] = {"gui_imports_s": time.perf_counter() - PROCESS_STARTED}
+
+    class FirstWindowPaint(QObject):
+        """Notes when the main window first paints (empty table, services still starting)."""
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if (event.type() == QEvent.Type.Paint and "window_painted_s" not in marks
+                    and isinstance(watched, QWidget)
+                    and isinstance(watched.window(), MainWindow)):
+                marks["window_painted_s"] = time.perf_counter() - PROCESS_STARTED
+            return False
+
+    first_paint = FirstWindowPaint()
+    app.installEventFilter(first_paint)
+
+    async def startup():
+        parts = await open_gui(settings=settings, keys=keys, preferences=preferences,
+                               qsettings=qsettings)
+        marks["services_started_s"] = time.perf_counter() - PROCESS_STARTED
+        for each in parts.window.tabs_by_key.values():
+            await each.tasks.wait_idle()
+        await parts.window.tasks.wait_idle()
+        QApplication.processEvents()  # the repaint the first page scheduled
+        marks["first_page_painted_s"] = time.perf_counter() - PROCESS_STARTED
+        return parts
+
+    parts = loop.run_until_complete(startup())
+    app.removeEventFilter(first_paint)
+    start_s = marks["first_page_painted_s"]
     window = parts.window
     tab = window.listings_tab
-    window.resize(1280, 800)
 
     async def idle() -> None:
         await tab.tasks.wait_idle()
@@ -152,18 +182,6 @@ def measure(database_path: Path, repeat: int) -> dict:
         if counter.paints == paints_before:
             tab.table.viewport().repaint()
 
-    marks: dict[str, float] = {"imports_s": imported_s, "services_and_window_built_s": built_s}
-
-    async def startup() -> float:
-        window.show()
-        window.start()
-        await idle()
-        marks["first_page_s"] = time.perf_counter() - PROCESS_STARTED
-        window.repaint()
-        QApplication.processEvents()
-        return time.perf_counter() - PROCESS_STARTED
-
-    start_s = loop.run_until_complete(startup())
     assert tab.model.rowCount() > 0, "the first page never arrived"
 
     async def search_once(term: str) -> float:
@@ -235,9 +253,11 @@ def measure(database_path: Path, repeat: int) -> dict:
     total = tab.model.total
     parts.close()
     loop.run_until_complete(asyncio.sleep(0))
+    loop.close()  # also stops the executor thread asyncio.to_thread started
     all_search = [t for times in search_ms.values() for t in times]
     return {
         "start_to_painted_s": start_s,
+        "window_painted_s": marks.get("window_painted_s", float("nan")),
         "start_marks": marks,
         "search_keystroke_ms": statistics.median(all_search),
         "search_keystroke_worst_ms": max(all_search),

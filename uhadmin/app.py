@@ -6,16 +6,20 @@ import asyncio
 import gc
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from uhadmin.bootstrap import Services, build_services
 from uhadmin.config import KeyStore, PreferencesStore, Settings, load_settings
 from uhadmin.errors import UhadminError
 from uhadmin.views.main_window import MainWindow
-from uhadmin.views.messages import UnexpectedErrorHook
+from uhadmin.views.messages import UnexpectedErrorHook, show_message
+
+if TYPE_CHECKING:
+    from uhadmin.bootstrap import Services
 
 log = logging.getLogger("uhadmin.app")
 
@@ -62,12 +66,85 @@ class MainThreadGarbageCollector(QObject):
         gc.enable()
 
 
+class CatalogUnavailableError(UhadminError):
+    """The services could not start (database unreachable, bad setting...)."""
+
+
+class StartingListings:
+    """Stands in for the ListingService while the services start in a worker thread.
+
+    Every call waits until they are up, so the window can be built and painted before
+    SQLAlchemy, the Stripe SDK and the migrations are even imported; if they fail to start,
+    every call raises CatalogUnavailableError, which the views show like any expected error.
+    """
+
+    def __init__(self) -> None:
+        self._ready: asyncio.Future | None = None
+        self.service: Any = None
+
+    def _future(self) -> asyncio.Future:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+        return self._ready
+
+    def attach(self, service: Any) -> None:
+        self.service = service
+        if not self._future().done():
+            self._future().set_result(service)
+
+    def fail(self, error: CatalogUnavailableError) -> None:
+        future = self._future()
+        if not future.done():
+            future.set_exception(error)
+            future.exception()  # retrieved here: callers that never came are not a bug
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            service = self.service
+            if service is None:
+                service = await asyncio.shield(self._future())
+            return await getattr(service, name)(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+
+class StartingBus:
+    """Stands in for the ChangeBus until it exists: subscriptions are kept and moved over."""
+
+    def __init__(self) -> None:
+        self._waiting: list[Callable[[Any], None]] = []
+        self._unsubscribers: dict[Callable[[Any], None], Callable[[], None]] = {}
+        self._bus: Any = None
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]:
+        if self._bus is not None:
+            return self._bus.subscribe(callback)
+        self._waiting.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._waiting:
+                self._waiting.remove(callback)
+            real = self._unsubscribers.pop(callback, None)
+            if real is not None:
+                real()
+
+        return unsubscribe
+
+    def attach(self, bus: Any) -> None:
+        self._bus = bus
+        for callback in self._waiting:
+            self._unsubscribers[callback] = bus.subscribe(callback)
+        self._waiting.clear()
+
+
 @dataclass
 class GuiParts:
-    """What `build_gui` made, so the app, the screenshot command and the bench share it."""
+    """The main window and what it runs on, so the app, the screenshot command and the
+    bench share one wiring. `services` is None when they failed to start."""
 
     settings: Settings
-    services: Services
+    services: Services | None
     keys: KeyStore
     preferences: PreferencesStore
     window: MainWindow
@@ -79,7 +156,8 @@ class GuiParts:
         self.window.shutdown()
         self.hook.uninstall()
         self.collector.stop()
-        self.services.close()
+        if self.services is not None:
+            self.services.close()
 
 
 def ensure_application() -> QApplication:
@@ -92,26 +170,79 @@ def ensure_application() -> QApplication:
     return app
 
 
+def _make_window(settings: Settings, keys: KeyStore, preferences: PreferencesStore,
+                 qsettings: QSettings | None, listings: Any, bus: Any
+                 ) -> tuple[MainWindow, UnexpectedErrorHook, MainThreadGarbageCollector]:
+    app = ensure_application()
+    window = MainWindow(settings=settings, listings=listings, bus=bus, keys=keys,
+                        preferences=preferences,
+                        qsettings=qsettings if qsettings is not None else QSettings(),
+                        dashboard_base=DASHBOARD.get(settings.mode))
+    hook = UnexpectedErrorHook(lambda: window)
+    hook.install()
+    return window, hook, MainThreadGarbageCollector(app)
+
+
 def build_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesStore,
               qsettings: QSettings | None = None, services: Services | None = None) -> GuiParts:
-    """Wire services and the main window; the caller shows it and runs the loop."""
-    app = ensure_application()
+    """Wire already-built (or built here, synchronously) services into a main window; the
+    caller shows it and runs the loop. The app itself uses `open_gui`, which paints first."""
+    from uhadmin.bootstrap import build_services
+
     services = services if services is not None else build_services(settings)
     try:
-        qsettings = qsettings if qsettings is not None else QSettings()
-        window = MainWindow(settings=settings, listings=services.listings, bus=services.bus,
-                            keys=keys, preferences=preferences, qsettings=qsettings,
-                            dashboard_base=DASHBOARD.get(settings.mode))
+        window, hook, collector = _make_window(settings, keys, preferences, qsettings,
+                                               services.listings, services.bus)
     except BaseException:
         services.close()
         raise
-    hook = UnexpectedErrorHook(lambda: window)
-    hook.install()
     return GuiParts(settings=settings, services=services, keys=keys, preferences=preferences,
-                    window=window, hook=hook, collector=MainThreadGarbageCollector(app))
+                    window=window, hook=hook, collector=collector)
 
 
-async def _run_window(parts: GuiParts) -> int:
+def _build_services(settings: Settings) -> Services:
+    # Imported here, in the worker thread: the service layer's imports (SQLAlchemy, the
+    # Stripe SDK, alembic) are most of the start-up time.
+    from uhadmin.bootstrap import build_services
+
+    return build_services(settings)
+
+
+async def open_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesStore,
+                   qsettings: QSettings | None = None) -> GuiParts:
+    """Show the main window at once, then start the services in a worker thread and hand
+    them to it; its first queries wait for them. Returns when the services are up (or
+    failed, which the window then says)."""
+    listings, bus = StartingListings(), StartingBus()
+    window, hook, collector = _make_window(settings, keys, preferences, qsettings, listings,
+                                           bus)
+    window.show()
+    window.start()
+    window.statusBar().showMessage("Opening the catalog…")
+    parts = GuiParts(settings=settings, services=None, keys=keys, preferences=preferences,
+                     window=window, hook=hook, collector=collector)
+    try:
+        services = await asyncio.to_thread(_build_services, settings)
+    except Exception as exc:  # any failure to start is shown, never a silent exit
+        log.exception("the services did not start")
+        error = CatalogUnavailableError(f"uhadmin could not open the catalog: {exc}")
+        listings.fail(error)
+        window.statusBar().clearMessage()
+        show_message(window, "uhadmin cannot open the catalog",
+                     f"{error}\n\nCheck the database URL in Settings (Ctrl+,) and start "
+                     "uhadmin again.", icon=QMessageBox.Icon.Critical)
+        return parts
+    if not window.isVisible():  # closed while the services started
+        services.close()
+        return parts
+    parts.services = services
+    listings.attach(services.listings)
+    bus.attach(services.bus)
+    window.statusBar().clearMessage()
+    return parts
+
+
+async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesStore) -> int:
     app = QApplication.instance()
     # Closing the window ends this coroutine, which ends the loop; Qt quitting by itself
     # would stop the loop under a still-running coroutine ("Event loop stopped before
@@ -120,12 +251,14 @@ async def _run_window(parts: GuiParts) -> int:
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
-    parts.window.show()
-    parts.window.start()
-    for tab in parts.window.tabs_by_key.values():
-        await tab.tasks.wait_idle()
-    parts.collector.freeze_startup_objects()
-    await closed.wait()
+    parts = await open_gui(settings=settings, keys=keys, preferences=preferences)
+    try:
+        for tab in parts.window.tabs_by_key.values():
+            await tab.tasks.wait_idle()
+        parts.collector.freeze_startup_objects()
+        await closed.wait()
+    finally:
+        parts.close()
     return 0
 
 
@@ -136,19 +269,30 @@ def run_gui(database_url: str | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
-    app = ensure_application()
+    ensure_application()
     keys = KeyStore()
     preferences = PreferencesStore()
     try:
         settings = load_settings({"database_url": database_url}, keys=keys,
                                  preferences=preferences)
-        parts = build_gui(settings=settings, keys=keys, preferences=preferences)
     except UhadminError as exc:
         # Before the event loop runs, so a blocking message box is fine here.
         QMessageBox.critical(None, "uhadmin cannot start", str(exc))
         return 2
-    del app
-    try:
-        return qasync.run(_run_window(parts))
-    finally:
-        parts.close()
+    return qasync.run(_run_app(settings, keys, preferences))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`uhadmin-gui` and `python -m uhadmin.app`: the desktop app alone. `uhadmin` with no
+    command starts it too, after loading every CLI command (and with them the services),
+    so this way the window shows about a second sooner."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="uhadmin-gui", description=main.__doc__)
+    parser.add_argument("--database-url", help="Overrides UHADMIN_DATABASE_URL for this run.")
+    args = parser.parse_args(argv)
+    sys.exit(run_gui(database_url=args.database_url))
+
+
+if __name__ == "__main__":
+    main()
