@@ -269,3 +269,17 @@ def test_a_stream_of_changes_reloads_at_most_about_once_a_second(qtbot, listings
 
     run(stream())
     assert 2 <= len(reloads) <= 3
+
+
+def test_columns_the_database_cannot_sort_keep_the_current_sort(qtbot, listings, change_bus,
+                                                                 run):
+    tab = make_tab(qtbot, listings, change_bus)
+    run(tab.reload())
+    messages = []
+    tab.status_message.connect(messages.append)
+    header = tab.table.horizontalHeader()
+    header.setSortIndicator(ListingColumn.PRODUCT_ID.section, Qt.SortOrder.AscendingOrder)
+    run(tab.tasks.wait_idle())
+    assert header.sortIndicatorSection() == ListingColumn.UPDATED.section
+    assert tab.model.sort_key is SortKey.UPDATED
+    assert messages == ["Stripe product cannot be sorted"]
