@@ -507,3 +507,24 @@ async def test_auto_sync_pushes_shortly_after_an_edit(database, listing_service,
     await service.gateway.aclose()
     assert (await listing_service.get(listing.id)).sync_state == SyncState.SYNCED
     assert len(products(stripe_sandbox)) == 1
+
+
+async def test_quick_scan_finds_rows_whose_version_moved(sync, database, listing_service,
+                                                         stripe_sandbox) -> None:
+    await approved(listing_service, 2)
+    await sync.run()
+    with database.session(write=True) as session:  # the website's new row and its edit
+        session.execute(text("INSERT INTO listings (title, price_minor, status) "
+                             "VALUES ('Web row', 900, 'approved')"))
+        session.execute(text("UPDATE listings SET title = 'Web edit', version = version + 1 "
+                             "WHERE id = 1"))
+    stripe_sandbox.reset_stats()
+    report = await sync.run(full_scan=False)
+    assert (report.created, report.updated, report.unchanged) == (1, 1, 1)
+    assert stripe_sandbox.stats.total == 2
+    # A writer that breaks the contract (no version bump) is caught by the full scan only.
+    with database.session(write=True) as session:
+        session.execute(text("UPDATE listings SET title = 'Sneaky' WHERE id = 2"))
+    assert (await sync.run(full_scan=False)).api_calls == 0
+    report = await sync.run()
+    assert (report.updated, report.api_calls) == (1, 1)
