@@ -83,6 +83,10 @@ def test_connection_state_counts_queued_changes(make_window, make_listing, run):
     assert "not contacted" in window.connection.text()
     window.connection.set_online(False)
     assert window.connection.text().startswith("● Offline · 1 change queued")
+    second = make_listing("Desk lamp", 800, ListingStatus.APPROVED)  # publishes changes
+    run(asyncio.sleep(0.5))
+    run(_idle(window))
+    assert window.connection.queued == 2 and second.status == ListingStatus.APPROVED
 
 
 def test_find_and_new_by_keyboard(qtbot, make_window):

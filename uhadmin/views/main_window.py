@@ -218,6 +218,10 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
+        self._status_soon = QTimer(self)
+        self._status_soon.setSingleShot(True)
+        self._status_soon.setInterval(300)
+        self._status_soon.timeout.connect(self.refresh_status)
         self._restore_state()
         # "Follow system" follows it live, e.g. when the desktop switches to dark at dusk.
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_colours_changed)
@@ -404,8 +408,8 @@ class MainWindow(QMainWindow):
         self.connection.set_queued(await self._listings.queued_changes())
 
     def _on_change(self, change: Any) -> None:
-        if change.kind in ("listing", "sync"):
-            self.refresh_status()
+        if change.kind in ("listing", "sync") and not self._status_soon.isActive():
+            self._status_soon.start()  # one count for a burst of changes
 
     def _restore_state(self) -> None:
         geometry = self.qsettings.value("window/geometry")
@@ -435,6 +439,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel every running task of the window and its tabs; stop listening to changes."""
         self._status_timer.stop()
+        self._status_soon.stop()
         self.bridge.close()
         if self._follows_system_colours:
             self._follows_system_colours = False
