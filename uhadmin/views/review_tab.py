@@ -28,7 +28,9 @@ from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.workspace import WorkspaceTab
 
 PAGE_SIZE = 200
-_HIDDEN_COLUMNS = (ListingColumn.SYNC_STATE, ListingColumn.PRODUCT_ID, ListingColumn.PRICE_ID)
+# Everything in the queue is pending review and not in Stripe: those columns say nothing.
+_HIDDEN_COLUMNS = (ListingColumn.STATUS, ListingColumn.SYNC_STATE, ListingColumn.PRODUCT_ID,
+                   ListingColumn.PRICE_ID)
 
 
 class ReviewTab(WorkspaceTab):
