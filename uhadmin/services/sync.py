@@ -32,7 +32,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -274,12 +274,15 @@ class SyncService:
     # --- the run -------------------------------------------------------------------------
     async def run(self, *, limit: int | None = None, dry_run: bool = False,
                   progress: Callable[[SyncProgress], None] | None = None,
-                  cancel: CancelToken | None = None, full_scan: bool = True) -> SyncReport:
+                  cancel: CancelToken | None = None, full_scan: bool = True,
+                  listing_ids: Collection[int] | None = None) -> SyncReport:
         """Push every pending change (at most `limit` listings). Raises SyncBusyError when
         another process syncs this SQLite catalog, ModeMismatchError when Stripe answers in
         the other mode. Cancel with `cancel.cancel()` or by cancelling the task; what was
         not pushed stays queued for the next run. `full_scan=False` (AutoSync) looks for
-        rows written outside uhadmin only among those whose version moved."""
+        rows written outside uhadmin only among those whose version moved. `listing_ids`
+        pushes only those listings' changes (a selection, or a Retry of failures: their
+        failed changes are tried again at once instead of after the failure back-off)."""
         async with self._running:
             holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
             catalog_id = await self.catalog_id()
@@ -289,8 +292,12 @@ class SyncService:
                 await self._db.run(functools.partial(self._take_sqlite_lock, holder=holder),
                                    write=True)
             try:
+                only = frozenset(listing_ids) if listing_ids is not None else None
+                if only:
+                    await self._db.run(functools.partial(self._retry_now_in, only=only),
+                                       write=True)
                 return await self._run(catalog_id, holder, limit, progress, cancel,
-                                       full_scan)
+                                       full_scan, only)
             except ModeMismatchError as error:
                 self._set_status(ConnectionState.STOPPED, await self.queued(), str(error))
                 raise
@@ -302,14 +309,15 @@ class SyncService:
 
     async def _run(self, catalog_id: str, holder: str, limit: int | None,
                    progress: Callable[[SyncProgress], None] | None,
-                   cancel: CancelToken | None, full_scan: bool) -> SyncReport:
+                   cancel: CancelToken | None, full_scan: bool,
+                   only: frozenset[int] | None = None) -> SyncReport:
         started = time.monotonic()
         calls_before = self.gateway.api_calls
         behind, unchanged_in_scan = await self._db.run(
             functools.partial(self._scan_in, catalog_id=catalog_id, full=full_scan))
         if behind:
             await self._db.run(functools.partial(self._enqueue_in, behind=behind), write=True)
-        total = await self.queued_listings()
+        total = await self.queued_listings(only)
         if limit is not None:
             total = min(total, limit)
         counts = {"created": 0, "updated": 0, "price_changed": 0, "archived": 0,
@@ -362,8 +370,8 @@ class SyncService:
                     size = self.batch_size if remaining is None else min(self.batch_size,
                                                                           remaining)
                     batch = await self._db.run(functools.partial(
-                        self._claim_in, holder=holder, size=size, catalog_id=catalog_id),
-                        write=True)
+                        self._claim_in, holder=holder, size=size, catalog_id=catalog_id,
+                        only=only), write=True)
                     if batch:
                         if remaining is not None:
                             remaining -= len(batch)
@@ -404,10 +412,23 @@ class SyncService:
                           queued=queued, notes=tuple(notes),
                           elapsed_s=time.monotonic() - started)
 
-    async def queued_listings(self) -> int:
-        return await self._db.run(lambda session: session.execute(
-            select(func.count(func.distinct(OUTBOX.c.listing_id)))
-            .where(OUTBOX.c.done_at.is_(None))).scalar_one())
+    async def queued_listings(self, only: Collection[int] | None = None) -> int:
+        """Listings with a change not yet pushed (among `only`, if given)."""
+        def count(session: Session) -> int:
+            query = (select(func.count(func.distinct(OUTBOX.c.listing_id)))
+                     .where(OUTBOX.c.done_at.is_(None)))
+            if only is not None:
+                query = query.where(OUTBOX.c.listing_id.in_(list(only)))
+            return session.execute(query).scalar_one()
+
+        return await self._db.run(count)
+
+    @staticmethod
+    def _retry_now_in(session: Session, *, only: frozenset[int]) -> None:
+        """Lift the failure back-off of these listings' unclaimed changes (a person asked)."""
+        session.execute(update(OUTBOX).where(
+            OUTBOX.c.listing_id.in_(list(only)), OUTBOX.c.done_at.is_(None),
+            OUTBOX.c.claimed_by.is_(None)).values(lease_until=None))
 
     async def _process_batch(self, batch: list[_Work], catalog_id: str, holder: str,
                              report_progress: Callable[[_Outcome, str], None],
@@ -704,7 +725,7 @@ class SyncService:
             ).values(sync_state=SyncState.PENDING.value))
 
     def _claim_in(self, session: Session, *, holder: str, size: int,
-                  catalog_id: str) -> list[_Work]:
+                  catalog_id: str, only: frozenset[int] | None = None) -> list[_Work]:
         now = _utcnow()
         until = now + self.lease
         if self._db.dialect == "sqlite":
@@ -715,6 +736,8 @@ class SyncService:
                    or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < now))
             .order_by(OUTBOX.c.id).limit(size * 3)
         )
+        if only is not None:
+            candidates = candidates.where(OUTBOX.c.listing_id.in_(list(only)))
         if self._db.dialect == "postgresql":
             # Another admin's sync skips the rows this one is claiming instead of waiting.
             candidates = candidates.with_for_update(skip_locked=True)
