@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import heapq
 import re
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +53,27 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         self._expiry_heap = sorted((s["expires_at"], sid) for sid, s in
                                    self.store.objects["checkout_session"].items()
                                    if s["status"] == "open")
+
+    def apply_external_changes(self, changed: list[tuple[str, dict[str, Any]]],
+                               deleted: list[tuple[str, str]], full: bool) -> None:
+        """Another process changed the shared account file: bring the indexes along."""
+        if full:
+            self.rebuild_indexes()
+            return
+        for kind, object_id in deleted:
+            if kind in self._search_versions:
+                self._search_versions[kind].pop(object_id, None)
+        for kind, obj in changed:
+            if kind in self._search_versions:
+                self._index_for_search(kind, obj)
+            if kind == "price":
+                self._prices_by_product.setdefault(obj["product"], set()).add(obj["id"])
+            elif kind == "checkout_session" and obj["status"] == "open":
+                heapq.heappush(self._expiry_heap, (obj["expires_at"], obj["id"]))
+
+    def sessions_due(self) -> bool:
+        """Whether `expire_due_sessions` may have something to do (so the request writes)."""
+        return bool(self._expiry_heap) and self._expiry_heap[0][0] <= self._now()
 
     def _index_for_search(self, kind: str, obj: dict[str, Any]) -> None:
         versions = self._search_versions[kind].setdefault(obj["id"], [])

@@ -105,7 +105,7 @@ class HostedCheckout:
 
     def _checkout(self, session_id: str, error: PaymentResult | None = None,
                   form: dict[str, str] | None = None, status: int = 200) -> Response:
-        with self.server.store.lock:
+        with self.server.store.transaction(write_if=self.api.sessions_due):
             session = self.api.open_session_for_payment(session_id)
             closed = self._closed_page(session)
             if closed is not None:
@@ -122,7 +122,7 @@ class HostedCheckout:
         card = CardForm(email=form.get("email", ""), card_number=form.get("cardNumber", ""),
                         expiry=form.get("cardExpiry", ""), cvc=form.get("cardCvc", ""),
                         name=form.get("billingName", ""))
-        with self.server.store.lock:
+        with self.server.store.transaction(write=True):
             session = self.api.open_session_for_payment(session_id)
             closed = self._closed_page(session)
             if closed is not None:
@@ -134,7 +134,7 @@ class HostedCheckout:
         return self._checkout(session_id, result, form, status=402)
 
     def _challenge(self, session_id: str) -> Response:
-        with self.server.store.lock:
+        with self.server.store.transaction(write_if=self.api.sessions_due):
             session = self.api.open_session_for_payment(session_id)
             closed = self._closed_page(session)
             if closed is not None:
@@ -147,7 +147,7 @@ class HostedCheckout:
                           action=f"/c/pay/{session_id}/authenticate")
 
     def _authenticate(self, session_id: str, approved: bool) -> Response:
-        with self.server.store.lock:
+        with self.server.store.transaction(write=True):
             session = self.api.open_session_for_payment(session_id)
             closed = self._closed_page(session)
             if closed is not None:

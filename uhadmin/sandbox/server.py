@@ -3,7 +3,8 @@
 An asyncio HTTP server with its own loop in a background thread (transport.py): requests
 are served concurrently (added latency is an asyncio sleep, so 16 slow requests overlap),
 and it works the same from sync code, plain asyncio or a qasync loop. Endpoint handlers run
-under the store's lock, one at a time, which keeps the account consistent.
+in a store transaction, one at a time, which keeps the account consistent; with a data file
+that transaction is also SQLite's, so several processes can serve one account (store.py).
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class SandboxServer:
         self.webhooks = WebhookDispatcher(self._webhook_result)
         self.api = StripeApi(self.store, self.clock, lambda: self.url, self._on_event,
                              search_delay_s=search_delay_s)
+        self.store.on_reload = self.api.apply_external_changes
         self._initial_search_delay_s = search_delay_s
         self._hosted: HostedCheckout | None = None
         self._inflight: set[str] = set()
@@ -176,7 +178,7 @@ class SandboxServer:
 
     def reset(self) -> None:
         """Forget every object, event and idempotency key (a fresh account), keep settings."""
-        with self.store.lock:
+        with self.store.transaction(write=True):
             self.store.clear()
             self.clock.reset()
             self.api.search_delay_s = self._initial_search_delay_s
@@ -252,9 +254,11 @@ class SandboxServer:
                 self.webhooks.submit(url, secret, event)
 
     def _webhook_result(self, event_id: str, ok: bool) -> None:
-        with self.store.lock:
+        if not ok:
+            return
+        with self.store.transaction(write=True):
             event = self.store.get("event", event_id)
-            if event is not None and ok and event["pending_webhooks"] > 0:
+            if event is not None and event["pending_webhooks"] > 0:
                 self.store.put("event", dict(event, pending_webhooks=event["pending_webhooks"]
                                              - 1))
 
@@ -263,11 +267,23 @@ class SandboxServer:
         forget idempotency keys after 24 h and events after 30 days, as Stripe does."""
         while not self._ticker_stop.wait(0.25):
             try:
-                with self.store.lock:
+                with self.store.transaction(write_if=self._housekeeping_due):
                     self.api.expire_due_sessions()
                     self._forget_expired()
             except Exception:
                 log.exception("sandbox clock tick failed")
+
+    def _housekeeping_due(self) -> bool:
+        """Whether a tick has anything to expire or forget (only then does it write)."""
+        if self.api.sessions_due():
+            return True
+        now = self.clock.now()
+        for kind, lifetime in (("idempotency", IDEMPOTENCY_TTL_S),
+                               ("event", EVENT_RETENTION_S)):
+            oldest = next(iter(self.store.objects[kind].values()), None)
+            if oldest is not None and oldest["created"] + lifetime <= now:
+                return True
+        return False
 
     def _forget_expired(self) -> None:
         now = self.clock.now()
@@ -400,7 +416,9 @@ class SandboxServer:
 
     def _execute(self, request: ApiRequest, route: _Route) -> Response:
         try:
-            with self.store.lock:
+            # A GET writes only when a checkout session is past its expiry.
+            with self.store.transaction(write=request.method != "GET",
+                                        write_if=self.api.sessions_due):
                 self.api.expire_due_sessions()
                 result = getattr(self.api, route.handler)(request)
             return json_response(200, result)
@@ -419,12 +437,7 @@ class SandboxServer:
             return json_response(400, error.body())
         fingerprint = json.dumps([request.method, request.path, request.params],
                                  sort_keys=True)
-        with self.store.lock:
-            record = self.store.get("idempotency", key)
-            if record is not None and \
-                    record["created"] + IDEMPOTENCY_TTL_S <= self.clock.now():
-                self.store.delete("idempotency", key)
-                record = None
+        with self.store.transaction():
             if key in self._inflight:
                 error = StripeApiError(
                     409, "There is currently another in-progress request using this "
@@ -432,23 +445,21 @@ class SandboxServer:
                     "request is still going through): " + key + ". Please try again later.",
                     code="idempotency_key_in_use")
                 return json_response(409, error.body())
-            if record is not None:
-                if record["fingerprint"] != fingerprint:
-                    error = StripeApiError(
-                        400, "Keys for idempotent requests can only be used with the same "
-                        "parameters they were first used with. Try using a key other than '"
-                        + key + "' if you meant to execute a different request.",
-                        type="idempotency_error")
-                    return json_response(400, error.body())
-                return Response(record["status"], record["body"].encode(),
-                                headers={"Idempotent-Replayed": "true",
-                                         "Original-Request": record["request_id"]})
+            replay = self._replay(key, fingerprint)
+            if replay is not None:
+                return replay
             self._inflight.add(key)
         try:
             await self._delay(faults)
-            response = self._execute(request, route)
-            if response.stored:
-                with self.store.lock:
+            with self.store.transaction(write=True):
+                # Another process sharing the data file may have answered this key meanwhile.
+                replay = self._replay(key, fingerprint)
+                if replay is not None:
+                    return replay
+                response = self._execute(request, route)
+                if response.stored:
+                    if self.store.get("idempotency", key) is not None:  # past its 24 hours
+                        self.store.delete("idempotency", key)  # the new one goes last
                     self.store.put("idempotency", {
                         "id": key, "fingerprint": fingerprint, "status": response.status,
                         "body": response.body.decode(), "created": self.clock.now(),
@@ -458,6 +469,23 @@ class SandboxServer:
         finally:
             with self.store.lock:
                 self._inflight.discard(key)
+
+    def _replay(self, key: str, fingerprint: str) -> Response | None:
+        """The stored answer for `key` (or the error for reusing it with other parameters);
+        None when the key is new or past its 24 hours (the clock tick forgets it)."""
+        record = self.store.get("idempotency", key)
+        if record is None or record["created"] + IDEMPOTENCY_TTL_S <= self.clock.now():
+            return None
+        if record["fingerprint"] != fingerprint:
+            error = StripeApiError(
+                400, "Keys for idempotent requests can only be used with the same "
+                "parameters they were first used with. Try using a key other than '"
+                + key + "' if you meant to execute a different request.",
+                type="idempotency_error")
+            return json_response(400, error.body())
+        return Response(record["status"], record["body"].encode(),
+                        headers={"Idempotent-Replayed": "true",
+                                 "Original-Request": record["request_id"]})
 
 
 def serve_forever(server: SandboxServer, on_ready: Callable[[SandboxServer], None]) -> None:
