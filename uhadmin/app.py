@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from uhadmin.config import KeyStore, PreferencesStore, Settings, load_settings
+from uhadmin.config import STRIPE_KEY_NAME, KeyStore, PreferencesStore, Settings, load_settings
 from uhadmin.errors import UhadminError
+from uhadmin.views.checkout_tab import CheckoutTab
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook, show_message
+from uhadmin.views.reconcile_tab import ReconcileTab
+from uhadmin.views.sync_tab import SyncTab, apply_sync_status
 
 if TYPE_CHECKING:
     from uhadmin.bootstrap import Services
@@ -159,6 +162,14 @@ class GuiParts:
         if self.services is not None:
             self.services.close()
 
+    async def aclose(self) -> None:
+        """close(), from the running loop: also stops background sync and the checkout
+        receiver and closes Stripe connections before the database."""
+        services, self.services = self.services, None
+        self.close()
+        if services is not None:
+            await services.aclose()
+
 
 def ensure_application() -> QApplication:
     app = QApplication.instance()
@@ -184,20 +195,105 @@ def _make_window(settings: Settings, keys: KeyStore, preferences: PreferencesSto
 
 
 def build_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesStore,
-              qsettings: QSettings | None = None, services: Services | None = None) -> GuiParts:
+              qsettings: QSettings | None = None, services: Services | None = None,
+              auto_sync: bool = False) -> GuiParts:
     """Wire already-built (or built here, synchronously) services into a main window; the
-    caller shows it and runs the loop. The app itself uses `open_gui`, which paints first."""
+    caller shows it and runs the loop. The app itself uses `open_gui`, which paints first.
+    `auto_sync` starts background sync (needs the event loop set; stop it with aclose)."""
     from uhadmin.bootstrap import build_services
 
     services = services if services is not None else build_services(settings)
     try:
         window, hook, collector = _make_window(settings, keys, preferences, qsettings,
                                                services.listings, services.bus)
+        attach_services(window, services, keys, auto_sync=auto_sync)
     except BaseException:
         services.close()
         raise
     return GuiParts(settings=settings, services=services, keys=keys, preferences=preferences,
                     window=window, hook=hook, collector=collector)
+
+
+def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
+                    auto_sync: bool = True) -> None:
+    """Add the tabs that need Stripe (Sync, Reconcile, Checkout lab), enable the Sync
+    action, let the sync service drive the connection state, hand the checkout lab the
+    system browser, and give Settings its "Test connection"."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    sync_tab = SyncTab(services.sync, services.listings, services.bus)
+    reconcile_tab = ReconcileTab(services.reconcile)
+    checkout_tab = CheckoutTab(services.checkout, services.listings, services.bus,
+                               actor=services.settings.actor)
+    window.add_tab(sync_tab, "S&ync", key="sync")
+    window.add_tab(reconcile_tab, "Re&concile", key="reconcile")
+    window.add_tab(checkout_tab, "&Checkout lab", key="checkout", menu_title="C&heckout")
+    # The Sync menu holds what syncs and compares, whichever tab is in front.
+    window.sync_menu.addActions([sync_tab.sync_selected_action, sync_tab.retry_action,
+                                 sync_tab.cancel_action])
+    window.sync_menu.addSeparator()
+    window.sync_menu.addAction(reconcile_tab.check_action)
+    window.enable_sync(sync_tab.start_sync, "Push every queued change to Stripe "
+                                            "(Ctrl+Shift+S); progress shows below")
+    window.listings_tab.selection_changed.connect(sync_tab.set_selection)
+    sync_tab.connection_changed.connect(
+        lambda status: apply_sync_status(window.connection, status))
+    apply_sync_status(window.connection, services.sync.status)
+    services.checkout.set_opener(lambda url: QDesktopServices.openUrl(QUrl(url)))
+
+    async def tester(key: str | None, api_base: str | None) -> str:
+        return await check_stripe_connection(key, api_base, keys=keys, services=services)
+
+    window.connection_tester = tester
+    if auto_sync:
+        services.auto_sync.start()
+
+
+async def check_stripe_connection(key: str | None, api_base: str | None, *, keys: KeyStore,
+                                 services: Services | None = None) -> str:
+    """Which account and mode `key` (None: the stored key; "": none) reaches at `api_base`
+    (None: Stripe itself); with no key and no base, the offline sandbox. Raises
+    UhadminError (refused key, unreachable server) for the settings dialog to show."""
+    from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
+
+    if key is None:
+        stored = keys.get(STRIPE_KEY_NAME)
+        key = stored.reveal() if stored is not None else ""
+    if not key and not api_base:
+        if services is not None and services.sandbox is not None:
+            if not await services.gateway.probe():
+                raise UhadminError("the offline sandbox is not answering")
+            return ("Connected: offline sandbox (TEST mode) at "
+                    f"{services.sandbox.url}. Nothing reaches Stripe.")
+        return ("No key: uhadmin uses the offline sandbox (TEST mode) after a restart. "
+                "Nothing reaches Stripe.")
+    from uhadmin.bootstrap import SANDBOX_KEY
+
+    gateway = StripeGateway(GatewayConfig(api_key=key or SANDBOX_KEY, api_base=api_base,
+                                          rate_limit=None, max_attempts=1,
+                                          read_timeout=15.0))
+    where = api_base or "Stripe"
+    try:
+        account = ""
+        try:
+            found = await gateway.call("account.retrieve", lambda client, options:
+                                       client.v1.accounts.retrieve_current_async(None, options))
+            name = ""
+            dashboard = getattr(getattr(found, "settings", None), "dashboard", None)
+            if dashboard is not None:
+                name = getattr(dashboard, "display_name", "") or ""
+            account = f"account {found.id}" + (f" ({name})" if name else "")
+        except UhadminError as error:
+            if getattr(error, "code", None) in ("authentication", "permission"):
+                raise
+            account = "no account endpoint (a Stripe-compatible server)"
+        # A list call proves the key works here and checks the mode Stripe answers in.
+        await gateway.call("products.list", lambda client, options:
+                           client.v1.products.list_async({"limit": 1}, options))
+        return f"Connected to {where}: {account}, {gateway.mode.upper()} mode."
+    finally:
+        await gateway.aclose()
 
 
 def _build_services(settings: Settings) -> Services:
@@ -209,10 +305,11 @@ def _build_services(settings: Settings) -> Services:
 
 
 async def open_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesStore,
-                   qsettings: QSettings | None = None) -> GuiParts:
+                   qsettings: QSettings | None = None, auto_sync: bool = True) -> GuiParts:
     """Show the main window at once, then start the services in a worker thread and hand
-    them to it; its first queries wait for them. Returns when the services are up (or
-    failed, which the window then says)."""
+    them to it (with background sync unless `auto_sync` is False); its first queries wait
+    for them. Returns when the services are up (or failed, which the window then says).
+    Close with `await parts.aclose()`."""
     listings, bus = StartingListings(), StartingBus()
     window, hook, collector = _make_window(settings, keys, preferences, qsettings, listings,
                                            bus)
@@ -238,6 +335,7 @@ async def open_gui(*, settings: Settings, keys: KeyStore, preferences: Preferenc
     parts.services = services
     listings.attach(services.listings)
     bus.attach(services.bus)
+    attach_services(window, services, keys, auto_sync=auto_sync)
     window.statusBar().clearMessage()
     return parts
 
@@ -258,7 +356,7 @@ async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesS
         parts.collector.freeze_startup_objects()
         await closed.wait()
     finally:
-        parts.close()
+        await parts.aclose()
     return 0
 
 

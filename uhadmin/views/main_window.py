@@ -182,6 +182,9 @@ class MainWindow(QMainWindow):
         self._tab_toolbar_actions: dict[WorkspaceTab, list[QAction]] = {}
         self._dialogs: list[QWidget] = []
         self._started = False
+        # Set by the composition root once Stripe can be reached (the settings dialog's
+        # "Test connection"): see settings_dialog.ConnectionTester.
+        self.connection_tester: Callable[[str | None, str | None], Any] | None = None
         self.setWindowTitle(f"uhadmin — UH Marketplace admin ({settings.mode.upper()})")
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
@@ -488,7 +491,8 @@ class MainWindow(QMainWindow):
         self.refresh_status()
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self._keys, self._preferences, parent=self)
+        dialog = SettingsDialog(self.settings, self._keys, self._preferences,
+                                connection_tester=self.connection_tester, parent=self)
         dialog.saved.connect(lambda: self.statusBar().showMessage(
             "Settings saved. Database and Stripe key changes apply at the next start.", 10000))
         self._track(dialog)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +36,10 @@ from uhadmin.errors import ConfigError, UhadminError
 from uhadmin.views.listing_dialog import CURRENCIES
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.tasks import TaskRunner
+
+# Tests a Stripe connection: (key as typed, or None for the stored one; "" for none at all,
+# API base or None) -> a line naming the account and mode; raises UhadminError if it fails.
+ConnectionTester = Callable[[str | None, str | None], Awaitable[str]]
 
 # Preference keys this dialog edits, in PreferencesStore's vocabulary.
 _TEXT_PREFERENCES = ("database_url", "stripe_api_base", "success_url", "cancel_url")
@@ -83,6 +88,7 @@ class SettingsDialog(QDialog):
     saved = Signal()
 
     def __init__(self, settings: Settings, keys: Any, preferences: PreferencesStore, *,
+                 connection_tester: ConnectionTester | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
@@ -90,6 +96,7 @@ class SettingsDialog(QDialog):
         self.setMinimumWidth(640)
         self._keys = keys
         self._preferences = preferences
+        self._connection_tester = connection_tester
         self.tasks = TaskRunner(self._show_error, self)
         self.problems: dict[str, str] = {}
         saved_prefs = preferences.load()
@@ -128,6 +135,23 @@ class SettingsDialog(QDialog):
         self.live_box.setChecked(bool(saved_prefs.get("allow_live_mode",
                                                       settings.allow_live_mode)))
 
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setObjectName("testConnectionButton")
+        self.test_button.setToolTip("Ask Stripe (or the sandbox) which account and mode this "
+                                    "key reaches; nothing is saved")
+        self.test_button.setEnabled(connection_tester is not None)
+        self.test_result = QLabel("")
+        self.test_result.setObjectName("connectionResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextFormat(Qt.TextFormat.PlainText)
+        self.test_result.hide()
+        test_row = QWidget()
+        test_layout = QHBoxLayout(test_row)
+        test_layout.setContentsMargins(0, 0, 0, 0)
+        test_layout.addWidget(self.test_button)
+        test_layout.addWidget(self.test_result, 1)
+        self.test_button.clicked.connect(self._on_test)
+
         self.problem_labels: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -135,6 +159,7 @@ class SettingsDialog(QDialog):
                 ("database_url", "&Database URL", self.database_edit),
                 ("stripe_key", "Stripe &key", self.key_field),
                 ("stripe_api_base", "Stripe &API base", self.api_base_edit),
+                ("connection", "", test_row),
                 ("success_url", "&Success URL", self.success_edit),
                 ("cancel_url", "&Cancel URL", self.cancel_edit),
                 ("webhook_secret", "&Webhook secret", self.secret_field),
@@ -291,6 +316,38 @@ class SettingsDialog(QDialog):
     def _show_error(self, error: UhadminError) -> None:
         self.error_label.setText(friendly_text(error))
         self.error_label.show()
+
+    # --- test connection ------------------------------------------------------------------
+
+    @asyncSlot()
+    async def _on_test(self) -> None:
+        await self.tasks.run("test", self.test_connection(), self.test_button)
+
+    async def test_connection(self) -> str:
+        """Ask the tester about the key and API base as typed (the stored key if the field
+        is empty); shows the account and mode, or the error, next to the button."""
+        if self._connection_tester is None:
+            return ""
+        key: str | None = self.key_field.value() or None
+        if key is None and self.key_field.remove_requested:
+            key = ""  # the key is about to go: test what uhadmin would use without one
+        base = self.api_base_edit.text().strip() or None
+        self.test_result.setProperty("problem", False)
+        self._show_test("Testing…")
+        try:
+            text = await self._connection_tester(key, base)
+        except UhadminError as error:
+            self.test_result.setProperty("problem", True)
+            self._show_test(friendly_text(error))
+            return ""
+        self._show_test(text)
+        return text
+
+    def _show_test(self, text: str) -> None:
+        self.test_result.setText(text)
+        self.test_result.style().unpolish(self.test_result)
+        self.test_result.style().polish(self.test_result)
+        self.test_result.show()
 
     def done(self, result: int) -> None:
         self.tasks.cancel_all()

@@ -1,0 +1,390 @@
+"""The Sync tab: push queued changes (all, or the selected listings), see progress, cancel,
+resume, and retry what Stripe refused; the window's connection state follows the service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from uhadmin.domain import (
+    CancelToken,
+    ConnectionState,
+    Listing,
+    ListingQuery,
+    SortKey,
+    SyncProgress,
+    SyncReport,
+    SyncState,
+    SyncStatus,
+)
+from uhadmin.errors import UhadminError
+from uhadmin.views.change_bridge import ChangeBridge
+from uhadmin.views.listing_table import format_time
+from uhadmin.views.messages import friendly_text
+from uhadmin.views.row_table import Column, RowTableModel
+from uhadmin.views.workspace import WorkspaceTab
+
+PROGRESS_INTERVAL_S = 0.1  # status-bar updates at most ten times a second
+FAILURES_SHOWN = 500
+FAILURE_RELOAD_MS = 1000  # sync changes stream in per batch: reload the list once a second
+
+
+def failure_columns() -> list[Column[Listing]]:
+    return [
+        Column("Listing", lambda x: f"#{x.id}", sort_value=lambda x: x.id, align_right=True,
+               width=70),
+        Column("Title", lambda x: x.title, tooltip=lambda x: x.title, width=260),
+        Column("Reason", lambda x: x.sync_error or "Stripe refused the change",
+               tooltip=lambda x: x.sync_error, width=520),
+        Column("Updated", lambda x: format_time(x.updated_at),
+               sort_value=lambda x: x.updated_at, width=130),
+    ]
+
+
+class SyncFailureTableModel(RowTableModel[Listing]):
+    """Listings whose last push Stripe refused, with the reason it gave."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(failure_columns(), key=lambda listing: listing.id, parent=parent)
+
+
+def describe_report(report: SyncReport) -> str:
+    """One line about a finished run, e.g. "Created 3, updated 1 … 5 API calls in 1.2 s"."""
+    parts = [f"created {report.created:,}", f"updated {report.updated:,}",
+             f"price changed {report.price_changed:,}", f"archived {report.archived:,}",
+             f"unchanged {report.unchanged:,}", f"failed {report.failed:,}"]
+    line = ", ".join(parts)
+    line = line[0].upper() + line[1:]
+    line += f" · {report.api_calls:,} Stripe call{'s' if report.api_calls != 1 else ''}" \
+            f" in {report.elapsed_s:.1f} s"
+    if report.cancelled:
+        line = (f"Cancelled; {report.queued:,} change(s) still queued. Sync again to resume "
+                f"where it stopped. {line}")
+    elif report.offline:
+        line = (f"Stripe stopped answering; {report.queued:,} change(s) stay queued and are "
+                f"pushed when it answers again. {line}")
+    elif report.queued:
+        line += f" · {report.queued:,} change(s) still queued"
+    return line
+
+
+def apply_sync_status(indicator: Any, status: SyncStatus) -> None:
+    """Show a SyncStatus on the window's ConnectionIndicator (set_online / set_queued)."""
+    online = {ConnectionState.ONLINE: True, ConnectionState.OFFLINE: False,
+              ConnectionState.STOPPED: False}.get(status.state)
+    indicator.set_online(online, status.message)
+    indicator.set_queued(status.queued)
+
+
+class SyncTab(WorkspaceTab):
+    """Sync with Stripe on demand. `sync` is the SyncService (run, status, subscribe_status,
+    queued), `listings` the ListingService (for the failed listings), `bus` the ChangeBus.
+
+    Selected listings come from the Listings tab through `set_selection`. Cancel stops after
+    the listings already at Stripe; the queue is the resume point, so "Sync" continues.
+    """
+
+    state_key = "sync"
+    connection_changed = Signal(object)  # SyncStatus
+    finished = Signal(object)  # SyncReport
+
+    def __init__(self, sync: Any, listings: Any, bus: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("syncTab")
+        self._sync = sync
+        self._listings = listings
+        self._token: CancelToken | None = None
+        self._selected: tuple[int, ...] = ()
+        self._last_progress = 0.0
+        self.last_report: SyncReport | None = None
+
+        self.sync_all_button = QPushButton("Sync all queued changes")
+        self.sync_all_button.setObjectName("syncAllButton")
+        self.sync_all_button.setToolTip("Push every queued change to Stripe (Ctrl+Shift+S)")
+        self.sync_selected_button = QPushButton("Sync selected listings")
+        self.sync_selected_button.setObjectName("syncSelectedButton")
+        self.sync_selected_button.setToolTip("Push only the listings selected in the "
+                                             "Listings tab")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("syncCancelButton")
+        self.cancel_button.setToolTip("Stop after the listings already at Stripe; Sync "
+                                      "resumes where it stopped")
+        self.cancel_button.setEnabled(False)
+        self.state_label = QLabel("")
+        self.state_label.setObjectName("syncState")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.sync_all_button)
+        buttons.addWidget(self.sync_selected_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.state_label)
+
+        self.summary_label = QLabel("No sync has run in this session yet. Changes also "
+                                    "sync by themselves in the background while Stripe "
+                                    "answers.")
+        self.summary_label.setObjectName("syncSummary")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label = QLabel("")
+        self.error_label.setProperty("problem", True)
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.hide()
+        self.notes_label = QLabel("")
+        self.notes_label.setObjectName("formIntro")
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.notes_label.hide()
+
+        self.failures_title = QLabel("Failures")
+        self.failures_title.setObjectName("detailTitle")
+        self.failures_model = SyncFailureTableModel(self)
+        self.failures_table = QTableView()
+        self.failures_table.setObjectName("syncFailuresTable")
+        self.failures_table.setModel(self.failures_model)
+        self.failures_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.failures_table.setSelectionMode(
+            QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.failures_table.setAlternatingRowColors(True)
+        self.failures_table.setWordWrap(False)
+        self.failures_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.failures_table.verticalHeader().hide()
+        self.failures_table.horizontalHeader().setStretchLastSection(False)
+        for number, column in enumerate(self.failures_model.columns):
+            self.failures_table.setColumnWidth(number, column.width)
+        self.failures_table.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.Stretch)
+        self.retry_button = QPushButton("Retry selected")
+        self.retry_button.setObjectName("retrySelectedButton")
+        self.retry_button.setToolTip("Push the selected failed listings again now")
+        self.retry_all_button = QPushButton("Retry all failed")
+        self.retry_all_button.setObjectName("retryAllButton")
+        retry_row = QHBoxLayout()
+        retry_row.addWidget(self.failures_title)
+        retry_row.addStretch(1)
+        retry_row.addWidget(self.retry_button)
+        retry_row.addWidget(self.retry_all_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.notes_label)
+        layout.addWidget(self.error_label)
+        layout.addLayout(retry_row)
+        layout.addWidget(self.failures_table, 1)
+
+        self.sync_action = QAction("Sync &all queued changes", self)
+        self.sync_action.triggered.connect(lambda _checked=False: self.start_sync())
+        self.sync_selected_action = QAction("Sync &selected listings", self)
+        self.sync_selected_action.triggered.connect(
+            lambda _checked=False: self.start_sync(self._selected))
+        self.retry_action = QAction("&Retry selected failures", self)
+        self.retry_action.triggered.connect(lambda _checked=False: self.start_retry())
+        self.cancel_action = QAction("&Cancel sync", self)
+        self.cancel_action.setEnabled(False)
+        self.cancel_action.triggered.connect(lambda _checked=False: self.cancel_progress())
+
+        self.sync_all_button.clicked.connect(lambda: self.start_sync())
+        self.sync_selected_button.clicked.connect(lambda: self.start_sync(self._selected))
+        self.cancel_button.clicked.connect(self.cancel_progress)
+        self.retry_button.clicked.connect(lambda: self.start_retry())
+        self.retry_all_button.clicked.connect(lambda: self.start_retry(all_failed=True))
+        self.failures_table.selectionModel().selectionChanged.connect(
+            lambda *_args: self._update_buttons())
+        self.tasks.busy_changed.connect(lambda _key, _busy: self._update_buttons())
+
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(FAILURE_RELOAD_MS)
+        self._reload_timer.timeout.connect(
+            lambda: self.tasks.spawn("failures", self.load_failures()))
+        self.bridge = ChangeBridge(bus, self)
+        self.bridge.changed.connect(self._on_change)
+        self._unsubscribe_status = sync.subscribe_status(self._status_changed)
+        self._show_state(sync.status)
+        self._update_buttons()
+
+    # --- WorkspaceTab -----------------------------------------------------------------------
+
+    def menu_actions(self) -> list[QAction | None]:
+        return [self.sync_selected_action, None, self.retry_action, None, self.cancel_action]
+
+    def start(self) -> None:
+        self.tasks.spawn("failures", self.load_failures())
+
+    def refresh(self) -> None:
+        self.tasks.spawn("failures", self.load_failures())
+
+    def cancel_progress(self) -> None:
+        if self._token is not None and not self._token.cancelled:
+            self._token.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status_message.emit("Cancelling: the listings already at Stripe finish, "
+                                     "the rest stays queued")
+
+    def save_state(self, settings: QSettings) -> None:
+        settings.setValue(f"{self.state_key}/failures",
+                          self.failures_table.horizontalHeader().saveState())
+
+    def restore_state(self, settings: QSettings) -> None:
+        state = settings.value(f"{self.state_key}/failures")
+        if state is not None:
+            self.failures_table.horizontalHeader().restoreState(state)
+
+    def shutdown(self) -> None:
+        if self._token is not None:
+            self._token.cancel()
+        self._reload_timer.stop()
+        self.bridge.close()
+        if self._unsubscribe_status is not None:
+            self._unsubscribe_status()
+            self._unsubscribe_status = None
+        super().shutdown()
+
+    def show_error(self, error: UhadminError) -> None:
+        self.error_label.setText(friendly_text(error))
+        self.error_label.show()
+        super().show_error(error)
+
+    # --- selection from the Listings tab --------------------------------------------------
+
+    def set_selection(self, listings: Iterable[Listing]) -> None:
+        self._selected = tuple(listing.id for listing in listings)
+        self._update_buttons()
+
+    def selected_failures(self) -> list[Listing]:
+        rows = sorted({i.row() for i in self.failures_table.selectionModel().selectedRows()})
+        return [self.failures_model.row_at(row) for row in rows]
+
+    def _update_buttons(self) -> None:
+        running = self.tasks.is_running("sync")
+        count = len(self._selected)
+        self.sync_selected_button.setText(f"Sync selected listings ({count})" if count
+                                          else "Sync selected listings")
+        for control in (self.sync_all_button, self.sync_action):
+            control.setEnabled(not running)
+        for control in (self.sync_selected_button, self.sync_selected_action):
+            control.setEnabled(not running and bool(count))
+        has_failures = self.failures_model.rowCount() > 0
+        for control in (self.retry_button, self.retry_action):
+            control.setEnabled(not running and bool(self.selected_failures()))
+        self.retry_all_button.setEnabled(not running and has_failures)
+        self.cancel_button.setEnabled(running and self._token is not None
+                                      and not self._token.cancelled)
+        self.cancel_action.setEnabled(self.cancel_button.isEnabled())
+
+    # --- syncing --------------------------------------------------------------------------
+
+    def start_sync(self, listing_ids: Sequence[int] | None = None) -> None:
+        """What the buttons, the menu and Ctrl+Shift+S do (ignored while a sync runs)."""
+        if not self.tasks.is_running("sync"):
+            self._run_sync(None if listing_ids is None else tuple(listing_ids))
+
+    @asyncSlot()
+    async def _run_sync(self, listing_ids: tuple[int, ...] | None) -> None:
+        await self.tasks.run("sync", self.sync(listing_ids))
+
+    def start_retry(self, *, all_failed: bool = False) -> None:
+        chosen = self.failures_model.rows() if all_failed else self.selected_failures()
+        if not chosen:
+            self.status_message.emit("Select failed listings to retry")
+            return
+        self.start_sync([listing.id for listing in chosen])
+
+    async def sync(self, listing_ids: Sequence[int] | None = None) -> SyncReport:
+        """Run one sync (all queued changes, or those of `listing_ids`) with progress in the
+        status bar; returns the report. Expected errors propagate to the task runner."""
+        self.error_label.hide()
+        self._token = CancelToken()
+        self._last_progress = 0.0
+        what = "all queued changes" if listing_ids is None \
+            else f"{len(listing_ids)} listing{'s' if len(listing_ids) != 1 else ''}"
+        self.progress_started.emit(f"Syncing {what}", 0)
+        self.summary_label.setText(f"Syncing {what}…")
+        self._update_buttons()
+        try:
+            report = await self._sync.run(progress=self._progress, cancel=self._token,
+                                          listing_ids=listing_ids)
+        finally:
+            self.progress_finished.emit()
+            self._token = None
+        self.last_report = report
+        self.summary_label.setText(describe_report(report))
+        self.notes_label.setText("\n".join(report.notes))
+        self.notes_label.setVisible(bool(report.notes))
+        self.status_message.emit(describe_report(report))
+        await self.load_failures()
+        self.finished.emit(report)
+        return report
+
+    def _progress(self, step: SyncProgress) -> None:
+        now = time.monotonic()
+        if step.done < step.total and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        text = "Syncing"
+        if step.current_title:
+            text = f"Syncing “{_short(step.current_title)}”"
+        self.progress_advanced.emit(step.done, step.total, text)
+
+    # --- failures -------------------------------------------------------------------------
+
+    async def load_failures(self) -> list[Listing]:
+        """The listings whose last push failed, most recent first."""
+        page = await self._listings.search(ListingQuery(
+            sync_states=frozenset({SyncState.FAILED}), sort=SortKey.UPDATED, descending=True,
+            limit=FAILURES_SHOWN))
+        kept = {listing.id for listing in self.selected_failures()}
+        self.failures_model.set_rows(page.items)
+        for row, listing in enumerate(page.items):
+            if listing.id in kept:
+                self.failures_table.selectRow(row)
+        total = page.total
+        self.failures_title.setText(f"Failures ({total:,})" if total else "Failures (none)")
+        self._update_buttons()
+        return list(page.items)
+
+    def _on_change(self, change: Any) -> None:
+        if change.kind in ("sync", "listing") and not self._reload_timer.isActive():
+            self._reload_timer.start()
+
+    # --- connection -------------------------------------------------------------------------
+
+    def _status_changed(self, status: SyncStatus) -> None:
+        self._show_state(status)
+        self.connection_changed.emit(status)
+
+    def _show_state(self, status: SyncStatus) -> None:
+        queued = f"{status.queued:,} change{'s' if status.queued != 1 else ''} queued"
+        text = {ConnectionState.UNKNOWN: "Stripe not contacted yet",
+                ConnectionState.ONLINE: f"Stripe online · {queued}",
+                ConnectionState.OFFLINE: f"Stripe offline · {queued}",
+                ConnectionState.STOPPED: f"Sync stopped · {queued}"}[status.state]
+        self.state_label.setText(text)
+        self.state_label.setToolTip(status.message)
+        colour = {ConnectionState.ONLINE: QColor("#2e8b57"),
+                  ConnectionState.OFFLINE: QColor("#d04545"),
+                  ConnectionState.STOPPED: QColor("#d04545")}.get(status.state)
+        self.state_label.setStyleSheet(f"color: {colour.name()};" if colour else "")
+        if status.state is ConnectionState.STOPPED and status.message:
+            self.error_label.setText(status.message)
+            self.error_label.show()
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
