@@ -563,6 +563,10 @@ class CheckoutTab(WorkspaceTab):
     def start_create(self) -> None:
         """The button, Ctrl+Return: one session per click; ignored while one is made."""
         if not self.tasks.is_running("create") and self.create_button.isEnabled():
+            # Disabled now, not when the task first runs: a second click of a double click
+            # arrives before that and must find the button off.
+            self.create_button.setEnabled(False)
+            self.create_action.setEnabled(False)
             self._run_create()
 
     @asyncSlot()
