@@ -166,7 +166,17 @@ class GuiParts:
         """close(), from the running loop: also stops background sync and the checkout
         receiver and closes Stripe connections before the database."""
         services, self.services = self.services, None
-        self.close()
+        # Closing the last window would quit the application and stop the loop this runs
+        # on before the services are closed; the caller decides when the app ends.
+        app = QApplication.instance()
+        quits = isinstance(app, QApplication) and app.quitOnLastWindowClosed()
+        if quits:
+            app.setQuitOnLastWindowClosed(False)
+        try:
+            self.close()
+        finally:
+            if quits:
+                app.setQuitOnLastWindowClosed(True)
         if services is not None:
             await services.aclose()
 

@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         self.sync_action.setEnabled(True)
         self.sync_action.setToolTip(tooltip)
         self.sync_action.setStatusTip(tooltip)
-        self.sync_action.triggered.connect(handler)
+        self.sync_action.triggered.connect(lambda _checked=False: handler())
 
     def _show_tab_toolbar(self) -> None:
         current = self.current_tab()
