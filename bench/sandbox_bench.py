@@ -2,9 +2,10 @@
 
 Measures a sync client making sequential calls and an async client with 16 in flight, for
 simple reads (retrieve a product) and writes (create a product), against a sandbox in this
-process (what the test suite sees: client and server share one GIL) and in its own process
-(`uhadmin sandbox serve`), plus raw kept-alive HTTP GETs with no SDK in the way (the
-server's own capacity). Run: python bench/sandbox_bench.py
+process (what the test suite sees: client and server share one GIL), the same kept in a
+SQLite data file (what the app's no-key default runs: one SQLite transaction per request),
+and in its own process (`uhadmin sandbox serve`), plus raw kept-alive HTTP GETs with no SDK
+in the way (the server's own capacity). Run: python bench/sandbox_bench.py
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import stripe
 
@@ -75,6 +78,28 @@ def measure(label: str, url: str, key: str, count: int, concurrency: int) -> dic
     return results
 
 
+def handler_cost(label: str, server: SandboxServer, count: int) -> None:
+    """Microseconds per request inside the server (routing, store, JSON), no HTTP or SDK:
+    what the data file's transaction adds shows here undiluted by client noise."""
+    from uhadmin.sandbox.transport import Headers
+
+    headers = Headers([("Authorization", f"Bearer {server.test_key}")])
+
+    async def run() -> None:
+        await server._handle("POST", "/v1/products", headers, b"id=bench_cost&name=Cost")
+        for name, method, target, body in (
+                ("retrieve", "GET", "/v1/products/bench_cost", b""),
+                ("update", "POST", "/v1/products/bench_cost", b"name=Renamed"),
+                ("create", "POST", "/v1/products", b"name=Cost&metadata[listing_id]=1")):
+            started = time.perf_counter()
+            for _ in range(count):
+                await server._handle(method, target, headers, body)
+            cost = (time.perf_counter() - started) / count * 1e6
+            print(f"{label:<18} {'handler ' + name:<22} {cost:8.0f} us/request")
+
+    asyncio.run(run())
+
+
 def raw_capacity(url: str, key: str, product_id: str, count: int, concurrency: int) -> float:
     """GETs over kept-alive sockets with no SDK or httpx in the way: the server's own rate."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
@@ -113,9 +138,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000, help="requests per measurement")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--only-in-process", action="store_true",
+                        help="skip the separate-process measurements")
     args = parser.parse_args()
     with SandboxServer() as server:
+        handler_cost("in-process", server, args.count)
         measure("in-process", server.url, server.test_key, args.count, args.concurrency)
+    with tempfile.TemporaryDirectory() as folder, \
+            SandboxServer(data_path=Path(folder) / "account.sqlite3") as server:
+        handler_cost("in-process, file", server, args.count)
+        measure("in-process, file", server.url, server.test_key, args.count, args.concurrency)
+    if args.only_in_process:
+        return
     process, url, key = external_sandbox()
     try:
         measure("separate process", url, key, args.count, args.concurrency)
