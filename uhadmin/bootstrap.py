@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uhadmin.config import Settings
 from uhadmin.services.change_bus import ChangeBus
-from uhadmin.services.checkout import CheckoutService
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
-from uhadmin.services.receiver import CheckoutReceiver
-from uhadmin.services.reconcile import ReconcileService
-from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
-from uhadmin.services.stripe_gateway.catalog import CatalogGateway
-from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
-from uhadmin.services.sync import AutoSync, SyncService
+
+if TYPE_CHECKING:  # the Stripe side is imported on first use (see Services)
+    from uhadmin.services.checkout import CheckoutService
+    from uhadmin.services.receiver import CheckoutReceiver
+    from uhadmin.services.reconcile import ReconcileService
+    from uhadmin.services.stripe_gateway import StripeGateway
+    from uhadmin.services.sync import AutoSync, SyncService
 
 # The offline sandbox accepts any well-formed test key; this one says where it came from.
 SANDBOX_KEY = "sk_test_uhadminOfflineSandbox00000000"
@@ -26,38 +27,147 @@ SANDBOX_CONCURRENCY = 2
 
 
 @dataclass
-class Services:
-    """Everything the GUI and the CLI use, wired together; close() releases it all."""
+class _StripeSide:
+    """What exists only once something needs Stripe."""
 
-    settings: Settings
-    db: Database
-    bus: ChangeBus
-    listings: ListingService
-    # Stripe: the real API with a key, UHADMIN_STRIPE_API_BASE, or the in-process sandbox.
     gateway: StripeGateway
+    sandbox: Any  # the SandboxServer started for sandbox mode, else None
     sync: SyncService
     reconcile: ReconcileService
     auto_sync: AutoSync
-    # The checkout test lab and its loopback success/cancel/webhook receiver (started on
-    # first use; the GUI and CLI set the browser opener with checkout.set_opener).
     checkout: CheckoutService
-    receiver: CheckoutReceiver
-    stripe_mode: str = "sandbox"  # "sandbox" | "test" | "live" (the GUI's mode badge)
-    sandbox: Any = None  # the SandboxServer started for sandbox mode, else None
 
+
+class Services:
+    """Everything the GUI and the CLI use, wired together; close() releases it all.
+
+    The catalog (db, bus, listings) is built at once. The Stripe side (gateway, sync,
+    reconcile, auto_sync, checkout, and in sandbox mode the in-process sandbox) is built on
+    first use of any of those attributes: importing the Stripe SDK and starting the sandbox
+    cost about a second that `uhadmin listings list` or the GUI's first page never need.
+    A GUI that wants it ready without blocking its thread calls
+    `await asyncio.to_thread(services.start_stripe)` first.
+    """
+
+    def __init__(self, settings: Settings, db: Database, bus: ChangeBus,
+                 listings: ListingService) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.listings = listings
+        # "sandbox" | "test" | "live" (the GUI's mode badge), known without building anything.
+        self.stripe_mode: str = settings.mode
+        self._stripe: _StripeSide | None = None
+        self._receiver: CheckoutReceiver | None = None
+        self._sandbox: Any = None
+        self._building = threading.Lock()
+        self._closed = False
+
+    # --- the Stripe side, built on first use ---------------------------------------------
+    @property
+    def stripe_started(self) -> bool:
+        """Whether the Stripe side exists yet (nothing imported or started otherwise)."""
+        return self._stripe is not None
+
+    def start_stripe(self) -> None:
+        """Build the Stripe side now (idempotent, thread-safe; blocking: ~1 s the first time
+        with the imports and the sandbox start)."""
+        self._stripe_side()
+
+    def _stripe_side(self) -> _StripeSide:
+        side = self._stripe
+        if side is not None:
+            return side
+        with self._building:
+            if self._stripe is None:
+                if self._closed:
+                    raise RuntimeError("these services are closed")
+                self._stripe = self._build_stripe_side()
+            return self._stripe
+
+    def _build_stripe_side(self) -> _StripeSide:
+        from uhadmin.services.checkout import CheckoutService
+        from uhadmin.services.reconcile import ReconcileService
+        from uhadmin.services.stripe_gateway.catalog import CatalogGateway
+        from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
+        from uhadmin.services.sync import AutoSync, SyncService
+
+        settings = self.settings
+        gateway, sandbox = build_gateway(settings)
+        self._sandbox = sandbox
+        catalog = CatalogGateway(gateway)
+        sync = SyncService(self.db, self.bus, catalog, actor=settings.actor)
+        reconcile = ReconcileService(self.db, self.bus, catalog, sync, actor=settings.actor)
+        checkout = CheckoutService(self.db, self.bus, self.listings, settings=settings,
+                                   gateway=CheckoutGateway(gateway), receiver=self.receiver,
+                                   sync=sync)
+        return _StripeSide(gateway=gateway, sandbox=sandbox, sync=sync, reconcile=reconcile,
+                           auto_sync=AutoSync(sync), checkout=checkout)
+
+    @property
+    def gateway(self) -> StripeGateway:
+        """Stripe: the real API with a key, UHADMIN_STRIPE_API_BASE, or the in-process
+        sandbox."""
+        return self._stripe_side().gateway
+
+    @property
+    def sync(self) -> SyncService:
+        return self._stripe_side().sync
+
+    @property
+    def reconcile(self) -> ReconcileService:
+        return self._stripe_side().reconcile
+
+    @property
+    def auto_sync(self) -> AutoSync:
+        return self._stripe_side().auto_sync
+
+    @property
+    def checkout(self) -> CheckoutService:
+        """The checkout test lab (the GUI and CLI set the browser opener with
+        checkout.set_opener)."""
+        return self._stripe_side().checkout
+
+    @property
+    def receiver(self) -> CheckoutReceiver:
+        """The loopback success/cancel/webhook receiver (its server starts on first use)."""
+        if self._receiver is None:
+            from uhadmin.services.receiver import CheckoutReceiver
+
+            settings = self.settings
+            secrets = [settings.webhook_secret.reveal()] if settings.webhook_secret else ()
+            self._receiver = CheckoutReceiver(port=settings.receiver_port,
+                                              webhook_secrets=secrets,
+                                              mode_label=f"{settings.mode} mode")
+        return self._receiver
+
+    @property
+    def sandbox(self) -> Any:
+        """The SandboxServer of sandbox mode (started on first use), else None; None again
+        once closed."""
+        if self._closed or self.stripe_mode != "sandbox" or needs_no_sandbox(self.settings):
+            return self._sandbox
+        return self._stripe_side().sandbox
+
+    # --- closing ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Stop background sync and close Stripe connections (from the running loop),
         then everything else."""
-        await self.auto_sync.stop()
-        await self.checkout.stop_receiver()
-        await self.gateway.aclose()
+        side = self._stripe
+        if side is not None:
+            await side.auto_sync.stop()
+            await side.checkout.stop_receiver()
+            await side.gateway.aclose()
         self.close()
 
     def close(self) -> None:
-        self.receiver.stop()
-        if self.sandbox is not None:
-            self.sandbox.stop()
-            self.sandbox = None
+        with self._building:  # a build in progress finishes first, then is stopped
+            self._closed = True
+        if self._receiver is not None:
+            self._receiver.stop()
+        if self._sandbox is not None:
+            self._sandbox.stop()
+            self._sandbox = None
         self.db.close()
 
     def __enter__(self) -> Services:
@@ -69,30 +179,22 @@ class Services:
 
 def build_services(settings: Settings, *, upgrade: bool = True) -> Services:
     """Open the database (migrating it to the newest schema unless `upgrade` is False) and
-    wire the services on it."""
+    wire the services on it; the Stripe side follows on first use."""
     db = Database(settings.database_url)
     try:
         if upgrade:
             db.upgrade()
         bus = ChangeBus()
         listings = ListingService(db, bus, default_currency=settings.currency)
-        gateway, sandbox = build_gateway(settings)
     except BaseException:
         db.close()
         raise
-    catalog = CatalogGateway(gateway)
-    sync = SyncService(db, bus, catalog, actor=settings.actor)
-    reconcile = ReconcileService(db, bus, catalog, sync, actor=settings.actor)
-    receiver = CheckoutReceiver(
-        port=settings.receiver_port,
-        webhook_secrets=[settings.webhook_secret.reveal()] if settings.webhook_secret else (),
-        mode_label=f"{settings.mode} mode")
-    checkout = CheckoutService(db, bus, listings, settings=settings,
-                               gateway=CheckoutGateway(gateway), receiver=receiver, sync=sync)
-    return Services(settings=settings, db=db, bus=bus, listings=listings, gateway=gateway,
-                    sync=sync, reconcile=reconcile, auto_sync=AutoSync(sync),
-                    checkout=checkout, receiver=receiver,
-                    stripe_mode=settings.mode, sandbox=sandbox)
+    return Services(settings=settings, db=db, bus=bus, listings=listings)
+
+
+def needs_no_sandbox(settings: Settings) -> bool:
+    """A key or an API base means a remote Stripe (or Stripe-compatible server)."""
+    return settings.stripe_key is not None or bool(settings.stripe_api_base)
 
 
 def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
@@ -102,6 +204,8 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
     and no base: the offline sandbox in this process, kept in the data folder, no limit.
     No key but a base: that Stripe-compatible server with the sandbox's test key.
     """
+    from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
+
     if settings.stripe_key is not None:
         return StripeGateway(GatewayConfig(api_key=settings.stripe_key,
                                            api_base=settings.stripe_api_base)), None

@@ -10,7 +10,8 @@ import sys
 import stripe
 from click.testing import CliRunner
 
-from uhadmin.cli import main, sandbox_commands
+from uhadmin.cli import main
+from uhadmin.sandbox import server as sandbox_server
 
 SERVE = [sys.executable, "-c", "from uhadmin.cli import main; main()", "sandbox", "serve"]
 
@@ -49,7 +50,8 @@ def test_json_announcement(monkeypatch):
         finally:
             server.stop()
 
-    monkeypatch.setattr(sandbox_commands, "serve_forever", start_and_return)
+    # The command imports the server module when it runs (not with every CLI command).
+    monkeypatch.setattr(sandbox_server, "serve_forever", start_and_return)
     result = CliRunner().invoke(main, ["--json", "sandbox", "serve", "--port", "0",
                                        "--rate-limit", "25", "--fail-rate", "0.1",
                                        "--drop-rate", "0.05"])

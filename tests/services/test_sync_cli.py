@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from uhadmin import bootstrap
 from uhadmin.cli import main
+from uhadmin.services import stripe_gateway
 from uhadmin.services.stripe_gateway import GatewayConfig
 
 
@@ -19,7 +20,8 @@ def run(tmp_path, monkeypatch, stripe_sandbox):
     monkeypatch.setenv("UHADMIN_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
     monkeypatch.setenv("UHADMIN_STRIPE_API_BASE", stripe_sandbox.url)
     # The production backoff (0.25 s doubling to 8 s) would spend ~10 s on the outage case.
-    monkeypatch.setattr(bootstrap, "GatewayConfig", functools.partial(
+    # (bootstrap imports the gateway package when Stripe is first needed, so patch it there.)
+    monkeypatch.setattr(stripe_gateway, "GatewayConfig", functools.partial(
         GatewayConfig, backoff_initial_s=0.01, backoff_max_s=0.02))
     runner = CliRunner()
 

@@ -7,7 +7,6 @@ import click
 from uhadmin.cli.common import emit, handles_errors, main_group
 from uhadmin.config import load_settings
 from uhadmin.services.database import Database
-from uhadmin.services.migrations import current_revision
 
 
 @main_group.group("db")
@@ -23,6 +22,9 @@ def upgrade(ctx: click.Context, as_json: bool) -> None:
     """Apply every missing migration (safe to run again; the app also does it at start)."""
     root = ctx.find_root().obj or {}
     settings = load_settings(overrides={"database_url": root.get("database_url")})
+    # Alembic loads here, not with every other command (it is a fifth of their start-up).
+    from uhadmin.services.migrations import current_revision
+
     db = Database(settings.database_url)
     try:
         db.upgrade()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from uhadmin.cli.common import emit, main_group
-from uhadmin.sandbox.server import SandboxServer, serve_forever
+
+if TYPE_CHECKING:  # imported when serving: the sandbox loads the Stripe SDK's types
+    from uhadmin.sandbox.server import SandboxServer
 
 
 @main_group.group("sandbox")
@@ -40,6 +44,8 @@ def serve(ctx: click.Context, host: str, port: int, data_path: str | None,
           rate_limit: float | None, latency_ms: float, fail_rate: float, drop_rate: float,
           search_delay_s: float, webhook_urls: tuple[str, ...], as_json: bool) -> None:
     """Serve Stripe's API and hosted checkout on loopback until Ctrl+C."""
+    from uhadmin.sandbox.server import SandboxServer, serve_forever
+
     server = SandboxServer(host=host, port=port, data_path=data_path, rate_limit=rate_limit,
                            latency_ms=latency_ms, fail_rate=fail_rate, drop_rate=drop_rate,
                            search_delay_s=search_delay_s, webhook_urls=webhook_urls)

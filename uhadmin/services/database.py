@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -31,6 +32,10 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 WORKER_THREADS = 4
 
 _WRITE_OPTION = "uhadmin_write"
+
+MIGRATIONS_VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$",
+                            re.MULTILINE)
 
 
 class DatabaseUnavailableError(UhadminError):
@@ -117,14 +122,35 @@ class Database:
 
     # --- schema -----------------------------------------------------------------------
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration (idempotent; safe to call at every start)."""
-        from uhadmin.services.migrations import upgrade_to_head
+        """Bring the schema to the newest migration (idempotent; safe to call at every start).
 
+        A database already at the newest revision (the usual start) is recognised with one
+        small query, without importing Alembic (a fifth of the start-up time).
+        """
         try:
-            with self._upgrade_lock, self._write_engine.connect() as connection:
-                upgrade_to_head(connection)
+            with self._upgrade_lock:
+                if self._at_head():
+                    return
+                from uhadmin.services.migrations import upgrade_to_head
+
+                with self._write_engine.connect() as connection:
+                    upgrade_to_head(connection)
         except OperationalError as exc:
             raise _unavailable(self, exc) from exc
+
+    def _at_head(self) -> bool:
+        head = shipped_head_revision()
+        if head is None:
+            return False
+        try:
+            with self.engine.connect() as connection:
+                stored = connection.execute(
+                    text("SELECT version_num FROM alembic_version")).scalars().all()
+        except (OperationalError, ProgrammingError) as exc:
+            if "alembic_version" in str(exc.orig):  # no such table yet: a new database
+                return False
+            raise
+        return stored == [head]
 
     # --- sessions -----------------------------------------------------------------------
     @contextmanager
@@ -200,3 +226,23 @@ def _install_sqlite_transaction_control(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+@functools.cache
+def shipped_head_revision() -> str | None:
+    """The newest migration shipped, read from the migration files' `revision` and
+    `down_revision` lines without importing Alembic; None when that is not a single clear
+    head (then Alembic itself decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in MIGRATIONS_VERSIONS_DIR.glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            found = re.findall(r"['\"]([^'\"]+)['\"]", value)
+            if name == "revision":
+                if len(found) != 1:
+                    return None
+                revisions.add(found[0])
+            else:
+                parents.update(found)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
