@@ -16,7 +16,7 @@ from uhadmin.config import KeyStore, PreferencesStore, load_settings
 from uhadmin.services.database import Database, shipped_head_revision
 from uhadmin.services.migrations import head_revision
 
-STRIPE_MODULES = ("stripe", "httpx", "aiolimiter", "tenacity", "uhadmin.sandbox.server",
+STRIPE_MODULES = ("stripe", "httpx", "tenacity", "uhadmin.sandbox.server",
                   "uhadmin.services.stripe_gateway.client", "uhadmin.services.sync",
                   "uhadmin.services.checkout")
 

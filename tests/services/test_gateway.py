@@ -14,6 +14,7 @@ import pytest
 from uhadmin.errors import ModeMismatchError, StripeRefusedError, StripeUnavailableError
 from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, ProductFields
+from uhadmin.services.stripe_gateway.client import RatePacer
 
 pytestmark = pytest.mark.anyio
 
@@ -108,8 +109,32 @@ async def test_client_limiter_keeps_under_the_sandbox_limit(stripe_sandbox) -> N
     await asyncio.gather(*(create(gateway, f"uh_paced_{n}", f"paced-{n}") for n in range(40)))
     elapsed = time.monotonic() - started
     assert gateway.stats.by_status == {200: 40}  # no 429 at all
-    assert elapsed >= (40 - 24) / 24 * 0.9  # paced after the first second's burst
+    # Evenly paced from the first call: no burst of a second's worth up front.
+    assert elapsed >= 39 / (25 * 0.95) * 0.95
     await gateway.aclose()
+
+
+async def test_rate_pacer_spaces_calls_evenly_and_keeps_the_rate() -> None:
+    pacer = RatePacer(50.0)  # one slot every 20 ms
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    times: list[float] = []
+
+    async def one() -> None:
+        await pacer.acquire()
+        times.append(loop.time() - started)
+
+    await asyncio.gather(*(one() for _ in range(25)))
+    for index, at in enumerate(sorted(times)):
+        assert at >= index * 0.020 - 0.002  # never ahead of its slot: no burst
+    assert times[-1] < 24 * 0.020 + 0.25  # late wake-ups are not lost throughput
+    await asyncio.sleep(0.1)  # idle: the schedule restarts at the next caller, no credit
+    resumed = loop.time()
+    await pacer.acquire()
+    await pacer.acquire()
+    assert loop.time() - resumed >= 0.020 - 0.002
+    with pytest.raises(ValueError):
+        RatePacer(0)
 
 
 async def test_refusals_map_to_stripe_refused_error_with_details(stripe_sandbox) -> None:
@@ -188,9 +213,9 @@ def test_limits_follow_the_key_mode() -> None:
     live = StripeGateway(GatewayConfig(api_key="sk_live_abc123abc123abc"))
     none = StripeGateway(GatewayConfig(api_key="sk_test_abc123abc123abc", rate_limit=None))
     assert test.mode == "test" and live.mode == "live"
-    assert test._global_limiter.max_rate == pytest.approx(23.75)
+    assert test._global_limiter.rate == pytest.approx(23.75)
     assert test._endpoint_rate is None
-    assert live._global_limiter.max_rate == pytest.approx(95.0)
+    assert live._global_limiter.rate == pytest.approx(95.0)
     assert live._endpoint_rate == pytest.approx(23.75)
     assert none._global_limiter is None and none._endpoint_rate is None
     with pytest.raises(ValueError):

@@ -39,7 +39,6 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 import stripe
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryError,
@@ -56,8 +55,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Stripe's documented limits (STRIPE_FACTS.md) and the share of them the client uses: a
-# little under the limit, so bursts and clock skew between us and Stripe do not turn into
-# 429 storms.
+# little under the limit, so clock skew and late wake-ups between us and Stripe do not turn
+# into 429 storms.
 TEST_MODE_LIMIT = 25.0
 LIVE_MODE_GLOBAL_LIMIT = 100.0
 LIVE_MODE_ENDPOINT_LIMIT = 25.0
@@ -99,6 +98,32 @@ class GatewayStats:
     by_status: dict[int, int] = field(default_factory=dict)
     retries: int = 0
     rate_limited: int = 0
+
+
+class RatePacer:
+    """Lets calls through evenly, `rate` per second, never in a burst.
+
+    Each caller gets the next slot on a fixed schedule (1/rate apart; an idle pacer starts
+    the schedule at the first caller), so a late wake-up is not lost throughput, and no
+    more than one call ever goes ahead of the schedule. A token bucket of one second
+    (aiolimiter's AsyncLimiter(rate, 1)) would let `rate` calls out at once, which a
+    strict N-per-second limiter answers with 429; a bucket of one (AsyncLimiter(1, 1/rate))
+    loses each late wake-up for good (~15 % under the rate, measured).
+    """
+
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._next_slot = float("-inf")
+
+    async def acquire(self) -> None:
+        now = asyncio.get_running_loop().time()
+        slot = max(self._next_slot, now)
+        self._next_slot = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 class _CountingHTTPXClient(stripe.HTTPXClient):
@@ -204,7 +229,7 @@ class StripeGateway:
         self._retries = 0
         self._rate_limited = 0
         self._global_limiter, self._endpoint_rate = self._limits(config.rate_limit)
-        self._endpoint_limiters: dict[str, AsyncLimiter] = {}
+        self._endpoint_limiters: dict[str, RatePacer] = {}
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: stripe.StripeClient | None = None
@@ -215,18 +240,18 @@ class StripeGateway:
         return f"StripeGateway(mode={self.mode!r}, api_base={self.config.api_base!r})"
 
     # --- configuration ------------------------------------------------------------------
-    def _limits(self, setting: RateLimitSetting) -> tuple[AsyncLimiter | None, float | None]:
+    def _limits(self, setting: RateLimitSetting) -> tuple[RatePacer | None, float | None]:
         if setting is None:
             return None, None
         if setting == "auto":
             if self.mode == "live":
-                return (AsyncLimiter(LIVE_MODE_GLOBAL_LIMIT * LIMIT_SHARE, 1),
+                return (RatePacer(LIVE_MODE_GLOBAL_LIMIT * LIMIT_SHARE),
                         LIVE_MODE_ENDPOINT_LIMIT * LIMIT_SHARE)
-            return AsyncLimiter(TEST_MODE_LIMIT * LIMIT_SHARE, 1), None
+            return RatePacer(TEST_MODE_LIMIT * LIMIT_SHARE), None
         rate = float(setting)
         if rate <= 0:
             raise ValueError("rate_limit must be positive, None or 'auto'")
-        return AsyncLimiter(rate, 1), None
+        return RatePacer(rate), None
 
     @property
     def client(self) -> stripe.StripeClient:
@@ -335,7 +360,7 @@ class StripeGateway:
         if self._endpoint_rate is not None:
             limiter = self._endpoint_limiters.get(endpoint)
             if limiter is None:
-                limiter = self._endpoint_limiters[endpoint] = AsyncLimiter(self._endpoint_rate, 1)
+                limiter = self._endpoint_limiters[endpoint] = RatePacer(self._endpoint_rate)
             await limiter.acquire()
 
     def _check_mode(self, result: Any, endpoint: str) -> None:
@@ -369,4 +394,4 @@ class StripeGateway:
         self._loop = None
 
 
-__all__ = ["GatewayConfig", "GatewayStats", "StripeGateway"]
+__all__ = ["GatewayConfig", "GatewayStats", "RatePacer", "StripeGateway"]
