@@ -330,6 +330,9 @@ async def sync_with_lag(parts) -> dict:
     from uhadmin.domain import ListingQuery, ListingStatus
 
     services = parts.services
+    began = time.perf_counter()
+    await parts.wait_stripe()
+    stripe_wait_s = time.perf_counter() - began
     drafts = []
     offset = 0
     while len(drafts) < SYNC_LISTINGS:
@@ -374,6 +377,7 @@ async def sync_with_lag(parts) -> dict:
         "sync_failed": report.failed,
         "sync_api_calls": report.api_calls,
         "sync_elapsed_s": elapsed,
+        "stripe_tabs_wait_s": stripe_wait_s,
     }
 
 

@@ -153,8 +153,18 @@ class GuiParts:
     window: MainWindow
     hook: UnexpectedErrorHook
     collector: MainThreadGarbageCollector
+    # open_gui builds the Stripe side in a worker thread after the first page, then adds
+    # the Sync, Reconcile and Checkout lab tabs; this task does it (None: done already).
+    stripe_ready: asyncio.Task | None = None
+
+    async def wait_stripe(self) -> None:
+        """Wait until the Stripe tabs are in the window (tests, the bench, screenshots)."""
+        if self.stripe_ready is not None:
+            await asyncio.shield(self.stripe_ready)
 
     def close(self) -> None:
+        if self.stripe_ready is not None and not self.stripe_ready.done():
+            self.stripe_ready.cancel()
         self.window.close()  # saves the layout and cancels every task of the window
         self.window.shutdown()
         self.hook.uninstall()
@@ -240,8 +250,7 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
     window.add_tab(reconcile_tab, "Re&concile", key="reconcile")
     window.add_tab(checkout_tab, "&Checkout lab", key="checkout", menu_title="C&heckout")
     # The Sync menu holds what syncs and compares, whichever tab is in front.
-    window.sync_menu.addActions([sync_tab.sync_selected_action, sync_tab.retry_action,
-                                 sync_tab.cancel_action])
+    window.sync_menu.addActions(sync_tab.menu_entries())
     window.sync_menu.addSeparator()
     window.sync_menu.addAction(reconcile_tab.check_action)
     window.enable_sync(sync_tab.start_sync, "Push every queued change to Stripe "
@@ -345,9 +354,27 @@ async def open_gui(*, settings: Settings, keys: KeyStore, preferences: Preferenc
     parts.services = services
     listings.attach(services.listings)
     bus.attach(services.bus)
-    attach_services(window, services, keys, auto_sync=auto_sync)
     window.statusBar().clearMessage()
+    # The Stripe SDK's import and the sandbox's start take about a second: off the GUI
+    # thread, after the first page has been asked for, so they never delay it.
+    parts.stripe_ready = asyncio.ensure_future(
+        _attach_stripe_side(window, services, keys, auto_sync))
     return parts
+
+
+async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyStore,
+                              auto_sync: bool) -> None:
+    try:
+        await asyncio.to_thread(services.start_stripe)
+    except Exception as exc:  # shown, never a silent half-started app
+        log.exception("the Stripe side did not start")
+        show_message(window, "uhadmin cannot reach Stripe",
+                     f"Sync and the checkout lab are unavailable: {exc}\n\nCheck the Stripe "
+                     "key and API base in Settings (Ctrl+,) and start uhadmin again.",
+                     icon=QMessageBox.Icon.Warning)
+        return
+    if window.isVisible():
+        attach_services(window, services, keys, auto_sync=auto_sync)
 
 
 async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesStore) -> int:

@@ -40,6 +40,8 @@ def test_create_approve_sync_sell_and_see_it_paid(qapp, qt_loop, run, gui_settin
                          qsettings=qsettings))
     window = parts.window
     try:
+        assert "sync" not in window.tabs_by_key  # the Stripe side follows the first page
+        run(parts.wait_stripe())
         assert parts.services is not None and parts.services.sandbox is not None
         assert set(window.tabs_by_key) >= {"listings", "review", "sync", "reconcile",
                                            "checkout"}
@@ -121,6 +123,7 @@ def test_settings_test_connection_says_offline_sandbox(qapp, qt_loop, run, gui_s
     parts = run(open_gui(settings=gui_settings, keys=key_store, preferences=preferences,
                          qsettings=qsettings, auto_sync=False))
     try:
+        run(parts.wait_stripe())
         dialog = parts.window.open_settings()
         assert dialog.test_button.isEnabled()
         dialog.test_button.click()
@@ -161,6 +164,7 @@ def test_background_sync_reports_online_in_the_window(qapp, qt_loop, run, gui_se
         # which the app's loop never is.
         parts = await open_gui(settings=gui_settings, keys=key_store, preferences=preferences,
                                qsettings=qsettings, auto_sync=False)
+        await parts.wait_stripe()
         parts.services.auto_sync.start()
         for _ in range(100):
             if parts.window.connection.online is not None:

@@ -11,7 +11,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -173,31 +172,92 @@ async def seed_demo_catalog(listings: Any, *, actor: str = "demo",
     return created
 
 
-def mark_demo_sync_states(db: Any) -> None:
-    """Give the demo approved listings the Stripe link a sync would have made (one failed),
-    so the screenshots show every sync state; there is no sync service yet to do it."""
-    from sqlalchemy import select, update
+async def demo_stripe_activity(services: Any) -> None:
+    """Real Stripe activity in the sandbox behind the screenshots: every approved listing
+    synced, one listing the website rewrote pointing at a product that was deleted in the
+    Dashboard (its push fails), a product renamed in the Dashboard and one made there (so
+    reconcile finds something), and one listing approved after the sync (still pending)."""
+    from sqlalchemy import update
 
-    from uhadmin.services.tables import ListingRow, StripeChangeRow
+    from uhadmin.domain import ListingQuery, ListingStatus, SortKey
+    from uhadmin.services.tables import ListingRow
 
-    now = datetime.now(UTC)
-    with db.session(write=True) as session:
-        approved = session.execute(
-            select(ListingRow.id).where(ListingRow.status.in_(("approved", "archived")))
-            .order_by(ListingRow.id)).scalars().all()
-        for position, listing_id in enumerate(approved):
-            if position == 2:
-                session.execute(update(ListingRow).where(ListingRow.id == listing_id).values(
-                    sync_state="failed",
-                    sync_error="Stripe refused the image URL: images must be public https URLs"))
-                continue
-            if position >= len(approved) - 3:
-                continue  # a few stay "pending", waiting for the next sync
-            session.execute(update(ListingRow).where(ListingRow.id == listing_id).values(
-                sync_state="synced", stripe_product_id=f"prod_uh{listing_id:06d}demo",
-                stripe_price_id=f"price_1Q{listing_id:06d}Demo", pushed_at=now))
-            session.execute(update(StripeChangeRow).where(
-                StripeChangeRow.listing_id == listing_id).values(done_at=now))
+    page = await services.listings.search(ListingQuery(
+        statuses=frozenset({ListingStatus.APPROVED}), sort=SortKey.ID, descending=False,
+        limit=100))
+    approved = list(page.items)
+    await services.sync.run()
+    gone = approved[2]
+
+    def website_edit(session: Any) -> None:
+        session.execute(update(ListingRow).where(ListingRow.id == gone.id).values(
+            stripe_product_id="prod_RemovedInDashboard",
+            description=ListingRow.description + " Now with the online access code.",
+            version=ListingRow.version + 1))
+
+    await services.db.run(website_edit, write=True)
+    renamed = await services.listings.get(approved[0].id)
+    await services.gateway.call("products.update", lambda client, options:
+                                client.v1.products.update_async(
+                                    renamed.stripe_product_id,
+                                    {"name": f"{renamed.title} (signed)"}, options))
+    await services.gateway.call("products.create", lambda client, options:
+                                client.v1.products.create_async(
+                                    {"name": "Rainbow Warriors stadium blanket",
+                                     "default_price_data": {"currency": "usd",
+                                                            "unit_amount": 3500}}, options))
+
+
+async def demo_gui_activity(parts: Any) -> None:
+    """What the Sync, Reconcile and Checkout lab tabs show: a sync from the Sync tab (the
+    website's bad row fails), a comparison with one group selected and its fix previewed,
+    and checkout attempts paid, declined and open, paid on the sandbox's hosted page."""
+    import httpx
+
+    from uhadmin.domain import FindingKind, ListingQuery, ListingStatus, SortKey
+
+    window, services = parts.window, parts.services
+    pending = await services.listings.search(ListingQuery(
+        statuses=frozenset({ListingStatus.PENDING_REVIEW}), sort=SortKey.ID, limit=1))
+    await window.tabs_by_key["sync"].sync()
+    await services.listings.change_status(pending.items[0].id, ListingStatus.APPROVED,
+                                          actor="reviewer@hawaii.edu")
+    reconcile = window.tabs_by_key["reconcile"]
+    await reconcile.check()
+    if FindingKind.FIELD_DRIFT in reconcile.model.kinds():
+        reconcile.select_kind(FindingKind.FIELD_DRIFT)
+        await reconcile.preview_fix()
+
+    lab = window.tabs_by_key["checkout"]
+    await lab.open_lab()
+    await lab.load_listings()
+    sellable = [x for x in lab.pick_model.rows() if x.stripe_price_id and not x.sync_error]
+
+    async def attempt(lines: list[tuple[Any, int]], card: str | None) -> None:
+        lab.cart_model.clear()
+        for listing, quantity in lines:
+            lab.add_listing(listing, quantity)
+        made = await lab.create_session()
+        if card is None:
+            return
+        async with httpx.AsyncClient() as client:
+            paid = await client.post(made.url, data={
+                "email": "buyer@example.test", "cardNumber": card, "cardExpiry": "12 / 34",
+                "cardCvc": "123", "billingName": "Ada Buyer"})
+            if paid.is_redirect:
+                await client.get(paid.headers["location"])
+
+    await attempt([(sellable[0], 1)], "4242 4242 4242 4242")
+    await attempt([(sellable[1], 1)], "4000 0000 0000 0002")
+    await attempt([(sellable[3], 1)], "4000 0000 0000 9995")
+    await attempt([(sellable[4], 2), (sellable[5], 1)], None)
+    for _ in range(20):  # the declines arrive by webhook, a moment later
+        await asyncio.sleep(0.1)
+        await lab.tasks.wait_idle()
+    await lab.load_history()
+    row = next(r for r in range(lab.cards.model.rowCount())
+               if lab.cards.model.row_at(r).outcome == "declined")
+    lab.cards.table.selectRow(row)
 
 
 @main_group.command("screenshot")
@@ -244,11 +304,15 @@ def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dar
             urls = [f"{base}/{path.name}" for path in photos]
             loop.run_until_complete(seed_demo_catalog(services.listings, image_urls=urls,
                                                       actor="reviewer@hawaii.edu"))
-            mark_demo_sync_states(services.db)
+            loop.run_until_complete(demo_stripe_activity(services))
             qsettings = QSettings(str(temp_path / "layout.ini"), QSettings.Format.IniFormat)
             parts = build_gui(settings=settings, keys=keys, preferences=preferences,
                               qsettings=qsettings, services=services)
             try:
+                parts.window.resize(1360, 820)
+                parts.window.show()
+                parts.window.start()
+                loop.run_until_complete(demo_gui_activity(parts))
                 for theme in themes:
                     written += loop.run_until_complete(_shoot_all(parts, outdir, theme))
                 # The README's headline picture: the main window as most people see it.
@@ -256,7 +320,7 @@ def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dar
                 shutil.copyfile(headline, outdir / "screenshot.png")
                 written.append(outdir / "screenshot.png")
             finally:
-                parts.close()
+                loop.run_until_complete(parts.aclose())
                 loop.run_until_complete(asyncio.sleep(0))
     return written
 
@@ -332,9 +396,20 @@ async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
     written.append(_save(reason_dialog, outdir / f"dialog-reject-{theme_name}.png"))
     reason_dialog.reject()
 
+    for key, name in (("sync", "main-sync"), ("reconcile", "main-reconcile"),
+                      ("checkout", "main-checkout-lab")):
+        window.tab_widget.setCurrentWidget(window.tabs_by_key[key])
+        await _settle(window, 0.4)
+        written.append(_save(window, outdir / f"{name}-{theme_name}.png"))
+    window.tab_widget.setCurrentWidget(listings_tab)
+
     settings_dialog = window.open_settings()
     await _settle(window, 0.2)
     written.append(_save(settings_dialog, outdir / f"dialog-settings-{theme_name}.png"))
+    await settings_dialog.test_connection()
+    await _settle(window, 0.2)
+    written.append(_save(settings_dialog,
+                         outdir / f"dialog-settings-test-connection-{theme_name}.png"))
     settings_dialog.reject()
     QApplication.processEvents()
     return written

@@ -591,6 +591,7 @@ class CheckoutTab(WorkspaceTab):
         self.session_edit.setText(attempt.session_id or "" if attempt else "")
         self.url_edit.setText(attempt.url or "" if attempt else "")
         self.url_edit.setCursorPosition(0)
+        self.session_edit.setCursorPosition(0)
         if attempt is None:
             self.outcome_label.setText("Create a session, open it, pay with a test card.")
             self.outcome_label.setStyleSheet("")

@@ -49,7 +49,7 @@ FIX_LABELS = {
     Fix.LINK: "Link the listing to this product",
     Fix.ADOPT: "Adopt as a new listing",
 }
-HEADERS = ("Finding", "Listing", "Product", "Detail", "Fixes")
+HEADERS = ("Finding", "Listing", "Product", "Fixes")
 FindingRole = Qt.ItemDataRole.UserRole + 1
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
@@ -143,9 +143,9 @@ class ReconcileFindingModel(QAbstractItemModel):
         if role == _FINDING:
             return finding
         if role in (_DISPLAY, _TOOLTIP):
-            return [KIND_LABELS[finding.kind],
+            return [finding.detail,
                     f"#{finding.listing_id}" if finding.listing_id is not None else "—",
-                    finding.product_id or "—", finding.detail,
+                    finding.product_id or "—",
                     ", ".join(FIX_LABELS[fix] for fix in finding.fixes)][index.column()]
         return None
 
@@ -202,7 +202,7 @@ class ReconcileTab(WorkspaceTab):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
-        for column, width in enumerate((300, 70, 220, 420)):
+        for column, width in enumerate((520, 70, 230)):
             self.tree.setColumnWidth(column, width)
 
         self.fix_box = QComboBox()
@@ -259,7 +259,7 @@ class ReconcileTab(WorkspaceTab):
     # --- WorkspaceTab -----------------------------------------------------------------------
 
     def menu_actions(self) -> list[QAction | None]:
-        return [self.check_action]
+        return []  # "Compare with Stripe" sits in the window's Sync menu
 
     def refresh(self) -> None:
         self.tasks.spawn("check", self.check(), self.check_button, self.check_action)

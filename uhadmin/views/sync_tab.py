@@ -222,7 +222,10 @@ class SyncTab(WorkspaceTab):
     # --- WorkspaceTab -----------------------------------------------------------------------
 
     def menu_actions(self) -> list[QAction | None]:
-        return [self.sync_selected_action, None, self.retry_action, None, self.cancel_action]
+        return []  # the window's Sync menu holds them (menu_entries), whichever tab is in front
+
+    def menu_entries(self) -> list[QAction]:
+        return [self.sync_selected_action, self.retry_action, self.cancel_action]
 
     def start(self) -> None:
         self.tasks.spawn("failures", self.load_failures())
@@ -357,6 +360,9 @@ class SyncTab(WorkspaceTab):
         total = page.total
         self.failures_title.setText(f"Failures ({total:,})" if total else "Failures (none)")
         self._update_buttons()
+        # The queue moves with every edit, not only when a sync reports: keep it current.
+        status = self._sync.status
+        self._show_state(SyncStatus(status.state, await self._sync.queued(), status.message))
         return list(page.items)
 
     def _on_change(self, change: Any) -> None:

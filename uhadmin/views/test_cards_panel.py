@@ -53,7 +53,7 @@ class TestCardTableModel(RowTableModel[TestCard]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__([
             Column("Card number", lambda c: c.number, width=170),
-            Column("Brand", lambda c: c.brand, width=90),
+            Column("Brand", lambda c: c.brand.title(), width=100),
             Column("Expected outcome", expected_outcome, tooltip=lambda c: c.description,
                    foreground=_outcome_colour, width=240),
         ], key=lambda card: card.digits, parent=parent)
@@ -85,17 +85,14 @@ class TestCardsPanel(QWidget):
         self.copy_button.setToolTip("Copy the selected card number (or double-click it)")
         self.hint = QLabel("Any future expiry date and any CVC work.")
         self.hint.setObjectName("formIntro")
-        title = QLabel("Test cards")
-        title.setObjectName("detailTitle")
-        head = QHBoxLayout()
-        head.addWidget(title)
-        head.addStretch(1)
-        head.addWidget(self.copy_button)
+        self.hint.setWordWrap(True)
+        foot = QHBoxLayout()
+        foot.addWidget(self.hint, 1)
+        foot.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(head)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.hint)
+        layout.addLayout(foot)
         self.copy_button.clicked.connect(self.copy_selected)
         self.table.doubleClicked.connect(lambda _index: self.copy_selected())
         if cards:
