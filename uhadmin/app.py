@@ -364,6 +364,10 @@ async def open_gui(*, settings: Settings, keys: KeyStore, preferences: Preferenc
 
 async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyStore,
                               auto_sync: bool) -> None:
+    # After the first page and the review queue have loaded: the import holds the GIL for
+    # most of its second and would slow those queries' threads.
+    for tab in list(window.tabs_by_key.values()):
+        await tab.tasks.wait_idle()
     try:
         await asyncio.to_thread(services.start_stripe)
     except Exception as exc:  # shown, never a silent half-started app
@@ -388,8 +392,10 @@ async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesS
     app.lastWindowClosed.connect(closed.set)
     parts = await open_gui(settings=settings, keys=keys, preferences=preferences)
     try:
-        for tab in parts.window.tabs_by_key.values():
+        for tab in list(parts.window.tabs_by_key.values()):
             await tab.tasks.wait_idle()
+        # The Stripe side's modules (the SDK) are start-up objects too: freeze after them.
+        await parts.wait_stripe()
         parts.collector.freeze_startup_objects()
         await closed.wait()
     finally:

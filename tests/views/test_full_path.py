@@ -28,7 +28,7 @@ def gui_settings(key_store, preferences, tmp_path: Path):
 
 async def idle(window) -> None:
     for _ in range(3):
-        for tab in window.tabs_by_key.values():
+        for tab in list(window.tabs_by_key.values()):
             await tab.tasks.wait_idle()
         await window.tasks.wait_idle()
         await asyncio.sleep(0.05)

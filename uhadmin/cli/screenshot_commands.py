@@ -328,7 +328,7 @@ def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dar
 async def _settle(window: Any, seconds: float = 0.3) -> None:
     from PySide6.QtWidgets import QApplication
 
-    for tab in window.tabs_by_key.values():
+    for tab in list(window.tabs_by_key.values()):
         await tab.tasks.wait_idle()
         await tab.detail.tasks.wait_idle() if hasattr(tab, "detail") else None
     await window.tasks.wait_idle()

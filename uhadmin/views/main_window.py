@@ -507,7 +507,8 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         lines = [
             "Ctrl+N  New listing", "Ctrl+E or Enter  Edit the selected listing",
-            "Ctrl+F  Search", "F5  Refresh", "Ctrl+Shift+S  Sync (when available)",
+            "Ctrl+F  Search", "F5  Refresh", "Ctrl+Shift+S  Sync queued changes with Stripe",
+            "Ctrl+Return  Create a checkout session (Checkout lab)",
             "Delete  Delete the selected drafts", "A / R  Approve / reject in the review queue",
             "Ctrl+1…9  Switch tabs", "Ctrl+,  Settings", "Ctrl+Q  Quit"]
         self._track(show_message(self, "Keyboard shortcuts", "\n".join(lines)))
