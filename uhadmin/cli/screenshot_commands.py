@@ -356,6 +356,7 @@ async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
         window.show()
         window.start()
     written: list[Path] = []
+    window.statusBar().clearMessage()  # not the demo's last "Created session …"
     listings_tab = window.listings_tab
     window.tab_widget.setCurrentWidget(listings_tab)
     await _settle(window)

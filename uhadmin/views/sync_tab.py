@@ -327,7 +327,9 @@ class SyncTab(WorkspaceTab):
             self.progress_finished.emit()
             self._token = None
         self.last_report = report
-        self.summary_label.setText(describe_report(report))
+        # Said as a past event: the queue count in it moves on with later edits.
+        self.summary_label.setText(f"Last sync, at {time.strftime('%H:%M')}: "
+                                   f"{describe_report(report)}")
         self.notes_label.setText("\n".join(report.notes))
         self.notes_label.setVisible(bool(report.notes))
         self.status_message.emit(describe_report(report))
