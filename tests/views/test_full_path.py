@@ -26,6 +26,30 @@ def gui_settings(key_store, preferences, tmp_path: Path):
     return dataclasses.replace(settings, data_dir=tmp_path / "data")
 
 
+async def open_app(**kwargs):
+    """open_gui, then wait for the Stripe tabs."""
+    parts = await open_gui(**kwargs)
+    parts.first_tabs = set(parts.window.tabs_by_key)  # before the Stripe side joined
+    await parts.wait_stripe()
+    return parts
+
+
+def in_one_loop(run, scenario, **kwargs) -> None:
+    """Open the app, run `scenario(parts)` and close it, all in ONE running loop: between
+    two run() calls a test's loop is stopped, yet qasync still steps pending tasks once
+    more with no running loop (the app's own loop never stops like that), which can break
+    a background task mid-request."""
+    async def whole() -> None:
+        parts = await open_app(**kwargs)
+        try:
+            await scenario(parts)
+        finally:
+            await parts.aclose()
+        assert parts.services is None
+
+    run(asyncio.wait_for(whole(), timeout=60))
+
+
 async def idle(window) -> None:
     for _ in range(3):
         for tab in list(window.tabs_by_key.values()):
@@ -36,98 +60,90 @@ async def idle(window) -> None:
 
 def test_create_approve_sync_sell_and_see_it_paid(qapp, qt_loop, run, gui_settings, key_store,
                                                   preferences, qsettings):
-    parts = run(open_gui(settings=gui_settings, keys=key_store, preferences=preferences,
-                         qsettings=qsettings))
-    window = parts.window
-    try:
-        assert "sync" not in window.tabs_by_key  # the Stripe side follows the first page
-        run(parts.wait_stripe())
+    async def scenario(parts) -> None:
+        window = parts.window
+        assert parts.first_tabs == {"listings", "review"}  # Stripe follows the first page
         assert parts.services is not None and parts.services.sandbox is not None
         assert set(window.tabs_by_key) >= {"listings", "review", "sync", "reconcile",
                                            "checkout"}
         assert window.sync_action.isEnabled()
-        run(idle(window))
+        await idle(window)
 
         # 1. Create a listing in the dialog, as a person types it.
         dialog = window.listings_tab.open_new_dialog()
         dialog.title_edit.setText("Calculus textbook, 8th ed.")
         dialog.price_edit.setText("45.00")
-        saved = run(dialog.save())
+        saved = await dialog.save()
         assert saved is not None and saved.status is ListingStatus.DRAFT
-        run(idle(window))
+        await idle(window)
 
         # 2. Submit it for review from the Listings tab, approve it in the review queue.
         window.listings_tab.select_ids([saved.id])
         window.listings_tab.submit_action.trigger()
-        run(idle(window))
-        run(window.review_tab.reload())
+        await idle(window)
+        await window.review_tab.reload()
         window.review_tab.select_row(0)
         window.review_tab.approve_button.click()
-        run(idle(window))
-        listing = run(parts.services.listings.get(saved.id))
+        await idle(window)
+        listing = await parts.services.listings.get(saved.id)
         assert listing.status is ListingStatus.APPROVED
 
         # 3. Sync: Ctrl+Shift+S's action (background sync may have been quicker; either
         # way the listing ends in Stripe, once).
         sync_tab = window.tabs_by_key["sync"]
         window.sync_action.trigger()
-        run(idle(window))
-        listing = run(parts.services.listings.get(saved.id))
+        await idle(window)
+        listing = await parts.services.listings.get(saved.id)
         assert listing.sync_state is SyncState.SYNCED and listing.stripe_price_id
         assert sync_tab.last_report is not None and sync_tab.last_report.failed == 0
         assert window.connection.online is True
         assert window.connection.text().startswith("● Online")
         assert len(parts.services.sandbox.store.objects["product"]) == 1
 
-        # 4. The checkout lab: opening it starts the receiver; pick, create, open.
+        # 4. The checkout lab: opening it starts the receiver; pick, create.
         lab = window.tabs_by_key["checkout"]
         window.tab_widget.setCurrentWidget(lab)
-        run(idle(window))
+        await idle(window)
         assert parts.services.receiver.running
-        run(lab.load_listings())
+        await lab.load_listings()
         lab.pick_table.selectRow(lab.pick_model.row_of(saved.id))
         lab.add_button.click()
         lab.create_button.click()
-        run(idle(window))
+        await idle(window)
         attempt = lab.attempt
         assert attempt is not None and attempt.session_id and attempt.url
         assert lab.history_model.row_of(attempt.id) == 0
 
         # 5. Pay on the sandbox's hosted page over HTTP, then land on the success page.
-        async def pay_and_return() -> httpx.Response:
-            async with httpx.AsyncClient() as client:
-                page = await client.get(attempt.url)
-                assert page.status_code == 200 and "Calculus textbook" in page.text
-                paid = await client.post(attempt.url, data={
-                    "email": "buyer@example.test", "cardNumber": "4242 4242 4242 4242",
-                    "cardExpiry": "12 / 34", "cardCvc": "123", "billingName": "Ada Buyer"})
-                assert paid.is_redirect
-                return await client.get(paid.headers["location"])
-
-        success = run(pay_and_return())
+        async with httpx.AsyncClient() as client:
+            page = await client.get(attempt.url)
+            assert page.status_code == 200 and "Calculus textbook" in page.text
+            paid = await client.post(attempt.url, data={
+                "email": "buyer@example.test", "cardNumber": "4242 4242 4242 4242",
+                "cardExpiry": "12 / 34", "cardCvc": "123", "billingName": "Ada Buyer"})
+            assert paid.is_redirect
+            success = await client.get(paid.headers["location"])
         assert success.status_code == 200
-        run(idle(window))
+        await idle(window)
 
         # 6. The history row turned paid, without a refresh.
         row = lab.history_model.row_of(attempt.id)
         assert lab.history_model.row_at(row).outcome is Outcome.PAID
         assert lab.history_model.data(lab.history_model.index(row, 2)) == "paid"
         assert lab.outcome_label.text().startswith("paid")
-    finally:
-        run(parts.aclose())
-    assert parts.services is None
+
+    in_one_loop(run, scenario, settings=gui_settings, keys=key_store, preferences=preferences,
+                qsettings=qsettings)
 
 
 def test_settings_test_connection_says_offline_sandbox(qapp, qt_loop, run, gui_settings,
                                                        key_store, preferences, qsettings):
-    parts = run(open_gui(settings=gui_settings, keys=key_store, preferences=preferences,
-                         qsettings=qsettings, auto_sync=False))
-    try:
-        run(parts.wait_stripe())
+    async def scenario(parts) -> None:
         dialog = parts.window.open_settings()
         assert dialog.test_button.isEnabled()
         dialog.test_button.click()
-        run(dialog.tasks.wait_idle())
+        await asyncio.sleep(0)
+        await dialog.tasks.wait_idle()
         assert dialog.test_result.isVisible()
         assert dialog.test_result.text().startswith("Connected: offline sandbox (TEST mode)")
         assert dialog.test_result.property("problem") is False
@@ -136,7 +152,8 @@ def test_settings_test_connection_says_offline_sandbox(qapp, qt_loop, run, gui_s
         dialog.key_field.edit.setText("sk_test_" + "y" * 24)
         dialog.api_base_edit.setText(parts.services.sandbox.url)
         dialog.test_button.click()
-        run(dialog.tasks.wait_idle())
+        await asyncio.sleep(0)
+        await dialog.tasks.wait_idle()
         assert dialog.test_result.text() == (
             f"Connected to {parts.services.sandbox.url}: no account endpoint (a "
             "Stripe-compatible server), TEST mode.")
@@ -144,12 +161,14 @@ def test_settings_test_connection_says_offline_sandbox(qapp, qt_loop, run, gui_s
         # Errors are shown inline, next to the button.
         dialog.api_base_edit.setText("http://127.0.0.1:9")
         dialog.test_button.click()
-        run(dialog.tasks.wait_idle())
+        await asyncio.sleep(0)
+        await dialog.tasks.wait_idle()
         assert dialog.test_result.property("problem") is True
         assert "Stripe" in dialog.test_result.text()
         dialog.reject()
-    finally:
-        run(parts.aclose())
+
+    in_one_loop(run, scenario, settings=gui_settings, keys=key_store, preferences=preferences,
+                qsettings=qsettings, auto_sync=False)
 
 
 def test_connection_check_refuses_a_malformed_key(qt_loop, run, key_store):
@@ -159,23 +178,15 @@ def test_connection_check_refuses_a_malformed_key(qt_loop, run, key_store):
 
 def test_background_sync_reports_online_in_the_window(qapp, qt_loop, run, gui_settings,
                                                       key_store, preferences, qsettings):
-    async def scenario():
-        # Started inside one running loop: between run() calls a test's loop is stopped,
-        # which the app's loop never is.
-        parts = await open_gui(settings=gui_settings, keys=key_store, preferences=preferences,
-                               qsettings=qsettings, auto_sync=False)
-        await parts.wait_stripe()
+    async def scenario(parts) -> None:
         parts.services.auto_sync.start()
-        for _ in range(100):
+        for _ in range(100):  # AutoSync's first round probes the sandbox
             if parts.window.connection.online is not None:
                 break
             await asyncio.sleep(0.05)
-        return parts
-
-    parts = run(scenario())
-    try:
         assert parts.services.sync.status.state is ConnectionState.ONLINE
         assert parts.window.connection.online is True
         assert parts.window.connection.text() == "● Online · nothing queued"
-    finally:
-        run(parts.aclose())
+
+    in_one_loop(run, scenario, settings=gui_settings, keys=key_store, preferences=preferences,
+                qsettings=qsettings, auto_sync=False)
