@@ -509,6 +509,25 @@ async def test_auto_sync_pushes_shortly_after_an_edit(database, listing_service,
     assert len(products(stripe_sandbox)) == 1
 
 
+async def test_auto_sync_stops_even_when_a_poke_lands_with_the_cancel(
+        database, change_bus, stripe_sandbox) -> None:
+    # Python 3.11's wait_for returned the wake-up and dropped the cancel when both landed
+    # in one loop step; stop() then waited for the next round, an interval away.
+    service = make_sync(database, stripe_sandbox, change_bus)
+    auto = AutoSync(service, interval_s=3600, debounce_s=0)
+    auto.start()
+    for _ in range(250):  # until the first round is done and the loop waits for a poke
+        await asyncio.sleep(0.02)
+        if service.status.state == ConnectionState.ONLINE:
+            break
+    await asyncio.sleep(0.1)
+    auto.poke()
+    async with asyncio.timeout(5):
+        await auto.stop()
+    assert not auto.running
+    await service.gateway.aclose()
+
+
 async def test_quick_scan_finds_rows_whose_version_moved(sync, database, listing_service,
                                                          stripe_sandbox) -> None:
     await approved(listing_service, 2)

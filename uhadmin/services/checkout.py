@@ -619,8 +619,9 @@ class CheckoutService:
                     continue
                 until_expiry = (attempt.expires_at - self._clock()).total_seconds()
                 try:
-                    await asyncio.wait_for(changed.wait(),
-                                           timeout=max(0.0, until_expiry) + EXPIRY_GRACE_S)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
+                    async with asyncio.timeout(max(0.0, until_expiry) + EXPIRY_GRACE_S):
+                        await changed.wait()
                 except TimeoutError:
                     asked_at_expiry = True
                     await self.refresh(attempt.id)

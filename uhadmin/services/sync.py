@@ -1032,8 +1032,11 @@ class AutoSync:
                 log.warning("auto sync failed: %s", error)
             except Exception:
                 log.exception("auto sync crashed; retrying later")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # lands in the same loop step as the wake-up, and stop() then waited forever.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                await asyncio.sleep(self.debounce_s)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except TimeoutError:
-                pass
+                continue
+            await asyncio.sleep(self.debounce_s)
