@@ -66,7 +66,6 @@ def tab(qtbot, lab, listings, change_bus, run, stripe_sandbox):
     widget.shutdown()
     settle(run, widget)
     widget.close()
-    widget.deleteLater()
 
 
 def settle(run, tab) -> None:
