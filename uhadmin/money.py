@@ -100,7 +100,13 @@ def _currency_pattern(locale: str, places: int):
 
 
 def format_money(minor: int, currency: str, locale: str = "en_US") -> str:
-    """Display text with babel: (1250, "usd") -> "$12.50", (500, "jpy") -> "¥500"."""
+    """Display text with babel: (1250, "usd") -> "$12.50", (500, "jpy") -> "¥500".
+
+    Never raises for a currency Stripe does not know (a row the website wrote badly):
+    tables must still paint it, so it shows the raw minor units and the code as stored.
+    """
+    if not is_known_currency(str(currency).strip().lower()):
+        return f"{minor} (minor units, unknown currency {currency!r})"
     code = _code(currency)
     places = decimal_places(code)
     try:

@@ -243,6 +243,11 @@ def test_format_money_with_babel() -> None:
     assert format_money(1250, "usd", "not a locale") == "$12.50"  # falls back to en_US
 
 
+def test_format_money_still_shows_a_row_with_a_currency_stripe_does_not_know() -> None:
+    # The website may write any text into listings.currency; tables must still paint it.
+    assert format_money(1250, "u5d") == "1250 (minor units, unknown currency 'u5d')"
+
+
 # --- properties --------------------------------------------------------------------------------
 
 currencies = st.sampled_from(sorted(STRIPE_CURRENCIES))
