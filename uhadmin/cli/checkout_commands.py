@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import webbrowser
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from uhadmin.bootstrap import Services, build_services
-from uhadmin.cli.common import emit, handles_errors, main_group
-from uhadmin.config import load_settings
+from uhadmin.bootstrap import Services
+from uhadmin.cli.common import (
+    emit,
+    handles_errors,
+    json_option,
+    main_group,
+    run_with_services,
+)
 from uhadmin.domain import CheckoutAttempt, parse_duration
 from uhadmin.errors import UhadminError, ValidationError
 from uhadmin.money import format_money
 
-T = TypeVar("T")
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Machine-readable output (JSON), errors included.")
 _LINE = re.compile(r"^\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
-
-
-def _run(ctx: click.Context, work: Callable[[Services], Awaitable[T]]) -> T:
-    root = ctx.find_root().obj or {}
-    settings = load_settings(overrides={"database_url": root.get("database_url")})
-    services = build_services(settings)
-
-    async def main() -> T:
-        try:
-            return await work(services)
-        finally:
-            await services.checkout.stop_receiver()
-            await services.gateway.aclose()
-
-    try:
-        return asyncio.run(main())
-    finally:
-        services.close()
 
 
 def parse_line(text: str) -> tuple[int, int]:
@@ -145,7 +126,7 @@ def create_command(ctx: click.Context, listings: tuple[str, ...], open_page: boo
             final = await checkout.wait_for_outcome(attempt.id)
             _line_out(outcome_json(final))
 
-    _run(ctx, work)
+    run_with_services(ctx, work)
 
 
 @checkout_group.command("status")
@@ -160,7 +141,7 @@ def status_command(ctx: click.Context, session_id: str, as_json: bool) -> None:
         attempt = await services.checkout.refresh(_ref(session_id))
         emit(ctx, attempt_json(attempt), attempt_text(attempt), as_json=as_json)
 
-    _run(ctx, work)
+    run_with_services(ctx, work)
 
 
 @checkout_group.command("expire")
@@ -175,7 +156,7 @@ def expire_command(ctx: click.Context, session_id: str, as_json: bool) -> None:
         attempt = await services.checkout.expire(_ref(session_id))
         emit(ctx, attempt_json(attempt), f"expired  {attempt_text(attempt)}", as_json=as_json)
 
-    _run(ctx, work)
+    run_with_services(ctx, work)
 
 
 @checkout_group.command("expire-mine")
@@ -192,7 +173,7 @@ def expire_mine_command(ctx: click.Context, tester: str | None, as_json: bool) -
             "no open sessions to expire"
         emit(ctx, [attempt_json(a) for a in expired], text, as_json=as_json)
 
-    _run(ctx, work)
+    run_with_services(ctx, work)
 
 
 @checkout_group.command("list")
@@ -209,7 +190,7 @@ def list_command(ctx: click.Context, tester: str | None, limit: int, as_json: bo
         text = "\n".join(attempt_text(a) for a in attempts) or "no checkout attempts yet"
         emit(ctx, [attempt_json(a) for a in attempts], text, as_json=as_json)
 
-    _run(ctx, work)
+    run_with_services(ctx, work)
 
 
 @checkout_group.command("cards")

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from uhadmin.errors import UhadminError
+
+if TYPE_CHECKING:
+    from uhadmin.bootstrap import Services
+
+T = TypeVar("T")
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Machine-readable output (JSON), errors included.")
 
 
 @click.group(invoke_without_command=True)
@@ -62,3 +71,25 @@ def handles_errors(func: Callable) -> Callable:
             ctx.exit(1)
 
     return wrapper
+
+
+def run_with_services(ctx: click.Context, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Build settings and services (migrating the database), run `work` on a fresh loop,
+    then stop whatever it started (receiver, Stripe connections, sandbox) and close."""
+    from uhadmin.bootstrap import build_services
+    from uhadmin.config import load_settings
+
+    root = ctx.find_root().obj or {}
+    settings = load_settings(overrides={"database_url": root.get("database_url")})
+    services = build_services(settings)
+
+    async def main() -> T:
+        try:
+            return await work(services)
+        finally:
+            await services.aclose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        services.close()  # idempotent; covers a failure before the loop ran

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from uhadmin.bootstrap import Services, build_services
-from uhadmin.cli.common import emit, handles_errors, main_group
-from uhadmin.config import load_settings
+from uhadmin.bootstrap import Services
+from uhadmin.cli.common import (
+    emit,
+    handles_errors,
+    json_option,
+    main_group,
+    run_with_services,
+)
 from uhadmin.domain import (
     Listing,
     ListingChanges,
@@ -23,25 +26,9 @@ from uhadmin.domain import (
 from uhadmin.errors import ValidationError
 from uhadmin.money import format_money, format_plain, parse_money
 
-T = TypeVar("T")
-
 _STATUS_CHOICE = click.Choice([status.value for status in ListingStatus], case_sensitive=False)
 _SYNC_CHOICE = click.Choice([state.value for state in SyncState], case_sensitive=False)
 _SORT_CHOICE = click.Choice([key.value for key in SortKey], case_sensitive=False)
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Machine-readable output (JSON), errors included.")
-
-
-def run_with_services(ctx: click.Context, work: Callable[[Services], Awaitable[T]]) -> T:
-    """Build settings and services (migrating the database), run `work`, close everything."""
-    root = ctx.find_root().obj or {}
-    settings = load_settings(overrides={"database_url": root.get("database_url")})
-    services = build_services(settings)
-    try:
-        return asyncio.run(work(services))
-    finally:
-        services.close()
 
 
 def listing_json(listing: Listing) -> dict[str, Any]:

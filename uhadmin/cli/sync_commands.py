@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import click
 
-from uhadmin.bootstrap import Services, build_services
-from uhadmin.cli.common import emit, handles_errors, main_group
-from uhadmin.config import load_settings
+from uhadmin.bootstrap import Services
+from uhadmin.cli.common import (
+    emit,
+    handles_errors,
+    json_option,
+    main_group,
+    run_with_services,
+)
 from uhadmin.domain import FindingKind, Fix, ReconcileReport, SyncProgress, SyncReport
 
-T = TypeVar("T")
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Machine-readable output (JSON), errors included.")
 _KIND_CHOICE = click.Choice([kind.value for kind in FindingKind], case_sensitive=False)
-
-
-def _run(ctx: click.Context, work: Callable[[Services], Awaitable[T]]) -> T:
-    root = ctx.find_root().obj or {}
-    settings = load_settings(overrides={"database_url": root.get("database_url")})
-    services = build_services(settings)
-
-    async def main() -> T:
-        try:
-            return await work(services)
-        finally:
-            await services.gateway.aclose()
-
-    try:
-        return asyncio.run(main())
-    finally:
-        services.close()
 
 
 def _where(services: Services) -> str:
@@ -88,7 +69,7 @@ def sync_command(ctx: click.Context, dry_run: bool, limit: int | None, progress:
                                          progress=on_progress if show else None)
         return report, _where(services)
 
-    report, where = _run(ctx, work)
+    report, where = run_with_services(ctx, work)
     if show and not dry_run:
         click.echo("", err=True)
     emit(ctx, {**report.as_dict(), "stripe": where}, sync_text(report, where), as_json=as_json)
@@ -149,7 +130,7 @@ def reconcile_command(ctx: click.Context, fix_values: tuple[str, ...], fix_all: 
             return await services.reconcile.fix(kinds=kinds, fixes=named, dry_run=dry_run)
         return await services.reconcile.check()
 
-    report = _run(ctx, work)
+    report = run_with_services(ctx, work)
     emit(ctx, report.as_dict(), reconcile_text(report), as_json=as_json)
     if report.errors:
         ctx.exit(1)
@@ -166,7 +147,7 @@ def adopt_command(ctx: click.Context, product_ids: tuple[str, ...], as_json: boo
     async def work(services: Services):
         return await services.reconcile.adopt(list(product_ids))
 
-    listings = _run(ctx, work)
+    listings = run_with_services(ctx, work)
     emit(ctx, [{"id": listing.id, "title": listing.title, "status": listing.status.value,
                 "stripe_product_id": listing.stripe_product_id,
                 "stripe_price_id": listing.stripe_price_id,
