@@ -394,6 +394,23 @@ async def test_history_survives_a_restart(checkout_lab_any_db):
     assert await fresh.list_attempts(tester="nobody") == []
 
 
+async def test_an_event_that_changes_nothing_writes_and_broadcasts_nothing(checkout_lab):
+    lab = checkout_lab
+    lamp = await lab.approved_listing()
+    made = await lab.service.create([(lamp.id, 1)])
+    await pay(made.url)
+    paid = await lab.service.refresh(made.id)
+    session = await lab.core.call("checkout.sessions.retrieve",
+                                  lambda client, options: client.v1.checkout.sessions
+                                  .retrieve_async(made.session_id, options=options))
+    lab.changes.clear()
+    late = {"id": "evt_late_copy", "type": "checkout.session.completed",
+            "data": {"object": session.to_dict()}}
+    assert await lab.service.record_webhook_event(late) == "processed"
+    assert await lab.service.get(made.id) == paid  # updated_at included
+    assert lab.changes == []
+
+
 # --------------------------------------------------------------------------- opening pages
 async def test_opener_gets_only_stripe_or_sandbox_checkout_pages(checkout_lab):
     lab = checkout_lab

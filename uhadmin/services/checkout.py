@@ -849,10 +849,14 @@ class CheckoutService:
                                   async_failure=event_type.endswith("async_payment_failed"))
         else:
             after = apply_decline(before, payment_intent_info(intent))
-        for name, value in _attempt_fields(after).items():
-            setattr(row, name, value)
-        row.updated_at = now
-        session.flush()
+        fields = _attempt_fields(after)
+        # An event that says what the row already says (the success page or a refresh got
+        # there first) changes nothing: no new updated_at, so no change is broadcast.
+        if fields != _attempt_fields(before):
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            session.flush()
         return "processed", before, _attempt_from_row(row)
 
 
