@@ -89,6 +89,21 @@ def test_show_update_and_status(uhadmin):
     assert (final["status"], final["rejection_reason"]) == ("rejected", "wobbly")
 
 
+def test_rejecting_needs_a_reason_and_a_rejected_listing_goes_back_to_draft(uhadmin):
+    listing_id = add(uhadmin, "--title", "Lamp", "--price", "9")["id"]
+    assert uhadmin("listings", "status", str(listing_id), "pending_review").exit_code == 0
+    refused = uhadmin("listings", "status", str(listing_id), "rejected")
+    assert refused.exit_code == 1
+    assert refused.stderr.count("\n") == 1 and "--reason" in refused.stderr
+    assert uhadmin("listings", "status", str(listing_id), "rejected", "--reason",
+                   "blurry").exit_code == 0
+    back = uhadmin("listings", "status", str(listing_id), "draft", "--json")
+    assert back.exit_code == 0, back.stderr
+    assert json.loads(back.stdout)["status"] == "draft"
+    help_text = uhadmin("listings", "status", "--help").stdout
+    assert "rejected -> draft" in help_text and "--reason" in help_text
+
+
 def test_delete_only_a_draft(uhadmin):
     draft = add(uhadmin, "--title", "Mug", "--price", "3")["id"]
     assert uhadmin("listings", "delete", str(draft)).stdout.strip() == f"deleted listing {draft}"

@@ -216,6 +216,41 @@ async def test_rejecting_keeps_the_reason_and_stale_status_change_conflicts(list
     assert rejected.sync_state == SyncState.NOT_PUBLISHED
 
 
+async def test_a_rejection_needs_a_reason_on_every_path(listing_service, database,
+                                                      published):
+    listing = await listing_service.create(bike(status=ListingStatus.PENDING_REVIEW),
+                                           actor="ana")
+    published.clear()
+    for reason in ("", "   "):
+        with pytest.raises(ValidationError) as single:
+            await listing_service.change_status(listing.id, ListingStatus.REJECTED,
+                                                actor="rev", reason=reason)
+        assert single.value.problems[0].field == "reason"
+        with pytest.raises(ValidationError):
+            await listing_service.change_status_many([listing.id], ListingStatus.REJECTED,
+                                                     actor="rev", reason=reason)
+    with pytest.raises(ValidationError):
+        await listing_service.create(bike(status=ListingStatus.REJECTED), actor="ana")
+    assert (await listing_service.get(listing.id)).status == ListingStatus.PENDING_REVIEW
+    assert published == []  # nothing was written, so nothing was announced
+
+
+async def test_a_rejected_listing_goes_back_to_draft_for_the_seller(listing_service):
+    listing = await listing_service.create(bike(status=ListingStatus.PENDING_REVIEW),
+                                           actor="ana")
+    await listing_service.change_status(listing.id, ListingStatus.REJECTED, actor="rev",
+                                        reason="blurry photos")
+    draft = await listing_service.change_status(listing.id, ListingStatus.DRAFT, actor="ana")
+    assert (draft.status, draft.sync_state) == (ListingStatus.DRAFT, SyncState.NOT_PUBLISHED)
+    again = await listing_service.change_status(draft.id, ListingStatus.PENDING_REVIEW,
+                                                actor="ana")
+    assert again.status == ListingStatus.PENDING_REVIEW
+    entry = (await listing_service.history(listing.id))[1]
+    assert entry.details == {"from": "rejected", "to": "draft"}
+    with pytest.raises(IllegalTransitionError, match="cannot go from pending_review to draft"):
+        await listing_service.change_status(again.id, ListingStatus.DRAFT, actor="ana")
+
+
 async def test_bulk_status_change_reports_each_failure_and_applies_the_rest(
         listing_service, published):
     ready = [await listing_service.create(bike(title=f"Lamp {n}",

@@ -190,13 +190,20 @@ def update_listing(ctx: click.Context, listing_id: int, title: str | None,
 @listings_group.command("status")
 @click.argument("listing_id", type=int)
 @click.argument("new_status", type=_STATUS_CHOICE)
-@click.option("--reason", default="", help="Why (kept with a rejection, and in the history).")
+@click.option("--reason", default="",
+              help="Why; required for rejected (the seller sees it), kept in the history.")
 @json_option
 @click.pass_context
 @handles_errors
 def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, reason: str,
                           as_json: bool) -> None:
-    """Move a listing through the review workflow (draft, pending_review, approved, ...)."""
+    """Move a listing through the review workflow: draft -> pending_review -> approved |
+    rejected (needs --reason); rejected -> draft (the seller fixes it); approved -> archived;
+    archived -> approved."""
+    if new_status.lower() == ListingStatus.REJECTED and not reason.strip():
+        # Checked before anything starts; the service refuses it too, for every other path.
+        raise ValidationError.single("--reason", "is required to reject a listing "
+                                                 "(the seller sees it)")
 
     async def work(services: Services) -> Listing:
         return await services.listings.change_status(

@@ -23,6 +23,7 @@ from uhadmin.domain.listing import (
     Page,
     SortKey,
     SyncState,
+    check_reason,
     check_transition,
 )
 from uhadmin.domain.sync import (
@@ -59,6 +60,7 @@ __all__ = [
     "Page",
     "SortKey",
     "SyncState",
+    "check_reason",
     "check_transition",
     "AppliedFix",
     "CancelToken",

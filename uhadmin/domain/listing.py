@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from uhadmin.errors import IllegalTransitionError
+from uhadmin.errors import IllegalTransitionError, ValidationError
 
 
 class ListingStatus(StrEnum):
@@ -24,7 +24,8 @@ ALLOWED_TRANSITIONS: dict[ListingStatus, frozenset[ListingStatus]] = {
     ListingStatus.DRAFT: frozenset({ListingStatus.PENDING_REVIEW}),
     ListingStatus.PENDING_REVIEW: frozenset({ListingStatus.APPROVED, ListingStatus.REJECTED}),
     ListingStatus.APPROVED: frozenset({ListingStatus.ARCHIVED}),
-    ListingStatus.REJECTED: frozenset(),
+    # The website's resubmission: the seller fixes a rejected listing as a draft.
+    ListingStatus.REJECTED: frozenset({ListingStatus.DRAFT}),
     ListingStatus.ARCHIVED: frozenset({ListingStatus.APPROVED}),
 }
 
@@ -36,6 +37,13 @@ def check_transition(current: ListingStatus, new: ListingStatus) -> None:
         raise IllegalTransitionError(
             f"status: cannot go from {current} to {new} (allowed from {current}: {allowed})"
         )
+
+
+def check_reason(new_status: ListingStatus, reason: str) -> None:
+    """Raise ValidationError if a rejection comes without a reason (the seller needs one)."""
+    if new_status == ListingStatus.REJECTED and not reason.strip():
+        raise ValidationError.single("reason", "is required to reject a listing "
+                                               "(the seller sees it)")
 
 
 class SyncState(StrEnum):

@@ -24,6 +24,7 @@ from uhadmin.domain.listing import (
     Page,
     SortKey,
     SyncState,
+    check_reason,
     check_transition,
 )
 from uhadmin.errors import (
@@ -243,6 +244,7 @@ class ListingService:
     ) -> BulkResult:
         """Move many listings; each one that cannot move is reported, the others still move."""
         new_status = ListingStatus(new_status)
+        check_reason(new_status, reason)  # refuse the whole batch up front, not per listing
         unique_ids = list(dict.fromkeys(listing_ids))
         succeeded: list[Listing] = []
         failed: dict[int, str] = {}
@@ -407,6 +409,7 @@ class ListingService:
         reason: str, now: datetime,
     ) -> Listing:
         check_transition(ListingStatus(before.status), new_status)
+        check_reason(new_status, reason)
         values: dict[str, Any] = {"status": new_status.value}
         if new_status == ListingStatus.REJECTED:
             values["rejection_reason"] = reason
