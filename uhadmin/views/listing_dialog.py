@@ -155,6 +155,12 @@ class ListingDialog(QDialog):
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setDefault(True)
+        # Enter in a single-line field saves. Qt makes the first enabled auto-default button
+        # the default when the dialog shows (Save starts disabled until something changes),
+        # which made the hidden Reload button take Enter; only Save may be the default.
+        for button in (self.reload_button,
+                       self.buttons.button(QDialogButtonBox.StandardButton.Cancel)):
+            button.setAutoDefault(False)
         self.hint_label = QLabel("")
         self.hint_label.setObjectName("formIntro")
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -24,8 +25,17 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, Page, SyncState
+from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import NotFoundError, UhadminError
+from uhadmin.views.bulk_actions import (
+    BULK_KINDS,
+    BulkKind,
+    confirmation_text,
+    eligible,
+    summarize_bulk,
+)
 from uhadmin.views.change_bridge import ChangeBridge
+from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_dialog import ListingDialog
 from uhadmin.views.listing_table import (
@@ -44,19 +54,6 @@ CHANGE_COALESCE_MS = 120
 MIN_RELOAD_INTERVAL_S = 1.0
 # Above this many changed ids, re-running the query is cheaper than fetching each one.
 MAX_IDS_TO_PATCH = 100
-
-
-def summarize_bulk(verb: str, result: Any, titles: dict[int, str]) -> tuple[str, str]:
-    """("Approved 3 listings; 1 failed", details listing each failure) for a BulkResult."""
-    done = len(result.succeeded)
-    failed = dict(result.failed)
-    noun = "listing" if done == 1 else "listings"
-    summary = f"{verb} {done} {noun}"
-    if failed:
-        summary += f"; {len(failed)} could not be changed"
-    details = "\n".join(f"#{listing_id} {titles.get(listing_id, '')}: {message}"
-                        for listing_id, message in sorted(failed.items()))
-    return summary, details
 
 
 class ListingsTab(WorkspaceTab):
@@ -132,6 +129,9 @@ class ListingsTab(WorkspaceTab):
             self.table.setColumnWidth(column.section, column.spec.width)
         header.setSortIndicator(ListingColumn.UPDATED.section, Qt.SortOrder.DescendingOrder)
         self.detail = ListingDetailPane(listings, dashboard_base=dashboard_base)
+        self.empty_state = EmptyState(self.table)
+        # The window adds its own (Settings, to point at a team database) for a first run.
+        self.first_run_actions: list[QAction] = []
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("listingsSplitter")
         self.splitter.addWidget(self.table)
@@ -163,20 +163,26 @@ class ListingsTab(WorkspaceTab):
         self.reject_action = action("Re&ject…", "Reject the selected listings, with a reason")
         self.archive_action = action("Ar&chive", "Archive the selected approved listings")
         self.relist_action = action("Re&list", "Approve the selected archived listings again")
+        self.draft_action = action("Back to dra&ft", "Return the selected rejected listings "
+                                   "to draft, so the seller can fix and resubmit them")
         self.delete_action = action("&Delete draft…",
                                     "Delete the selected drafts that were never published",
                                     QKeySequence.StandardKey.Delete)
         self.refresh_action = action("&Refresh", "Reload from the database (F5)")
+        self.clear_filters_action = action("Show &all listings",
+                                           "Clear the search and the filters (Esc clears "
+                                           "the search)")
         # Only while the table has focus: Delete in the search box deletes text.
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.table.addActions([self.edit_action, *self.bulk_actions_list(), self.delete_action])
 
-        self.bulk_actions = {
-            self.submit_action: ListingStatus.PENDING_REVIEW,
-            self.approve_action: ListingStatus.APPROVED,
-            self.archive_action: ListingStatus.ARCHIVED,
-            self.relist_action: ListingStatus.APPROVED,
+        self.bulk_actions: dict[QAction, BulkKind] = {
+            self.submit_action: BULK_KINDS["submit"],
+            self.approve_action: BULK_KINDS["approve"],
+            self.archive_action: BULK_KINDS["archive"],
+            self.relist_action: BULK_KINDS["relist"],
+            self.draft_action: BULK_KINDS["draft"],
         }
 
         # --- wiring ---
@@ -203,8 +209,9 @@ class ListingsTab(WorkspaceTab):
         self.reject_action.triggered.connect(self.ask_reject)
         self.delete_action.triggered.connect(self.ask_delete)
         self.refresh_action.triggered.connect(self.refresh)
-        for act, status in self.bulk_actions.items():
-            act.triggered.connect(lambda _checked=False, s=status, a=act: self._on_bulk(s, a))
+        self.clear_filters_action.triggered.connect(self.clear_filters)
+        for act, kind in self.bulk_actions.items():
+            act.triggered.connect(lambda _checked=False, k=kind, a=act: self.ask_bulk(k, a))
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)
         # The runner re-enables an action's controls when it ends; whether they should be
@@ -214,7 +221,7 @@ class ListingsTab(WorkspaceTab):
 
     def bulk_actions_list(self) -> list[QAction]:
         return [self.submit_action, self.approve_action, self.reject_action,
-                self.archive_action, self.relist_action]
+                self.archive_action, self.relist_action, self.draft_action]
 
     # --- WorkspaceTab -----------------------------------------------------------------------
 
@@ -228,11 +235,36 @@ class ListingsTab(WorkspaceTab):
         self.tasks.spawn("query", self.reload())
 
     def refresh(self) -> None:
-        self.tasks.spawn("query", self.reload(keep_selection=True))
+        self.tasks.spawn("query", self.reload_and_report())
+
+    async def reload_and_report(self) -> Page[Listing]:
+        """F5: reload, then say so with the count, so a reload that changed nothing is seen."""
+        page = await self.reload(keep_selection=True)
+        everything = sum(self.counts.values())
+        if self.model.total == everything:
+            self.status_message.emit(f"Reloaded: {everything:,} listings")
+        else:
+            self.status_message.emit(f"Reloaded: {self.model.total:,} of {everything:,} "
+                                     "listings match")
+        return page
 
     def focus_search(self) -> bool:
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_edit.selectAll()
+        return True
+
+    def focus_first(self) -> None:
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        if not self.table.currentIndex().isValid() and self.model.rowCount():
+            # Arrow keys then start at the top instead of doing nothing.
+            self.table.setCurrentIndex(self.model.index(0, 0))
+
+    def clear_search(self) -> bool:
+        if not self.search_edit.text():
+            return False
+        self.search_edit.clear()
+        self._search_now()
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
         return True
 
     def edit_selected(self) -> bool:
@@ -366,6 +398,33 @@ class ListingsTab(WorkspaceTab):
 
     def _show_shown(self) -> None:
         self.shown_label.setText(f"{self.model.total:,} match · {self.model.loaded:,} loaded")
+        self._show_guidance()
+
+    def _show_guidance(self) -> None:
+        if self.model.rowCount() or not self.counts:
+            self.empty_state.hide()  # rows to show, or not loaded yet: nothing to say
+        elif sum(self.counts.values()) == 0:
+            self.empty_state.show_guidance(
+                "No listings yet",
+                "Listings come from the marketplace website's database, or you create them "
+                "here. Start with a New listing (Ctrl+N); or, if your team already has a "
+                "catalog, point uhadmin at its PostgreSQL database in Settings (Ctrl+,).",
+                [self.new_action, *self.first_run_actions])
+        else:
+            self.empty_state.show_guidance(
+                "Nothing matches",
+                "No listing matches this search and these filters.",
+                [self.clear_filters_action])
+
+    def clear_filters(self) -> None:
+        """Show every listing: empty search, all statuses, any sync state (one query)."""
+        for widget in (self.search_edit, self.status_filter, self.sync_filter):
+            with _blocked(widget):
+                if widget is self.search_edit:
+                    self.search_edit.clear()
+                else:
+                    widget.setCurrentIndex(0)
+        self._search_now()
 
     @asyncSlot()
     async def _on_query_changed(self) -> None:
@@ -437,6 +496,7 @@ class ListingsTab(WorkspaceTab):
         self.reject_action.setEnabled(ListingStatus.PENDING_REVIEW in statuses)
         self.archive_action.setEnabled(ListingStatus.APPROVED in statuses)
         self.relist_action.setEnabled(ListingStatus.ARCHIVED in statuses)
+        self.draft_action.setEnabled(ListingStatus.REJECTED in statuses)
         self.delete_action.setEnabled(any(x.status == ListingStatus.DRAFT
                                           and not x.stripe_product_id for x in selected))
 
@@ -472,7 +532,7 @@ class ListingsTab(WorkspaceTab):
         self.select_ids([listing_id])
 
     def _edited(self, listing: Listing) -> None:
-        self.model.update_listing(listing)
+        self.show_changed([listing])
         if self.detail.listing is not None and self.detail.listing.id == listing.id:
             self.detail.show_listing(listing)
         self._update_actions()
@@ -480,61 +540,83 @@ class ListingsTab(WorkspaceTab):
 
     # --- bulk actions ---------------------------------------------------------------------
 
-    def _on_bulk(self, status: ListingStatus, act: QAction) -> None:
-        self._start_bulk(status, act)
+    def ask_bulk(self, kind: BulkKind, act: QAction) -> QMessageBox | None:
+        """Act on the selected listings `kind` can move; a batch of destructive changes or a
+        mixed selection first asks, naming the count (non-blocking: open() and a signal)."""
+        selected = self.selected_listings()
+        ids = [x.id for x in eligible(kind, selected)]
+        if not ids:
+            self.status_message.emit(f"Select listings that are "
+                                     f"{STATUS_LABELS[kind.source].lower()} first")
+            return None
+        question = confirmation_text(kind, len(ids), len(selected))
+        if question is None:
+            self._start_bulk(kind, ids, act)
+            return None
+        box = ask_confirmation(self, f"{kind.imperative} listings", question,
+                               lambda: self._start_bulk(kind, ids, act),
+                               yes_text=f"{kind.imperative} {len(ids):,}")
+        box.setObjectName("bulkConfirmation")
+        return box
 
     @asyncSlot()
-    async def _start_bulk(self, status: ListingStatus, act: QAction) -> None:
-        ids = [x.id for x in self.selected_listings()]
-        await self.tasks.run("bulk", self.change_status(ids, status), act)
+    async def _start_bulk(self, kind: BulkKind, ids: list[int], act: QAction,
+                          reason: str = "") -> None:
+        await self.tasks.run("bulk", self.change_status(ids, kind, reason=reason), act)
 
-    async def change_status(self, ids: Sequence[int], status: ListingStatus, *,
+    async def change_status(self, ids: Sequence[int], kind: BulkKind, *,
                             reason: str = "") -> Any:
-        """Move the listings to `status` in one service call and summarize the outcome."""
+        """Move the listings to `kind.target` in one service call and summarize the outcome."""
         if not ids:
             self.status_message.emit("Select listings first")
             return None
-        verb = {ListingStatus.PENDING_REVIEW: "Submitted", ListingStatus.APPROVED: "Approved",
-                ListingStatus.REJECTED: "Rejected", ListingStatus.ARCHIVED: "Archived"}[status]
-        if status is ListingStatus.APPROVED and all(
-                self._status_of(i) == ListingStatus.ARCHIVED for i in ids):
-            verb = "Relisted"
         titles = {x.id: x.title for x in self.model.listings() if x.id in set(ids)}
-        self.progress_started.emit(f"{verb.removesuffix('ed')}ing {len(ids)} listing(s)…", 0)
+        self.progress_started.emit(f"{kind.progressive} {len(ids):,} listing(s)…", 0)
         try:
             result = await self._listings.change_status_many(
-                list(ids), status, actor=self._actor, reason=reason, initiator=self)
+                list(ids), kind.target, actor=self._actor, reason=reason, initiator=self)
         finally:
             self.progress_finished.emit()
-        for listing in result.succeeded:
-            self.model.update_listing(listing)
+        self.show_changed(result.succeeded)
         self._selection_changed()
-        summary, details = summarize_bulk(verb, result, titles)
+        summary, details = summarize_bulk(kind, result, titles)
         self.status_message.emit(summary)
         if result.failed:
-            show_message(self, f"{verb} with problems", summary, details=details)
+            show_message(self, f"{kind.past} with problems", summary, details=details)
         await self.refresh_counts()
         return result
 
-    def _status_of(self, listing_id: int) -> ListingStatus | None:
-        row = self.model.row_of(listing_id)
-        return None if row is None else self.model.listing_at(row).status
+    def show_changed(self, changed: Iterable[Listing]) -> None:
+        """Rows still passing the filter update in place; the others leave the view and the
+        match count at once (approved rows must not linger under "Pending review")."""
+        query = self.current_query()
+        leaving = []
+        for listing in changed:
+            if matches_filters(listing, query):
+                self.model.update_listing(listing)
+            else:
+                leaving.append(listing.id)
+        if leaving:
+            # The rows left the database's result too, so the next page's offset (the
+            # loaded count) stays right; refill if the loaded rows ran low.
+            self.model.remove_ids(leaving)
+            if self.model.loaded < PAGE_SIZE and self.model.canFetchMore():
+                self.model.fetchMore()
+        self._show_shown()
 
     def ask_reject(self) -> ReasonDialog | None:
-        ids = [x.id for x in self.selected_listings()
-               if x.status == ListingStatus.PENDING_REVIEW]
+        """The reason dialog is the confirmation: it names the count, and any skipped."""
+        kind = BULK_KINDS["reject"]
+        selected = self.selected_listings()
+        ids = [x.id for x in eligible(kind, selected)]
         if not ids:
             self.status_message.emit("Select listings pending review to reject")
             return None
-        dialog = ReasonDialog(len(ids), self)
-        dialog.reason_given.connect(lambda reason: self._start_reject(ids, reason))
+        dialog = ReasonDialog(len(ids), self, skipped=len(selected) - len(ids))
+        dialog.reason_given.connect(
+            lambda reason: self._start_bulk(kind, ids, self.reject_action, reason))
         self._open(dialog)
         return dialog
-
-    @asyncSlot()
-    async def _start_reject(self, ids: list[int], reason: str) -> None:
-        await self.tasks.run("bulk", self.change_status(ids, ListingStatus.REJECTED,
-                                                        reason=reason), self.reject_action)
 
     def ask_delete(self) -> Any:
         drafts = [x for x in self.selected_listings()
@@ -609,16 +691,18 @@ class ListingsTab(WorkspaceTab):
 
     async def patch_listings(self, ids: Iterable[int]) -> None:
         """Refetch these listings and update their rows in place (no jump, no lost scroll)."""
-        gone = []
+        gone: list[int] = []
+        changed: list[Listing] = []
         for listing_id in ids:
             try:
                 listing = await self._listings.get(listing_id)
             except NotFoundError:
                 gone.append(listing_id)
                 continue
-            self.model.update_listing(listing)
+            changed.append(listing)
         if gone:
             self.model.remove_ids(gone)
+        self.show_changed(changed)
         self._selection_changed()
         await self.refresh_counts()
 

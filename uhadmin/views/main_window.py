@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,12 +10,8 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, Q
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMenu,
-    QProgressBar,
-    QPushButton,
     QTabWidget,
     QToolBar,
     QWidget,
@@ -24,137 +19,20 @@ from PySide6.QtWidgets import (
 
 from uhadmin.config import Settings
 from uhadmin.errors import UhadminError
+from uhadmin.views.about_dialog import AboutDialog
 from uhadmin.views.change_bridge import ChangeBridge
+from uhadmin.views.icons import app_icon, apply_icons
 from uhadmin.views.listings_tab import ListingsTab
-from uhadmin.views.messages import friendly_text, show_message
+from uhadmin.views.messages import friendly_text
 from uhadmin.views.review_tab import ReviewTab
 from uhadmin.views.settings_dialog import SettingsDialog
+from uhadmin.views.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
+from uhadmin.views.status_items import ConnectionIndicator, ModeBadge, ProgressPanel
 from uhadmin.views.tasks import TaskRunner
 from uhadmin.views.theme import Theme, apply_theme
 from uhadmin.views.workspace import WorkspaceTab
 
 STATUS_REFRESH_MS = 30_000
-
-MODE_TEXT = {
-    "sandbox": ("SANDBOX", "No Stripe key: everything goes to the offline sandbox. "
-                           "Nothing reaches Stripe."),
-    "test": ("TEST", "Stripe test mode: test cards only, no real money."),
-    "live": ("LIVE", "LIVE MODE: real products, real cards, real money."),
-}
-
-
-class ModeBadge(QLabel):
-    """Always visible: which Stripe this window talks to. Live is an alarming red."""
-
-    def __init__(self, mode: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("modeBadge")
-        self.set_mode(mode)
-
-    def set_mode(self, mode: str) -> None:
-        text, tip = MODE_TEXT[mode]
-        self.mode = mode
-        self.setText(text)
-        self.setToolTip(tip)
-        self.setProperty("mode", mode)
-        self.style().unpolish(self)
-        self.style().polish(self)
-
-
-class ConnectionIndicator(QLabel):
-    """Online / offline with N changes queued for Stripe. Until something talks to Stripe
-    the state is honestly "not contacted yet"; the sync service reports with `set_online`."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("connectionState")
-        self.online: bool | None = None
-        self.queued = 0
-        self.detail = ""
-        self._render()
-
-    def set_online(self, online: bool | None, detail: str = "") -> None:
-        self.online, self.detail = online, detail
-        self._render()
-
-    def set_queued(self, queued: int) -> None:
-        self.queued = queued
-        self._render()
-
-    def _render(self) -> None:
-        queued = (f"{self.queued:,} change{'s' if self.queued != 1 else ''} queued"
-                  if self.queued else "nothing queued")
-        if self.online is None:
-            state, text = "unknown", f"Stripe not contacted yet · {queued}"
-        elif self.online:
-            state, text = "online", f"● Online · {queued}"
-        else:
-            state, text = "offline", f"● Offline · {queued}"
-        self.setText(text)
-        self.setToolTip(self.detail or "Changes queued are listing edits Stripe has not "
-                                       "received yet; a sync pushes them.")
-        self.setProperty("state", state)
-        self.style().unpolish(self)
-        self.style().polish(self)
-
-
-class ProgressPanel(QWidget):
-    """Status-bar progress for long work: text, bar, done/total, rate, ETA, and Cancel."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("progressPanel")
-        self.label = QLabel("")
-        self.bar = QProgressBar()
-        self.bar.setFixedWidth(180)
-        self.bar.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("progressCancel")
-        self.cancel_button.setToolTip("Stop this work; what is done stays done (Esc)")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.label)
-        row.addWidget(self.bar)
-        row.addWidget(self.cancel_button)
-        self.owner: WorkspaceTab | None = None
-        self._started = 0.0
-        self.cancel_button.clicked.connect(self.cancel)
-        self.hide()
-
-    def begin(self, owner: WorkspaceTab | None, text: str, total: int = 0) -> None:
-        self.owner = owner
-        self._started = time.monotonic()
-        self.label.setText(text)
-        self.bar.setRange(0, total)  # 0..0 is Qt's busy indicator for unknown totals
-        self.bar.setValue(0)
-        self.cancel_button.setEnabled(owner is not None)
-        self.show()
-
-    def advance(self, done: int, total: int, text: str = "") -> None:
-        self.bar.setRange(0, total)
-        self.bar.setValue(done)
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        rate = done / elapsed
-        parts = [text or self.label.text().split(" — ")[0], f"{done:,}/{total:,}"]
-        if done and total:
-            remaining = (total - done) / rate if rate else 0
-            parts.append(f"{rate:,.1f}/s, ETA {_duration(remaining)}")
-        self.label.setText(" — ".join(parts))
-
-    def finish(self) -> None:
-        self.owner = None
-        self.hide()
-
-    def cancel(self) -> None:
-        if self.owner is not None:
-            self.owner.cancel_progress()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class MainWindow(QMainWindow):
@@ -178,6 +56,8 @@ class MainWindow(QMainWindow):
         self.qsettings = qsettings if qsettings is not None else QSettings("uhadmin", "uhadmin")
         self.tasks = TaskRunner(self._show_error, self)
         self.tabs_by_key: dict[str, WorkspaceTab] = {}
+        self.tab_titles: dict[QWidget, str] = {}
+        self._icon_names: list[tuple[QAction, str]] = []
         self._tab_menus: dict[WorkspaceTab, QMenu] = {}
         self._tab_toolbar_actions: dict[WorkspaceTab, list[QAction]] = {}
         self._dialogs: list[QWidget] = []
@@ -186,13 +66,14 @@ class MainWindow(QMainWindow):
         # "Test connection"): see settings_dialog.ConnectionTester.
         self.connection_tester: Callable[[str | None, str | None], Any] | None = None
         self.setWindowTitle(f"uhadmin — UH Marketplace admin ({settings.mode.upper()})")
+        self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
 
         self.tab_widget = QTabWidget()
         self.tab_widget.setObjectName("mainTabs")
         self.tab_widget.setDocumentMode(True)
-        self.tab_widget.currentChanged.connect(lambda _index: self._show_tab_toolbar())
+        self.tab_widget.currentChanged.connect(lambda _index: self._tab_changed())
         self.setCentralWidget(self.tab_widget)
 
         # --- status bar: message, progress, connection, mode (right-most, always) ---
@@ -215,6 +96,15 @@ class MainWindow(QMainWindow):
                                     dashboard_base=dashboard_base)
         self.add_tab(self.listings_tab, "&Listings", key="listings", menu_title="&Listings")
         self.add_tab(self.review_tab, "&Review queue", key="review", menu_title="Re&view")
+        # A first run with an empty catalog offers Settings too (a team's database).
+        self.listings_tab.first_run_actions.append(self.settings_action)
+        lt, rt = self.listings_tab, self.review_tab
+        self._icon_names += [
+            (lt.approve_action, "approve"), (lt.reject_action, "reject"),
+            (lt.archive_action, "archive"), (lt.relist_action, "relist"),
+            (lt.draft_action, "draft"), (lt.submit_action, "submit"),
+            (lt.delete_action, "delete"), (lt.new_action, "new"),
+            (rt.approve_action, "approve"), (rt.reject_action, "reject")]
 
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)
@@ -238,6 +128,8 @@ class MainWindow(QMainWindow):
         `menu_actions()` get a menu (before Help) and Ctrl+<n> switches to it."""
         index = self.tab_widget.addTab(tab, title.replace("&", ""))
         self.tabs_by_key[key] = tab
+        self.tab_titles[tab] = title.replace("&", "")
+        tab.count_changed.connect(lambda count, t=tab: self._show_tab_count(t, count))
         tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         tab.progress_started.connect(lambda text, total, t=tab: self.progress.begin(t, text,
                                                                                     total))
@@ -266,8 +158,7 @@ class MainWindow(QMainWindow):
         if index < 9:
             switch = QAction(f"Go to {title.replace('&', '')}", self)
             switch.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
-            switch.triggered.connect(lambda _checked=False, i=index:
-                                     self.tab_widget.setCurrentIndex(i))
+            switch.triggered.connect(lambda _checked=False, t=tab: self.go_to_tab(t))
             self.go_menu.addAction(switch)
         if self._started:
             tab.restore_state(self.qsettings)
@@ -298,6 +189,24 @@ class MainWindow(QMainWindow):
         self.sync_action.setToolTip(tooltip)
         self.sync_action.setStatusTip(tooltip)
         self.sync_action.triggered.connect(lambda _checked=False: handler())
+
+    def go_to_tab(self, tab: WorkspaceTab) -> None:
+        """Bring `tab` to the front with the focus where its keys work (also if in front)."""
+        if self.tab_widget.currentWidget() is tab:
+            tab.focus_first()
+        else:
+            self.tab_widget.setCurrentWidget(tab)  # _tab_changed focuses it
+
+    def _tab_changed(self) -> None:
+        self._show_tab_toolbar()
+        tab = self.current_tab()
+        if tab is not None:
+            tab.focus_first()
+
+    def _show_tab_count(self, tab: WorkspaceTab, count: int) -> None:
+        index = self.tab_widget.indexOf(tab)
+        title = self.tab_titles[tab]
+        self.tab_widget.setTabText(index, f"{title} ({count:,})" if count > 0 else title)
 
     def _show_tab_toolbar(self) -> None:
         current = self.current_tab()
@@ -343,9 +252,23 @@ class MainWindow(QMainWindow):
         self.quit_action = action("&Quit", "Quit uhadmin (Ctrl+Q)", "Ctrl+Q", self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.shortcuts_action = action("&Keyboard shortcuts", "List the keyboard shortcuts",
-                                       None, self.show_shortcuts)
-        self.about_action = action("&About uhadmin", "About this tool", None, self.show_about)
+        self.shortcuts_action = action("&Keyboard shortcuts", "List every keyboard shortcut "
+                                       "(F1, Ctrl+/)", QKeySequence.StandardKey.HelpContents,
+                                       self.show_shortcuts)
+        self.shortcuts_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.HelpContents),
+                                            QKeySequence("Ctrl+/")])
+        self.about_action = action("&About uhadmin", "Version and documentation", None,
+                                   self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.escape_action = action("Cancel running work or clear the search",
+                                    "Stop the work shown in the status bar; with none, "
+                                    "clear the tab's search (Esc)", "Esc", self.escape)
+        self._icon_names += [
+            (self.new_action, "new"), (self.edit_action, "edit"),
+            (self.find_action, "find"), (self.refresh_action, "refresh"),
+            (self.sync_action, "sync"), (self.settings_action, "settings"),
+            (self.quit_action, "quit"), (self.shortcuts_action, "shortcuts"),
+            (self.about_action, "about")]
 
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[Theme, QAction] = {}
@@ -383,7 +306,7 @@ class MainWindow(QMainWindow):
 
         self.toolbar = QToolBar("Main toolbar")
         self.toolbar.setObjectName("mainToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.setMovable(False)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         for act in (self.new_action, self.edit_action, self.refresh_action):
@@ -464,6 +387,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
+        apply_icons(self._icon_names)  # drawn in the new palette's text colour
         self.qsettings.setValue("window/theme", theme.value)
 
     # --- commands ----------------------------------------------------------------------------
@@ -504,19 +428,27 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog)
                                 if dialog in self._dialogs else None)
 
-    def show_shortcuts(self) -> None:
-        lines = [
-            "Ctrl+N  New listing", "Ctrl+E or Enter  Edit the selected listing",
-            "Ctrl+F  Search", "F5  Refresh", "Ctrl+Shift+S  Sync queued changes with Stripe",
-            "Ctrl+Return  Create a checkout session (Checkout lab)",
-            "Delete  Delete the selected drafts", "A / R  Approve / reject in the review queue",
-            "Ctrl+1…9  Switch tabs", "Ctrl+,  Settings", "Ctrl+Q  Quit"]
-        self._track(show_message(self, "Keyboard shortcuts", "\n".join(lines)))
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(collect_shortcuts(self, self.tab_titles), self)
+        self._track(dialog)
+        dialog.open()
+        return dialog
 
-    def show_about(self) -> None:
-        self._track(show_message(self, "About uhadmin",
-                                 "uhadmin: the UH Marketplace admin.\nListings live in the "
-                                 "database and are kept in step with Stripe."))
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self)
+        self._track(dialog)
+        dialog.open()
+        return dialog
+
+    def escape(self) -> None:
+        """Esc: cancel the running work the status bar shows (what its Cancel button
+        promises), else clear the current tab's search."""
+        if self.progress.isVisible() and self.progress.owner is not None:
+            self.progress.cancel()
+            return
+        tab = self.current_tab()
+        if tab is not None:
+            tab.clear_search()
 
     def _show_error(self, error: UhadminError) -> None:
         self.statusBar().showMessage(friendly_text(error), 10000)

@@ -48,6 +48,7 @@ def ask_confirmation(parent: QWidget | None, title: str, text: str,
     box.setTextFormat(Qt.TextFormat.PlainText)
     yes = box.addButton(yes_text, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(yes)  # Enter confirms, Esc cancels
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
 
     def finished(_result: int) -> None:

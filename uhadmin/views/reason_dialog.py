@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -14,6 +15,10 @@ from PySide6.QtWidgets import (
 
 MAX_REASON_CHARS = 500
 
+# Enter in a multi-line box types a new line, so Ctrl+Enter confirms (both Return and the
+# keypad's Enter). The shortcuts page lists these.
+CONFIRM_KEYS = ("Ctrl+Return", "Ctrl+Enter")
+
 COMMON_REASONS = ("Prohibited item", "Price looks wrong", "Missing or misleading photo",
                   "Duplicate listing", "Contact details missing")
 
@@ -23,13 +28,20 @@ class ReasonDialog(QDialog):
 
     reason_given = Signal(str)
 
-    def __init__(self, count: int, parent: QWidget | None = None) -> None:
+    def __init__(self, count: int, parent: QWidget | None = None, *, skipped: int = 0) -> None:
         super().__init__(parent)
         self.setObjectName("reasonDialog")
-        noun = "listing" if count == 1 else f"{count} listings"
+        noun = "listing" if count == 1 else f"{count:,} listings"
         self.setWindowTitle(f"Reject {noun}")
         self.setMinimumWidth(440)
-        intro = QLabel(f"Why is this {noun} rejected? The seller sees this reason.")
+        question = ("Why is this listing rejected?" if count == 1
+                    else f"Why are these {noun} rejected?")
+        text = f"{question} The seller sees this reason."
+        if skipped:
+            text += (f" The other {skipped:,} selected "
+                     f"{'is' if skipped == 1 else 'are'} not pending review and stay "
+                     "as they are.")
+        intro = QLabel(text)
         intro.setWordWrap(True)
         self.reason_edit = QPlainTextEdit()
         self.reason_edit.setObjectName("reasonEdit")
@@ -40,7 +52,12 @@ class ReasonDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Reject")
+        self.ok_button.setText("Reject" if count == 1 else f"Reject {count:,}")
+        self.ok_button.setToolTip("Reject (Ctrl+Enter)")
+        for keys in CONFIRM_KEYS:
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(self._confirm)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.reason_edit)

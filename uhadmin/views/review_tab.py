@@ -22,6 +22,7 @@ from qasync import asyncSlot
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, SortKey
 from uhadmin.errors import UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
+from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
 from uhadmin.views.reason_dialog import ReasonDialog
@@ -67,6 +68,7 @@ class ReviewTab(WorkspaceTab):
         for column in _HIDDEN_COLUMNS:
             self.table.setColumnHidden(column.section, True)
         self.detail = ListingDetailPane(listings, dashboard_base=dashboard_base)
+        self.empty_state = EmptyState(self.table)
 
         self.approve_action = QAction("&Approve", self)
         self.approve_action.setShortcut(QKeySequence("A"))
@@ -112,7 +114,8 @@ class ReviewTab(WorkspaceTab):
         self._change_timer = QTimer(self)
         self._change_timer.setSingleShot(True)
         self._change_timer.setInterval(150)
-        self._change_timer.timeout.connect(self.refresh)
+        self._change_timer.timeout.connect(
+            lambda: self.tasks.spawn("query", self.reload()))
         self.approve_action.triggered.connect(self._on_approve)
         self.approve_button.clicked.connect(self._on_approve)
         self.reject_action.triggered.connect(self.ask_reject)
@@ -132,10 +135,22 @@ class ReviewTab(WorkspaceTab):
         return [self.approve_action, self.reject_action]
 
     def start(self) -> None:
-        self.refresh()
+        self.tasks.spawn("query", self.reload())
 
     def refresh(self) -> None:
-        self.tasks.spawn("query", self.reload())
+        self.tasks.spawn("query", self.reload_and_report())
+
+    async def reload_and_report(self) -> None:
+        """F5: reload, then say so with the count."""
+        await self.reload()
+        self.status_message.emit(f"Reloaded: {self.model.total:,} listing(s) waiting for "
+                                 "review")
+
+    def focus_first(self) -> None:
+        """The queue's keys (A, R, arrows) work at once after switching here."""
+        if self.current_listing() is None and self.model.rowCount():
+            self.select_row(0)
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def save_state(self, settings: QSettings) -> None:
         settings.setValue(f"{self.state_key}/splitter", self.splitter.saveState())
@@ -189,6 +204,15 @@ class ReviewTab(WorkspaceTab):
         total = self.model.total
         self.queue_label.setText("Nothing to review" if total == 0
                                  else f"{total:,} listing(s) waiting for review")
+        self.count_changed.emit(total)
+        if total:
+            self.empty_state.hide()
+        else:
+            self.empty_state.show_guidance(
+                "Nothing to review",
+                "Listings sellers submit on the marketplace website wait here, and so do "
+                "drafts you send with Listings → Submit for review. Then ↑/↓ choose, "
+                "A approves and R rejects with a reason.")
 
     def current_listing(self) -> Listing | None:
         rows = self.table.selectionModel().selectedRows()
@@ -259,7 +283,8 @@ class ReviewTab(WorkspaceTab):
                 listing.id, status, actor=self._actor, expected_version=listing.version,
                 reason=reason, initiator=self)
         except UhadminError:
-            self.refresh()  # someone else decided first, or it is gone: show the queue as is
+            # Someone else decided first, or it is gone: show the queue as it is.
+            self.tasks.spawn("query", self.reload())
             raise
         self.model.remove_ids([listing.id])
         self.select_row(row)  # the next listing moved up into this row

@@ -16,8 +16,10 @@ class WorkspaceTab(QWidget):
 
     The window connects the signals: `status_message` goes to the status bar,
     `progress_*` drive the status-bar progress panel (its Cancel calls `cancel_progress`),
-    and `menu_actions()` land in a menu named after the tab. F5 calls `refresh`, Ctrl+F
-    `focus_search`, Ctrl+E/Enter `edit_selected`. `save_state`/`restore_state` persist layout
+    and `menu_actions()` land in a menu named after the tab. F5 calls `refresh` (which says
+    what it reloaded), Ctrl+F `focus_search`, Ctrl+E/Enter `edit_selected`, Esc
+    `clear_search` when no work is running; switching to the tab calls `focus_first`.
+    `count_changed(n)` shows a count in the tab's title, e.g. "Review queue (4)".
     in QSettings under the tab's `state_key`; `shutdown` cancels its tasks on close.
     """
 
@@ -25,6 +27,7 @@ class WorkspaceTab(QWidget):
     progress_started = Signal(str, int)  # text, total (0 = unknown)
     progress_advanced = Signal(int, int, str)  # done, total, text
     progress_finished = Signal()
+    count_changed = Signal(int)
 
     state_key = "tab"
 
@@ -49,6 +52,14 @@ class WorkspaceTab(QWidget):
 
     def focus_search(self) -> bool:
         """Put the cursor in the tab's search box; False if it has none."""
+        return False
+
+    def focus_first(self) -> None:
+        """Put the focus where the next key is expected once the tab is in front."""
+        self.setFocus()
+
+    def clear_search(self) -> bool:
+        """Esc: empty the tab's search box; False if there was nothing to clear."""
         return False
 
     def edit_selected(self) -> bool:
