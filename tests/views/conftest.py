@@ -120,3 +120,41 @@ def app_settings(sqlite_database: Database, key_store: KeyStore,
 @pytest.fixture
 def qsettings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+
+
+async def window_idle(window: Any) -> None:
+    """Wait until the window and each of its tabs has no task running."""
+    for tab in window.tabs_by_key.values():
+        await tab.tasks.wait_idle()
+    await window.tasks.wait_idle()
+
+
+@pytest.fixture
+def make_window(qtbot, app_settings, listings, change_bus, key_store, preferences, qsettings,
+                run):
+    """A shown, started MainWindow on the test catalog; closed (tasks cancelled) at the end."""
+    from uhadmin.views.main_window import MainWindow
+
+    def make(settings: Settings | None = None) -> MainWindow:
+        window = MainWindow(settings=settings or app_settings, listings=listings,
+                            bus=change_bus, keys=key_store, preferences=preferences,
+                            qsettings=qsettings)
+        qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
+        window.show()
+        window.start()
+        run(window_idle(window))
+        return window
+
+    return make
+
+
+@pytest.fixture
+def idle_window() -> Callable[[Any], Coroutine[Any, Any, None]]:
+    """`await idle_window(window)` inside a test's own running coroutine."""
+    return window_idle
+
+
+@pytest.fixture
+def settle_window(run: Runner) -> Callable[[Any], None]:
+    """Run the loop until the window and its tabs are idle."""
+    return lambda window: run(window_idle(window))

@@ -15,33 +15,10 @@ from uhadmin.config import SecretKey
 from uhadmin.domain import ListingStatus
 from uhadmin.errors import StripeUnavailableError
 from uhadmin.views.listing_table import ListingColumn
-from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook
 from uhadmin.views.settings_dialog import SettingsDialog
 from uhadmin.views.theme import Theme
 from uhadmin.views.workspace import WorkspaceTab
-
-
-@pytest.fixture
-def make_window(qtbot, app_settings, listings, change_bus, key_store, preferences, qsettings,
-                run):
-    def make(settings=None) -> MainWindow:
-        window = MainWindow(settings=settings or app_settings, listings=listings,
-                            bus=change_bus, keys=key_store, preferences=preferences,
-                            qsettings=qsettings)
-        qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
-        window.show()
-        window.start()
-        run(_idle(window))
-        return window
-
-    return make
-
-
-async def _idle(window: MainWindow) -> None:
-    for tab in window.tabs_by_key.values():
-        await tab.tasks.wait_idle()
-    await window.tasks.wait_idle()
 
 
 def test_title_shortcuts_and_sync_placeholder(make_window):
@@ -75,7 +52,7 @@ def test_mode_badge_is_always_visible(make_window, app_settings, key, mode):
         assert colour.red() > 180 and colour.green() < 80  # alarming red
 
 
-def test_connection_state_counts_queued_changes(make_window, make_listing, run):
+def test_connection_state_counts_queued_changes(make_window, make_listing, run, settle_window):
     make_listing("Mini fridge", 7000, ListingStatus.APPROVED)
     window = make_window()
     assert window.connection.queued == 1
@@ -85,7 +62,7 @@ def test_connection_state_counts_queued_changes(make_window, make_listing, run):
     assert window.connection.text().startswith("● Offline · 1 change queued")
     second = make_listing("Desk lamp", 800, ListingStatus.APPROVED)  # publishes changes
     run(asyncio.sleep(0.5))
-    run(_idle(window))
+    settle_window(window)
     assert window.connection.queued == 2 and second.status == ListingStatus.APPROVED
 
 
@@ -109,12 +86,12 @@ def test_settings_dialog_opens_without_blocking(make_window):
     dialogs[0].reject()
 
 
-def test_layout_persists_across_windows(make_window, qsettings, run):
+def test_layout_persists_across_windows(make_window, qsettings, run, settle_window):
     window = make_window()
     header = window.listings_tab.table.horizontalHeader()
     window.listings_tab.table.setColumnWidth(ListingColumn.TITLE.section, 333)
     header.setSortIndicator(ListingColumn.PRICE.section, Qt.SortOrder.AscendingOrder)
-    run(_idle(window))
+    settle_window(window)
     window.listings_tab.splitter.setSizes([700, 500])
     window.resize(777, 555)  # inside the offscreen screen (800x600), or Qt clamps it
     window.set_theme(Theme.DARK)

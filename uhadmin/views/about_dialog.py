@@ -48,10 +48,14 @@ def readme_markdown() -> str:
     """The README the package was built from (its long description), pictures left out:
     they are files beside the source, not inside the installed package."""
     try:
-        text = metadata.metadata("uhadmin").get_payload() or ""  # type: ignore[attr-defined]
+        meta = metadata.metadata("uhadmin")
     except metadata.PackageNotFoundError:
-        text = ""
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", str(text))
+        return "The manual ships with the uhadmin package; this copy has none."
+    # Core metadata 2.1+ keeps it as the body; older egg-info as an indented header.
+    text = str(meta.get_payload() or "")  # type: ignore[attr-defined]
+    if not text.strip():
+        text = str(meta.get("Description") or "").replace("\n        ", "\n")
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     return text or "The manual ships with the uhadmin package; this copy has none."
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,6 +18,7 @@ MAX_REASON_CHARS = 500
 # Enter in a multi-line box types a new line, so Ctrl+Enter confirms (both Return and the
 # keypad's Enter). The shortcuts page lists these.
 CONFIRM_KEYS = ("Ctrl+Return", "Ctrl+Enter")
+_CONFIRM_QT_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 COMMON_REASONS = ("Prohibited item", "Price looks wrong", "Missing or misleading photo",
                   "Duplicate listing", "Contact details missing")
@@ -54,10 +55,9 @@ class ReasonDialog(QDialog):
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Reject" if count == 1 else f"Reject {count:,}")
         self.ok_button.setToolTip("Reject (Ctrl+Enter)")
-        for keys in CONFIRM_KEYS:
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(self._confirm)
+        # The text box takes Ctrl+Return as a key press (a QShortcut never sees it), so
+        # the dialog watches the box's keys.
+        self.reason_edit.installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.reason_edit)
@@ -67,6 +67,14 @@ class ReasonDialog(QDialog):
         self.buttons.accepted.connect(self._confirm)
         self.buttons.rejected.connect(self.reject)
         self._revalidate()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.reason_edit and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() in _CONFIRM_QT_KEYS
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self._confirm()
+            return True
+        return super().eventFilter(watched, event)
 
     def reason(self) -> str:
         return self.reason_edit.toPlainText().strip()
