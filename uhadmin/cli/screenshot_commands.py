@@ -302,16 +302,19 @@ def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dar
         photos = draw_demo_photos(temp_path / "photos")
         with serve_folder(temp_path / "photos") as base:
             urls = [f"{base}/{path.name}" for path in photos]
-            loop.run_until_complete(seed_demo_catalog(services.listings, image_urls=urls,
-                                                      actor="reviewer@hawaii.edu"))
-            loop.run_until_complete(demo_stripe_activity(services))
             qsettings = QSettings(str(temp_path / "layout.ini"), QSettings.Format.IniFormat)
+            # The window opens on the still empty catalog: the first run's guidance.
             parts = build_gui(settings=settings, keys=keys, preferences=preferences,
                               qsettings=qsettings, services=services)
             try:
                 parts.window.resize(1360, 820)
                 parts.window.show()
                 parts.window.start()
+                for theme in themes:
+                    written += loop.run_until_complete(_shoot_first_run(parts, outdir, theme))
+                loop.run_until_complete(seed_demo_catalog(services.listings, image_urls=urls,
+                                                          actor="reviewer@hawaii.edu"))
+                loop.run_until_complete(demo_stripe_activity(services))
                 loop.run_until_complete(demo_gui_activity(parts))
                 for theme in themes:
                     written += loop.run_until_complete(_shoot_all(parts, outdir, theme))
@@ -341,6 +344,16 @@ async def _settle(window: Any, seconds: float = 0.3) -> None:
 def _save(widget: Any, path: Path) -> Path:
     widget.grab().save(str(path))
     return path
+
+
+async def _shoot_first_run(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
+    from uhadmin.views.theme import Theme
+
+    window = parts.window
+    window.set_theme(Theme(theme_name))
+    window.tab_widget.setCurrentWidget(window.listings_tab)
+    await _settle(window, 0.4)
+    return [_save(window, outdir / f"first-run-{theme_name}.png")]
 
 
 async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
@@ -396,6 +409,22 @@ async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
     await _settle(window, 0.2)
     written.append(_save(reason_dialog, outdir / f"dialog-reject-{theme_name}.png"))
     reason_dialog.reject()
+
+    # A destructive bulk action asks first, naming the count.
+    approved = [x.id for x in listings_tab.model.listings()
+                if x.status == ListingStatus.APPROVED][:3]
+    listings_tab.select_ids(approved)
+    confirmation = listings_tab.ask_bulk(listings_tab.bulk_actions[listings_tab.archive_action],
+                                         listings_tab.archive_action)
+    await _settle(window, 0.2)
+    written.append(_save(confirmation, outdir / f"dialog-bulk-archive-{theme_name}.png"))
+    confirmation.reject()
+
+    for opened, name in ((window.show_shortcuts(), "dialog-shortcuts"),
+                         (window.show_about(), "dialog-about")):
+        await _settle(window, 0.2)
+        written.append(_save(opened, outdir / f"{name}-{theme_name}.png"))
+        opened.reject()
 
     for key, name in (("sync", "main-sync"), ("reconcile", "main-reconcile"),
                       ("checkout", "main-checkout-lab")):
