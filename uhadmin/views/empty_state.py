@@ -35,6 +35,7 @@ class EmptyState(QFrame):
         self._buttons.addStretch(1)
         self._buttons.addStretch(1)
         column = QVBoxLayout(self)
+        column.setContentsMargins(48, 0, 48, 0)  # shorter lines read better on a wide table
         column.addStretch(1)
         column.addWidget(self.heading)
         column.addWidget(self.text)

@@ -465,6 +465,13 @@ def _menu_proxy(action: QAction, parent: Any) -> QAction:
     twin.setStatusTip(action.statusTip())
     twin.setEnabled(action.isEnabled())
     twin.setText(f"{action.text()}\t{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}")
+    twin.setIcon(action.icon())
+    twin.setIconText(action.iconText())  # a toolbar shows this, not the "\tA" key hint
     twin.triggered.connect(lambda _checked=False: action.trigger())
-    action.changed.connect(lambda: twin.setEnabled(action.isEnabled()))
+
+    def follow() -> None:
+        twin.setEnabled(action.isEnabled())
+        twin.setIcon(action.icon())  # a theme change redraws the icons
+
+    action.changed.connect(follow)
     return twin

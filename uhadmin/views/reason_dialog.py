@@ -37,7 +37,7 @@ class ReasonDialog(QDialog):
         self.setMinimumWidth(440)
         question = ("Why is this listing rejected?" if count == 1
                     else f"Why are these {noun} rejected?")
-        text = f"{question} The seller sees this reason."
+        text = f"{question} The seller sees this reason. Ctrl+Enter rejects."
         if skipped:
             text += (f" The other {skipped:,} selected "
                      f"{'is' if skipped == 1 else 'are'} not pending review and stay "

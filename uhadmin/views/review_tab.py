@@ -134,6 +134,9 @@ class ReviewTab(WorkspaceTab):
     def menu_actions(self) -> list[QAction | None]:
         return [self.approve_action, self.reject_action]
 
+    def toolbar_actions(self) -> list[QAction]:
+        return [self.approve_action, self.reject_action]
+
     def start(self) -> None:
         self.tasks.spawn("query", self.reload())
 
