@@ -255,7 +255,7 @@ class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
         now = self._now()
         product = {
             "id": product_id, "object": "product", "active": p.get("active", True),
-            "attributes": [], "created": now, "default_price": None,
+            "created": now, "default_price": None,
             "description": p.get("description") or None, "images": p.get("images", []),
             "livemode": False, "marketing_features": p.get("marketing_features", []),
             "metadata": p.get("metadata") or {}, "name": p["name"],
@@ -437,7 +437,7 @@ class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
             self._check_length(data, "name", 5000)
             created_product = {
                 "id": data.get("id") or new_id("prod_", 14), "object": "product",
-                "active": data.get("active", True), "attributes": [],
+                "active": data.get("active", True),
                 "created": self._now(), "default_price": None, "description": None,
                 "images": [], "livemode": False, "marketing_features": [],
                 "metadata": data.get("metadata") or {}, "name": data["name"],
