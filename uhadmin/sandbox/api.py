@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import copy
 import heapq
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,13 +19,14 @@ from uhadmin.sandbox.common import API_VERSION, ApiRequest, public
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, no_such
 from uhadmin.sandbox.expansion import Expansion
 from uhadmin.sandbox.notifications import EventEndpoints
+from uhadmin.sandbox.payments import PaymentAttempts
+from uhadmin.sandbox.prices import check_unit_amount, checked_currency
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.validation import validate
 
-_CURRENCY = re.compile(r"^[a-z]{3}$")
 
-
-class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
+class StripeApi(CheckoutEndpoints, PaymentAttempts, ChargeEndpoints, EventEndpoints,
+                Expansion):
     """Endpoint handlers. Callers hold `store.lock` around each call."""
 
     def __init__(self, store: SandboxStore, clock: SandboxClock, base_url: Callable[[], str],
@@ -229,13 +229,13 @@ class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
     def _product(self, product_id: str, param: str = "id") -> dict[str, Any]:
         product = self.store.get("product", product_id)
         if product is None:
-            raise no_such("product", product_id, param)
+            raise no_such("product", product_id, param, named_in_request=param != "id")
         return product
 
     def _price(self, price_id: str, param: str = "id") -> dict[str, Any]:
         price = self.store.get("price", price_id)
         if price is None:
-            raise no_such("price", price_id, param)
+            raise no_such("price", price_id, param, named_in_request=param != "id")
         return price
 
     def create_product(self, req: ApiRequest) -> dict[str, Any]:
@@ -363,10 +363,9 @@ class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
         def name(field_name: str) -> str:
             return f"{prefix}[{field_name}]" if prefix else field_name
 
-        currency = p.get("currency", "")
-        if not _CURRENCY.match(currency):
-            raise invalid_param(name("currency"), f"Invalid currency: {currency}. Stripe "
-                                "currently supports these currencies: usd, eur, gbp, ...")
+        if "currency" not in p:
+            raise missing_param(name("currency"))
+        currency = checked_currency(p["currency"], name("currency"))
         has_amount = "unit_amount" in p or "unit_amount_decimal" in p
         if not has_amount and "custom_unit_amount" not in p:
             raise missing_param(name("unit_amount"))
@@ -378,9 +377,8 @@ class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
         if decimal_amount is not None:
             if decimal_amount == decimal_amount.to_integral_value():
                 unit_amount = int(decimal_amount)
-        if unit_amount is not None and unit_amount < 0:
-            raise invalid_param(name("unit_amount"), "This value must be greater than or "
-                                "equal to 0.", code="parameter_invalid_integer")
+        check_unit_amount(p.get("unit_amount"), currency, name("unit_amount"))
+        check_unit_amount(decimal_amount, currency, name("unit_amount_decimal"))
         self._check_metadata(p.get("metadata"), name("metadata"))
         recurring = p.get("recurring")
         return {
@@ -506,9 +504,10 @@ class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
         if "lookup_keys" in p:
             wanted = set(p["lookup_keys"])
             items = [i for i in items if i.get("lookup_key") in wanted]
-        for name in ("currency", "type"):
-            if name in p:
-                items = [i for i in items if i.get(name) == p[name]]
+        if "currency" in p:
+            items = [i for i in items if i["currency"] == p["currency"].lower()]
+        if "type" in p:
+            items = [i for i in items if i["type"] == p["type"]]
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "price", "/v1/prices",

@@ -64,7 +64,9 @@ class _Route:
 
 
 def _route(method: str, template: str, handler: str) -> _Route:
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    # An id is never `search`: `GET /v1/payment_intents/search` is Stripe's search
+    # endpoint (not served here), not a retrieve of the id "search".
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>(?!search$)[^/]+)", re.escape(template))
     return _Route(method, template, re.compile(f"^{regex}$"), handler)
 
 
@@ -338,10 +340,10 @@ class SandboxServer:
                 return self._rate_limited(), template
             if route is None:
                 raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). "
-                                     "Please see https://stripe.com/docs or we can help at "
-                                     "https://support.stripe.com/.")
-            params = decode_form(body.decode("utf-8", "replace") if method == "POST"
-                                 else query)
+                                     "The offline sandbox does not serve this endpoint; "
+                                     "see `uhadmin sandbox` in the README for the ones it "
+                                     "does.")
+            params = decode_form(_utf8(body) if method == "POST" else query)
             if method == "POST" and query:
                 params.update(decode_form(query))
         except StripeApiError as exc:
@@ -488,6 +490,14 @@ class SandboxServer:
         return Response(record["status"], record["body"].encode(),
                         headers={"Idempotent-Replayed": "true",
                                  "Original-Request": record["request_id"]})
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StripeApiError(400, "Invalid request body: it is not UTF-8 (a byte at "
+                             f"offset {exc.start} cannot be decoded).", stored=False) from None
 
 
 def serve_forever(server: SandboxServer, on_ready: Callable[[SandboxServer], None]) -> None:
