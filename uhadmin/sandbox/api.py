@@ -30,8 +30,10 @@ class StripeApi(CheckoutEndpoints, PaymentAttempts, ChargeEndpoints, EventEndpoi
     """Endpoint handlers. Callers hold `store.lock` around each call."""
 
     def __init__(self, store: SandboxStore, clock: SandboxClock, base_url: Callable[[], str],
-                 on_event: Callable[[dict[str, Any]], None], search_delay_s: float = 0.0) -> None:
+                 on_event: Callable[[dict[str, Any]], None], search_delay_s: float = 0.0,
+                 allow_remote_webhooks: bool = False) -> None:
         self.store = store
+        self.allow_remote_webhooks = allow_remote_webhooks
         self.clock = clock
         self.base_url = base_url
         self.on_event = on_event

@@ -12,12 +12,14 @@ from uhadmin.sandbox.common import ApiRequest
 from uhadmin.sandbox.errors import invalid_param, no_such
 from uhadmin.sandbox.store import new_id
 from uhadmin.sandbox.validation import validate
+from uhadmin.sandbox.webhooks import is_loopback_url, remote_webhook_refusal
 
 
 class EventEndpoints:
     """Mixed into StripeApi; relies on its store, clock and paging helpers."""
 
     store: Any
+    allow_remote_webhooks: bool
     _page: Any
     _expand: Any
     _renderer: Any
@@ -60,11 +62,12 @@ class EventEndpoints:
             raise no_such("webhook_endpoint", endpoint_id)
         return endpoint
 
-    @staticmethod
-    def _check_url(url: str) -> None:
+    def _check_url(self, url: str) -> None:
         if not url.startswith(("http://", "https://")):
             raise invalid_param("url", f"Invalid URL: {url}. URLs must begin with http:// or "
                                 "https://", code="url_invalid")
+        if not self.allow_remote_webhooks and not is_loopback_url(url):
+            raise invalid_param("url", remote_webhook_refusal(url), code="url_invalid")
 
     def create_webhook_endpoint(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.WebhookEndpointCreateParams)

@@ -33,7 +33,7 @@ from uhadmin.sandbox.forms import decode_form
 from uhadmin.sandbox.hosted import HostedCheckout
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.transport import Headers, LoopbackHttpServer
-from uhadmin.sandbox.webhooks import WebhookDispatcher
+from uhadmin.sandbox.webhooks import WebhookDispatcher, is_loopback_url, remote_webhook_refusal
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,15 @@ class SandboxServer:
                  data_path: str | Path | None = None, rate_limit: float | None = None,
                  latency_ms: float = 0, fail_rate: float = 0.0, drop_rate: float = 0.0,
                  search_delay_s: float = 0.0, webhook_urls: Iterable[str] = (),
-                 rate_limit_code: str = "rate_limit") -> None:
+                 rate_limit_code: str = "rate_limit", allow_remote_webhooks: bool = False,
+                 ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox serves on loopback only")
+        # Nothing leaves this machine unless asked: webhook deliveries go to loopback only.
+        self.allow_remote_webhooks = allow_remote_webhooks
+        for url in webhook_urls:
+            if not allow_remote_webhooks and not is_loopback_url(url):
+                raise ValueError(remote_webhook_refusal(url))
         self.host = host
         self.port = port
         self.clock = SandboxClock()
@@ -126,7 +132,8 @@ class SandboxServer:
                         drop_rate=drop_rate, rate_limit_code=rate_limit_code)
         self.webhooks = WebhookDispatcher(self._webhook_result)
         self.api = StripeApi(self.store, self.clock, lambda: self.url, self._on_event,
-                             search_delay_s=search_delay_s)
+                             search_delay_s=search_delay_s,
+                             allow_remote_webhooks=allow_remote_webhooks)
         self.store.on_reload = self.api.apply_external_changes
         self._initial_search_delay_s = search_delay_s
         self._hosted: HostedCheckout | None = None
@@ -249,8 +256,14 @@ class SandboxServer:
             if endpoint["status"] != "enabled":
                 continue
             wanted = endpoint["enabled_events"]
-            if "*" in wanted or event["type"] in wanted:
-                targets.append((endpoint["url"], endpoint["_secret"]))
+            if not ("*" in wanted or event["type"] in wanted):
+                continue
+            if not self.allow_remote_webhooks and not is_loopback_url(endpoint["url"]):
+                # Made by a process that allowed it, or before the rule: not sent from here.
+                log.warning("not delivering %s to %s: not loopback", event["id"],
+                            endpoint["url"])
+                continue
+            targets.append((endpoint["url"], endpoint["_secret"]))
         if targets:
             event["pending_webhooks"] = len(targets)
             self.store.put("event", event)
