@@ -66,12 +66,16 @@ def payment_method(card: CardUsed, created: int) -> dict[str, Any]:
     return {
         "id": new_id("pm_"), "object": "payment_method", "allow_redisplay": "unspecified",
         "billing_details": billing_details(card),
-        "card": {"brand": card.brand, "country": "US", "display_brand": card.brand,
+        "card": {"brand": card.brand,
+                 "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                            "cvc_check": None},
+                 "country": "US", "display_brand": card.brand,
                  "exp_month": card.exp_month, "exp_year": card.exp_year,
                  "fingerprint": card.fingerprint(), "funding": "credit",
-                 "last4": card.last4, "networks": {"available": [card.brand],
-                                                   "preferred": None},
-                 "wallet": None},
+                 "generated_from": None, "last4": card.last4,
+                 "networks": {"available": [card.brand], "preferred": None},
+                 "regulated_status": "unregulated",
+                 "three_d_secure_usage": {"supported": True}, "wallet": None},
         "created": created, "customer": None, "livemode": False, "metadata": {},
         "type": "card"}
 
@@ -80,7 +84,8 @@ def three_d_secure_result(card: CardUsed) -> dict[str, Any]:
     """What an approved 3-D Secure challenge leaves on the charge's card details."""
     return {"authentication_flow": "challenge",
             "electronic_commerce_indicator": _AUTHENTICATED_ECI.get(card.brand, "05"),
-            "exemption_indicator": None, "result": "authenticated", "result_reason": None,
+            "exemption_indicator": None, "exemption_indicator_applied": False,
+            "result": "authenticated", "result_reason": None,
             "transaction_id": str(uuid.uuid4()), "version": "2.2.0"}
 
 
@@ -118,12 +123,12 @@ def build_charge(intent: dict[str, Any], card: CardUsed, result: CardOutcome,
         "billing_details": billing_details(card),
         "calculated_statement_descriptor": STATEMENT_DESCRIPTOR, "captured": paid,
         "created": created, "currency": intent["currency"], "customer": None,
-        "description": intent["description"], "destination": None, "dispute": None,
-        "disputed": False, "failure_balance_transaction": None,
+        "description": intent["description"], "disputed": False,
+        "failure_balance_transaction": None,
         "failure_code": None if paid else result.code,
         "failure_message": None if paid else result.message,
         "fraud_details": {}, "livemode": False, "metadata": dict(intent["metadata"]),
-        "on_behalf_of": None, "order": None, "outcome": outcome(result), "paid": paid,
+        "on_behalf_of": None, "outcome": outcome(result), "paid": paid,
         "payment_intent": intent["id"], "payment_method": payment_method_id,
         "payment_method_details": {"type": "card", "card": {
             "amount_authorized": amount if paid else None, "authorization_code": None,
