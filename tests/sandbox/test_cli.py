@@ -67,3 +67,17 @@ def test_refuses_a_non_loopback_host():
     result = CliRunner().invoke(main, ["sandbox", "serve", "--host", "0.0.0.0"])
     assert result.exit_code != 0
     assert "0.0.0.0" in result.output
+
+
+def test_serve_refuses_a_remote_webhook_unless_allowed(monkeypatch):
+    result = CliRunner().invoke(main, ["sandbox", "serve", "--port", "0", "--webhook",
+                                       "http://192.168.1.10/hook"])
+    assert result.exit_code == 2
+    assert "--allow-remote-webhooks" in result.output and "Traceback" not in result.output
+    started = []
+    monkeypatch.setattr(sandbox_server, "serve_forever",
+                        lambda server, on_ready: started.append(server))
+    result = CliRunner().invoke(main, ["sandbox", "serve", "--port", "0",
+                                       "--allow-remote-webhooks"])
+    assert result.exit_code == 0, result.output
+    assert started[0].allow_remote_webhooks and started[0].api.allow_remote_webhooks

@@ -4,49 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import stripe
 
 from uhadmin.sandbox.server import SandboxServer
-
-
-class Receiver:
-    """A loopback webhook receiver that records raw bodies and signature headers."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[bytes, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((body, self.headers.get("Stripe-Signature", "")))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhooks"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    def events(self, secret: str) -> list[stripe.Event]:
-        return [stripe.Webhook.construct_event(body, signature, secret)
-                for body, signature in self.received]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
 
 
 def test_events_for_catalog_changes_with_filters(stripe_client, stripe_sandbox):
@@ -175,3 +138,46 @@ def test_events_are_kept_30_days_of_sandbox_clock(stripe_client, stripe_sandbox)
     while len(stripe_client.v1.events.list().data) > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [e.type for e in stripe_client.v1.events.list().data] == ["product.updated"]
+
+
+@pytest.mark.parametrize("url", ["http://192.168.1.10/hook", "https://example.com/hook",
+                                 "http://10.0.0.5:8080/", "http://[fe80::1]/",
+                                 "http://127.0.0.1.nip.io/hook"])
+def test_webhook_endpoints_off_this_machine_are_refused(stripe_client, url):
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.webhook_endpoints.create({"url": url, "enabled_events": ["*"]})
+    assert caught.value.param == "url"
+    assert "--allow-remote-webhooks" in caught.value.user_message
+    endpoint = stripe_client.v1.webhook_endpoints.create({"url": "http://127.0.0.1:9/",
+                                                          "enabled_events": ["*"]})
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.webhook_endpoints.update(endpoint.id, {"url": url})
+
+
+@pytest.mark.parametrize("url", ["http://localhost:9/hook", "http://127.0.0.2:9/",
+                                 "http://[::1]:9/", "http://shop.localhost:9/"])
+def test_loopback_webhook_endpoints_are_accepted(stripe_client, url):
+    endpoint = stripe_client.v1.webhook_endpoints.create({"url": url, "enabled_events": ["*"]})
+    assert endpoint.url == url
+
+
+def test_remote_webhooks_only_when_allowed(tmp_path):
+    with pytest.raises(ValueError, match="allow-remote-webhooks"):
+        SandboxServer(webhook_urls=["http://192.168.1.10/hook"])
+    data = tmp_path / "account.sqlite3"
+    # Created by a sandbox that allows it (no event is made, so nothing is sent)...
+    with SandboxServer(data_path=data, allow_remote_webhooks=True) as allowing:
+        client = stripe.StripeClient(allowing.test_key,
+                                     base_addresses={"api": allowing.url},
+                                     http_client=stripe.HTTPXClient(allow_sync_methods=True))
+        endpoint = client.v1.webhook_endpoints.create({"url": "http://192.168.1.10/hook",
+                                                       "enabled_events": ["*"]})
+        assert endpoint.url == "http://192.168.1.10/hook"
+    # ...a sandbox that does not allow it on the same account does not deliver there.
+    with SandboxServer(data_path=data) as strict:
+        client = stripe.StripeClient(strict.test_key, base_addresses={"api": strict.url},
+                                     http_client=stripe.HTTPXClient(allow_sync_methods=True))
+        client.v1.products.create({"name": "Quiet"})
+        assert strict.wait_for_webhooks(5)
+        assert strict.webhooks.delivered == strict.webhooks.failed == 0
+        assert client.v1.events.list().data[0].pending_webhooks == 0

@@ -38,17 +38,25 @@ def sandbox_group() -> None:
 @click.option("--webhook", "webhook_urls", multiple=True,
               help="Deliver every event to this URL (repeatable), signed with the printed "
                    "whsec_ secret.")
+@click.option("--allow-remote-webhooks", is_flag=True,
+              help="Let webhook endpoints point off this machine (default: loopback only).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data_path: str | None,
           rate_limit: float | None, latency_ms: float, fail_rate: float, drop_rate: float,
-          search_delay_s: float, webhook_urls: tuple[str, ...], as_json: bool) -> None:
+          search_delay_s: float, webhook_urls: tuple[str, ...], allow_remote_webhooks: bool,
+          as_json: bool) -> None:
     """Serve Stripe's API and hosted checkout on loopback until Ctrl+C."""
     from uhadmin.sandbox.server import SandboxServer, serve_forever
 
-    server = SandboxServer(host=host, port=port, data_path=data_path, rate_limit=rate_limit,
-                           latency_ms=latency_ms, fail_rate=fail_rate, drop_rate=drop_rate,
-                           search_delay_s=search_delay_s, webhook_urls=webhook_urls)
+    try:
+        server = SandboxServer(host=host, port=port, data_path=data_path,
+                               rate_limit=rate_limit, latency_ms=latency_ms,
+                               fail_rate=fail_rate, drop_rate=drop_rate,
+                               search_delay_s=search_delay_s, webhook_urls=webhook_urls,
+                               allow_remote_webhooks=allow_remote_webhooks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook") from exc
 
     def announce(started: SandboxServer) -> None:
         # The test key is the sandbox's own fake key (it opens nothing real), so printing it

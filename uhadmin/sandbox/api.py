@@ -6,30 +6,34 @@ from __future__ import annotations
 import base64
 import copy
 import heapq
-import re
 from collections.abc import Callable
 from typing import Any
 
 import stripe.params as sp
 
 from uhadmin.sandbox import search
+from uhadmin.sandbox.charges import ChargeEndpoints
 from uhadmin.sandbox.checkout import CheckoutEndpoints
 from uhadmin.sandbox.clock import SandboxClock
 from uhadmin.sandbox.common import API_VERSION, ApiRequest, public
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, no_such
+from uhadmin.sandbox.expansion import Expansion
 from uhadmin.sandbox.notifications import EventEndpoints
+from uhadmin.sandbox.payments import PaymentAttempts
+from uhadmin.sandbox.prices import check_unit_amount, checked_currency
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.validation import validate
 
-_CURRENCY = re.compile(r"^[a-z]{3}$")
 
-
-class StripeApi(CheckoutEndpoints, EventEndpoints):
+class StripeApi(CheckoutEndpoints, PaymentAttempts, ChargeEndpoints, EventEndpoints,
+                Expansion):
     """Endpoint handlers. Callers hold `store.lock` around each call."""
 
     def __init__(self, store: SandboxStore, clock: SandboxClock, base_url: Callable[[], str],
-                 on_event: Callable[[dict[str, Any]], None], search_delay_s: float = 0.0) -> None:
+                 on_event: Callable[[dict[str, Any]], None], search_delay_s: float = 0.0,
+                 allow_remote_webhooks: bool = False) -> None:
         self.store = store
+        self.allow_remote_webhooks = allow_remote_webhooks
         self.clock = clock
         self.base_url = base_url
         self.on_event = on_event
@@ -138,35 +142,6 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
             raise invalid_param(name, f"Invalid string: {value[:20]}...; must be at most "
                                       f"{limit} characters", code="string_too_long")
 
-    def _expand(self, obj: dict[str, Any], kind: str, expand: list[str],
-                prefix: str = "") -> dict[str, Any]:
-        shown = public(obj)
-        for path in expand:
-            if prefix:
-                if not path.startswith(prefix):
-                    continue
-                path = path[len(prefix):]
-            if kind == "product" and path == "default_price":
-                price_id = shown.get("default_price")
-                if price_id:
-                    shown["default_price"] = public(self.store.get("price", price_id) or {})
-            elif kind == "price" and path == "product":
-                product = self.store.get("product", shown["product"])
-                if product:
-                    shown["product"] = public(product)
-            elif kind == "checkout_session" and path == "line_items":
-                items = obj["_line_items"]
-                shown["line_items"] = self._list_envelope(
-                    items[:100], len(items) > 100,
-                    f"/v1/checkout/sessions/{obj['id']}/line_items")
-            elif kind == "checkout_session" and path == "payment_intent":
-                pi_id = shown.get("payment_intent")
-                if pi_id:
-                    shown["payment_intent"] = public(self.store.get("payment_intent", pi_id))
-            else:
-                raise invalid_param("expand", f"This property cannot be expanded ({path}).")
-        return shown
-
     @staticmethod
     def _list_envelope(data: list[dict[str, Any]], has_more: bool, url: str) -> dict[str, Any]:
         return {"object": "list", "data": data, "has_more": has_more, "url": url}
@@ -256,13 +231,13 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
     def _product(self, product_id: str, param: str = "id") -> dict[str, Any]:
         product = self.store.get("product", product_id)
         if product is None:
-            raise no_such("product", product_id, param)
+            raise no_such("product", product_id, param, named_in_request=param != "id")
         return product
 
     def _price(self, price_id: str, param: str = "id") -> dict[str, Any]:
         price = self.store.get("price", price_id)
         if price is None:
-            raise no_such("price", price_id, param)
+            raise no_such("price", price_id, param, named_in_request=param != "id")
         return price
 
     def create_product(self, req: ApiRequest) -> dict[str, Any]:
@@ -282,7 +257,7 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         now = self._now()
         product = {
             "id": product_id, "object": "product", "active": p.get("active", True),
-            "attributes": [], "created": now, "default_price": None,
+            "created": now, "default_price": None,
             "description": p.get("description") or None, "images": p.get("images", []),
             "livemode": False, "marketing_features": p.get("marketing_features", []),
             "metadata": p.get("metadata") or {}, "name": p["name"],
@@ -365,7 +340,7 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "product", "/v1/products",
-                          lambda o: self._expand(o, "product", expand, "data."))
+                          self._renderer("product", expand, "data."))
 
     def delete_product(self, req: ApiRequest) -> dict[str, Any]:
         validate(req.params, sp.ProductDeleteParams)
@@ -390,10 +365,9 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         def name(field_name: str) -> str:
             return f"{prefix}[{field_name}]" if prefix else field_name
 
-        currency = p.get("currency", "")
-        if not _CURRENCY.match(currency):
-            raise invalid_param(name("currency"), f"Invalid currency: {currency}. Stripe "
-                                "currently supports these currencies: usd, eur, gbp, ...")
+        if "currency" not in p:
+            raise missing_param(name("currency"))
+        currency = checked_currency(p["currency"], name("currency"))
         has_amount = "unit_amount" in p or "unit_amount_decimal" in p
         if not has_amount and "custom_unit_amount" not in p:
             raise missing_param(name("unit_amount"))
@@ -405,9 +379,8 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         if decimal_amount is not None:
             if decimal_amount == decimal_amount.to_integral_value():
                 unit_amount = int(decimal_amount)
-        if unit_amount is not None and unit_amount < 0:
-            raise invalid_param(name("unit_amount"), "This value must be greater than or "
-                                "equal to 0.", code="parameter_invalid_integer")
+        check_unit_amount(p.get("unit_amount"), currency, name("unit_amount"))
+        check_unit_amount(decimal_amount, currency, name("unit_amount_decimal"))
         self._check_metadata(p.get("metadata"), name("metadata"))
         recurring = p.get("recurring")
         return {
@@ -464,7 +437,7 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
             self._check_length(data, "name", 5000)
             created_product = {
                 "id": data.get("id") or new_id("prod_", 14), "object": "product",
-                "active": data.get("active", True), "attributes": [],
+                "active": data.get("active", True),
                 "created": self._now(), "default_price": None, "description": None,
                 "images": [], "livemode": False, "marketing_features": [],
                 "metadata": data.get("metadata") or {}, "name": data["name"],
@@ -533,13 +506,14 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         if "lookup_keys" in p:
             wanted = set(p["lookup_keys"])
             items = [i for i in items if i.get("lookup_key") in wanted]
-        for name in ("currency", "type"):
-            if name in p:
-                items = [i for i in items if i.get(name) == p[name]]
+        if "currency" in p:
+            items = [i for i in items if i["currency"] == p["currency"].lower()]
+        if "type" in p:
+            items = [i for i in items if i["type"] == p["type"]]
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "price", "/v1/prices",
-                          lambda o: self._expand(o, "price", expand, "data."))
+                          self._renderer("price", expand, "data."))
 
     def search_prices(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.PriceSearchParams)

@@ -1,51 +1,23 @@
-"""Checkout Sessions and Payment Intents: the API side and the payment attempts the hosted
-page makes, with Stripe's statuses, events and test-card outcomes."""
+"""Checkout Sessions and Payment Intents on the API side: create, retrieve, list, expire."""
 
 from __future__ import annotations
 
-import copy
-import datetime
 import heapq
-import secrets
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import stripe.params as sp
 
-from uhadmin.sandbox import cards
+from uhadmin.money import MINIMUM_CHARGE_MINOR
 from uhadmin.sandbox.common import ApiRequest, public
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, no_such
+from uhadmin.sandbox.prices import maximum_amount
 from uhadmin.sandbox.store import new_id
 from uhadmin.sandbox.validation import validate
 
 CHECKOUT_MIN_LIFETIME_S = 30 * 60
 CHECKOUT_MAX_LIFETIME_S = 24 * 3600
 MAX_LINE_ITEMS = 100
-# Stripe's minimum charge per currency, in minor units (USD/EUR 0.50, GBP 0.30, JPY 50).
-MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "jpy": 50, "cad": 50, "aud": 50,
-                  "chf": 50, "sek": 300, "nok": 300, "dkk": 250}
-MAXIMUM_CHARGE = 99_999_999
-
-
-@dataclass(frozen=True)
-class PaymentResult:
-    """What the hosted page shows after an attempt: a redirect, an authentication challenge
-    or an inline error (Stripe's message and the field it concerns)."""
-
-    kind: str  # "redirect" | "authenticate" | "error"
-    redirect_url: str | None = None
-    message: str | None = None
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class CardForm:
-    email: str
-    card_number: str
-    expiry: str
-    cvc: str
-    name: str
 
 
 class CheckoutEndpoints:
@@ -57,6 +29,7 @@ class CheckoutEndpoints:
     emit: Any
     _page: Any
     _expand: Any
+    _renderer: Any
     _price: Any
     _created_filter: Any
     _check_metadata: Any
@@ -116,15 +89,15 @@ class CheckoutEndpoints:
         line_items, inline_prices = self._line_items(raw_items)
         currency = line_items[0]["currency"]
         total = sum(item["amount_total"] for item in line_items)
-        minimum = MINIMUM_CHARGE.get(currency, 50)
+        minimum = MINIMUM_CHARGE_MINOR.get(currency, 50)
         if total < minimum:
             raise invalid_param("line_items", "The Checkout Session's total amount due must "
                                 f"add up to at least {minimum} {currency} in minor units.",
                                 code="amount_too_small")
-        if total > MAXIMUM_CHARGE:
+        if total > maximum_amount(currency):
             raise invalid_param("line_items", "The Checkout Session's total amount due must "
-                                f"be no more than {MAXIMUM_CHARGE} {currency} in minor units.",
-                                code="amount_too_large")
+                                f"be no more than {maximum_amount(currency)} {currency} in "
+                                "minor units.", code="amount_too_large")
         session_id = new_id("cs_test_a1", 56)
         session = {
             "id": session_id, "object": "checkout.session", "adaptive_pricing": None,
@@ -133,14 +106,26 @@ class CheckoutEndpoints:
             "automatic_tax": {"enabled": False, "liability": None, "status": None},
             "billing_address_collection": None, "cancel_url": p.get("cancel_url"),
             "client_reference_id": p.get("client_reference_id"), "client_secret": None,
-            "created": now, "currency": currency, "customer": None,
+            "collected_information": None, "consent": None, "consent_collection": None,
+            "created": now, "currency": currency, "currency_conversion": None,
+            "custom_fields": [], "custom_text": {
+                "after_submit": None, "shipping_address": None, "submit": None,
+                "terms_of_service_acceptance": None},
+            "customer": None, "customer_account": None,
             "customer_creation": "if_required", "customer_details": None,
             "customer_email": p.get("customer_email"), "expires_at": expires_at,
-            "invoice": None, "livemode": False, "locale": p.get("locale"),
+            "discounts": [], "invoice": None, "invoice_creation": None, "livemode": False,
+            "locale": p.get("locale"),
             "metadata": p.get("metadata") or {}, "mode": "payment", "payment_intent": None,
             "payment_link": None, "payment_method_collection": "if_required",
-            "payment_method_types": ["card"], "payment_status": "unpaid", "status": "open",
-            "success_url": p.get("success_url"),
+            "payment_method_configuration_details": None, "payment_method_options": {},
+            "payment_method_types": ["card"], "payment_status": "unpaid",
+            "phone_number_collection": {"enabled": False}, "recovered_from": None,
+            "saved_payment_method_options": None, "setup_intent": None,
+            "shipping_address_collection": None, "shipping_cost": None,
+            "shipping_options": [], "status": "open", "submit_type": None,
+            "subscription": None, "success_url": p.get("success_url"),
+            "tax_id_collection": {"enabled": False, "required": "never"},
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": "hosted_page", "url": self.hosted_url(session_id),
             "_line_items": line_items,
@@ -178,7 +163,7 @@ class CheckoutEndpoints:
                     product = self.store.get("product", data["product"])
                     if product is None:
                         raise no_such("product", data["product"], f"{prefix}[price_data]"
-                                      "[product]")
+                                      "[product]", named_in_request=True)
                     product_id, description = product["id"], product["name"]
                 elif "product_data" in data:
                     product_id = new_id("prod_", 14)
@@ -233,7 +218,7 @@ class CheckoutEndpoints:
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "checkout_session", "/v1/checkout/sessions",
-                          lambda s: self._expand(s, "checkout_session", expand, "data."))
+                          self._renderer("checkout_session", expand, "data."))
 
     def list_session_line_items(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.checkout.SessionListLineItemsParams)
@@ -257,7 +242,9 @@ class CheckoutEndpoints:
             start = max(0, end - limit)
         page = items[start:min(end, start + limit)]
         has_more = (start > 0) if "ending_before" in p else start + limit < end
-        return {"object": "list", "data": copy.deepcopy(page), "has_more": has_more,
+        render = self._renderer("item", p.get("expand", []), "data.")
+        return {"object": "list", "data": [render(item) for item in page],
+                "has_more": has_more,
                 "url": f"/v1/checkout/sessions/{session['id']}/line_items"}
 
     def expire_session(self, req: ApiRequest) -> dict[str, Any]:
@@ -301,160 +288,16 @@ class CheckoutEndpoints:
         return intent
 
     def retrieve_payment_intent(self, req: ApiRequest) -> dict[str, Any]:
-        validate(req.params, sp.PaymentIntentRetrieveParams)
-        return public(self._intent(req.path_args["id"]))
+        p = validate(req.params, sp.PaymentIntentRetrieveParams)
+        return self._expand(self._intent(req.path_args["id"]), "payment_intent",
+                            p.get("expand", []))
 
     def list_payment_intents(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.PaymentIntentListParams)
-        items = self._created_filter(self.store.newest_first("payment_intent"), p.get("created"))
-        return self._page(items, p, "payment_intent", "/v1/payment_intents")
-
-    # ----------------------------------------------------------------- the hosted page's payments
-    def _intent_for(self, session: dict[str, Any]) -> dict[str, Any]:
-        if session["payment_intent"]:
-            return self._intent(session["payment_intent"])
-        intent_id = new_id("pi_")
-        extra = session["_payment_intent_data"]
-        intent = {
-            "id": intent_id, "object": "payment_intent", "amount": session["amount_total"],
-            "amount_capturable": 0, "amount_received": 0, "automatic_payment_methods": None,
-            "canceled_at": None, "cancellation_reason": None,
-            "capture_method": "automatic_async",
-            "client_secret": f"{intent_id}_secret_{secrets.token_hex(12)}",
-            "confirmation_method": "automatic", "created": self._now(),
-            "currency": session["currency"], "customer": None,
-            "description": extra.get("description"), "last_payment_error": None,
-            "latest_charge": None, "livemode": False, "metadata": extra.get("metadata") or {},
-            "next_action": None, "payment_method": None, "payment_method_types": ["card"],
-            "receipt_email": extra.get("receipt_email"), "status": "requires_payment_method",
-        }
-        self.store.put("payment_intent", intent)
-        self.store.put("checkout_session", dict(session, payment_intent=intent_id))
-        self.emit("payment_intent.created", intent)
-        return intent
-
-    def open_session_for_payment(self, session_id: str) -> dict[str, Any] | None:
-        self.expire_due_sessions()
-        return self.store.get("checkout_session", session_id)
-
-    def pay(self, session_id: str, form: CardForm) -> PaymentResult:
-        session = self.open_session_for_payment(session_id)
-        if session is None or session["status"] != "open":
-            return PaymentResult("error", message="This Checkout Session is no longer active.")
-        problem = self._form_problem(form)
-        if problem is not None:
-            return problem
-        number = cards.digits_only(form.card_number)
-        outcome = cards.outcome_for(number)
-        intent = self._intent_for(session)
-        card = {"brand": cards.brand_of(number), "last4": number[-4:],
-                "email": form.email.strip(), "name": form.name.strip()}
-        if outcome.kind == "success":
-            return self._succeed(session_id, intent["id"], card)
-        if outcome.kind == "three_d_secure":
-            waiting = dict(intent, status="requires_action", _pending_card=card,
-                           next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {
-                               "type": "three_d_secure_redirect"}})
-            self.store.put("payment_intent", waiting)
-            self.emit("payment_intent.requires_action", waiting)
-            return PaymentResult("authenticate",
-                                 redirect_url=f"{self.hosted_url(session_id)}/authenticate")
-        error = {"type": "card_error", "code": outcome.code, "message": outcome.message,
-                 "doc_url": f"https://stripe.com/docs/error-codes/"
-                            f"{(outcome.code or '').replace('_', '-')}",
-                 "payment_method": {"id": new_id("pm_"), "object": "payment_method",
-                                    "type": "card", "card": {"brand": card["brand"],
-                                                             "last4": card["last4"]}}}
-        if outcome.decline_code:
-            error["decline_code"] = outcome.decline_code
-        self._fail(intent, error)
-        return PaymentResult("error", message=outcome.message, field="cardNumber")
-
-    def authenticate(self, session_id: str, approved: bool) -> PaymentResult:
-        session = self.open_session_for_payment(session_id)
-        if session is None or session["status"] != "open" or not session["payment_intent"]:
-            return PaymentResult("error", message="This Checkout Session is no longer active.")
-        intent = self._intent(session["payment_intent"])
-        card = intent.get("_pending_card")
-        if intent["status"] != "requires_action" or card is None:
-            return PaymentResult("error", message="There is no payment waiting for "
-                                 "authentication.")
-        if approved:
-            return self._succeed(session_id, intent["id"], card)
-        self._fail(intent, {"type": "invalid_request_error",
-                            "code": "payment_intent_authentication_failure",
-                            "message": cards.AUTHENTICATION_FAILED_MESSAGE,
-                            "doc_url": "https://stripe.com/docs/error-codes/"
-                                       "payment-intent-authentication-failure"})
-        return PaymentResult("error", message=cards.AUTHENTICATION_FAILED_MESSAGE,
-                             field="cardNumber")
-
-    def _fail(self, intent: dict[str, Any], error: dict[str, Any]) -> None:
-        failed = {k: v for k, v in intent.items() if k != "_pending_card"}
-        failed.update(status="requires_payment_method", last_payment_error=error,
-                      next_action=None)
-        self.store.put("payment_intent", failed)
-        self.emit("payment_intent.payment_failed", failed)
-
-    def _succeed(self, session_id: str, intent_id: str, card: dict[str, str]) -> PaymentResult:
-        intent = self._intent(intent_id)
-        paid = {k: v for k, v in intent.items() if k != "_pending_card"}
-        paid.update(status="succeeded", amount_received=intent["amount"],
-                    last_payment_error=None, next_action=None,
-                    latest_charge=new_id("ch_"), payment_method=new_id("pm_"))
-        self.store.put("payment_intent", paid)
-        session = self.store.get("checkout_session", session_id)
-        complete = dict(session, status="complete", payment_status="paid", url=None,
-                        customer_details={"address": None, "email": card["email"],
-                                          "name": card["name"], "phone": None,
-                                          "tax_exempt": "none", "tax_ids": []})
-        self.store.put("checkout_session", complete)
-        self.emit("payment_intent.succeeded", paid)
-        self.emit("checkout.session.completed", complete)
-        target = session["success_url"]
-        if target:
-            target = target.replace("{CHECKOUT_SESSION_ID}", session_id)
+        if "customer" in p:
+            items = []  # the sandbox has no customers, so no intent belongs to one
         else:
-            target = f"{self.hosted_url(session_id)}"
-        return PaymentResult("redirect", redirect_url=target)
-
-    def _form_problem(self, form: CardForm) -> PaymentResult | None:
-        email = form.email.strip()
-        if not email:
-            return PaymentResult("error", message="Your email is incomplete.", field="email")
-        if "@" not in email or "." not in email.rsplit("@", 1)[-1]:
-            return PaymentResult("error", message="Your email address is invalid.",
-                                 field="email")
-        number = cards.digits_only(form.card_number)
-        if not number:
-            return PaymentResult("error", message="Your card number is incomplete.",
-                                 field="cardNumber")
-        if not number.isdigit():
-            return PaymentResult("error", message="Your card number is invalid.",
-                                 field="cardNumber")
-        if len(number) < 13:
-            return PaymentResult("error", message="Your card number is incomplete.",
-                                 field="cardNumber")
-        if not form.expiry.strip():
-            return PaymentResult("error", message="Your card's expiration date is "
-                                 "incomplete.", field="cardExpiry")
-        expiry = cards.parse_expiry(form.expiry)
-        if expiry is None:
-            return PaymentResult("error", message="Your card's expiration date is invalid.",
-                                 field="cardExpiry")
-        month, year = expiry
-        current = datetime.datetime.fromtimestamp(self.clock.now(), datetime.UTC)
-        if (year, month) < (current.year, current.month):
-            return PaymentResult("error", message="Your card's expiration date is in the "
-                                 "past.", field="cardExpiry")
-        if year > current.year + 50:
-            return PaymentResult("error", message="Your card's expiration year is invalid.",
-                                 field="cardExpiry")
-        cvc = form.cvc.strip()
-        if not cvc.isdigit() or not 3 <= len(cvc) <= 4:
-            return PaymentResult("error", message="Your card's security code is incomplete.",
-                                 field="cardCvc")
-        if not form.name.strip():
-            return PaymentResult("error", message="Your name on the card is incomplete.",
-                                 field="billingName")
-        return None
+            items = self.store.newest_first("payment_intent")
+        items = self._created_filter(items, p.get("created"))
+        return self._page(items, p, "payment_intent", "/v1/payment_intents",
+                          self._renderer("payment_intent", p.get("expand", []), "data."))

@@ -61,6 +61,9 @@ def missing_param(param: str) -> StripeApiError:
                           code="parameter_missing", param=param, stored=False)
 
 
-def no_such(kind: str, object_id: str, param: str = "id") -> StripeApiError:
-    return StripeApiError(404, f"No such {kind}: '{object_id}'", code="resource_missing",
-                          param=param)
+def no_such(kind: str, object_id: str, param: str = "id", *,
+            named_in_request: bool = False) -> StripeApiError:
+    """404 for the object a URL names; 400 for one a request parameter names (a price in
+    `line_items`, say), as Stripe answers."""
+    return StripeApiError(400 if named_in_request else 404, f"No such {kind}: '{object_id}'",
+                          code="resource_missing", param=param)

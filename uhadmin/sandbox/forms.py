@@ -28,7 +28,12 @@ def decode_form(text: str) -> dict[str, Any]:
     """Nested dicts whose leaves are strings; lists stay dicts keyed by index (the validator,
     which knows the expected type, turns them into lists)."""
     result: dict[str, Any] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True):
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise StripeApiError(400, "Invalid request: a percent-encoded parameter is not "
+                             "UTF-8.", stored=False) from None
+    for key, value in pairs:
         path = split_key(key)
         node: Any = result
         for depth, segment in enumerate(path):

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 
 import jinja2
 
-from uhadmin.sandbox.checkout import CardForm, PaymentResult
 from uhadmin.sandbox.common import Response
+from uhadmin.sandbox.payments import CardForm, PaymentResult
 
 if TYPE_CHECKING:
     from uhadmin.sandbox.server import SandboxServer

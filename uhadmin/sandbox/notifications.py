@@ -8,17 +8,21 @@ from typing import Any
 
 import stripe.params as sp
 
-from uhadmin.sandbox.common import ApiRequest, public
+from uhadmin.sandbox.common import ApiRequest
 from uhadmin.sandbox.errors import invalid_param, no_such
 from uhadmin.sandbox.store import new_id
 from uhadmin.sandbox.validation import validate
+from uhadmin.sandbox.webhooks import is_loopback_url, remote_webhook_refusal
 
 
 class EventEndpoints:
     """Mixed into StripeApi; relies on its store, clock and paging helpers."""
 
     store: Any
+    allow_remote_webhooks: bool
     _page: Any
+    _expand: Any
+    _renderer: Any
     _created_filter: Any
     _check_metadata: Any
     _merged_metadata: Any
@@ -42,14 +46,15 @@ class EventEndpoints:
         if "delivery_success" in p:
             items = [e for e in items if (e["pending_webhooks"] == 0) == p["delivery_success"]]
         items = self._created_filter(items, p.get("created"))
-        return self._page(items, p, "event", "/v1/events")
+        return self._page(items, p, "event", "/v1/events",
+                          self._renderer("event", p.get("expand", []), "data."))
 
     def retrieve_event(self, req: ApiRequest) -> dict[str, Any]:
-        validate(req.params, sp.EventRetrieveParams)
+        p = validate(req.params, sp.EventRetrieveParams)
         event = self.store.get("event", req.path_args["id"])
         if event is None:
             raise no_such("event", req.path_args["id"])
-        return public(event)
+        return self._expand(event, "event", p.get("expand", []))
 
     def _endpoint(self, endpoint_id: str) -> dict[str, Any]:
         endpoint = self.store.get("webhook_endpoint", endpoint_id)
@@ -57,11 +62,12 @@ class EventEndpoints:
             raise no_such("webhook_endpoint", endpoint_id)
         return endpoint
 
-    @staticmethod
-    def _check_url(url: str) -> None:
+    def _check_url(self, url: str) -> None:
         if not url.startswith(("http://", "https://")):
             raise invalid_param("url", f"Invalid URL: {url}. URLs must begin with http:// or "
                                 "https://", code="url_invalid")
+        if not self.allow_remote_webhooks and not is_loopback_url(url):
+            raise invalid_param("url", remote_webhook_refusal(url), code="url_invalid")
 
     def create_webhook_endpoint(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.WebhookEndpointCreateParams)
@@ -78,16 +84,19 @@ class EventEndpoints:
         }
         self.store.put("webhook_endpoint", endpoint)
         # Stripe shows the signing secret only in the create response.
-        return dict(public(endpoint), secret=secret)
+        return dict(self._expand(endpoint, "webhook_endpoint", p.get("expand", [])),
+                    secret=secret)
 
     def list_webhook_endpoints(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.WebhookEndpointListParams)
         return self._page(self.store.newest_first("webhook_endpoint"), p, "webhook_endpoint",
-                          "/v1/webhook_endpoints")
+                          "/v1/webhook_endpoints",
+                          self._renderer("webhook_endpoint", p.get("expand", []), "data."))
 
     def retrieve_webhook_endpoint(self, req: ApiRequest) -> dict[str, Any]:
-        validate(req.params, sp.WebhookEndpointRetrieveParams)
-        return public(self._endpoint(req.path_args["id"]))
+        p = validate(req.params, sp.WebhookEndpointRetrieveParams)
+        return self._expand(self._endpoint(req.path_args["id"]), "webhook_endpoint",
+                            p.get("expand", []))
 
     def update_webhook_endpoint(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.WebhookEndpointUpdateParams)
@@ -105,7 +114,7 @@ class EventEndpoints:
             self._check_metadata(p["metadata"])
             endpoint["metadata"] = self._merged_metadata(endpoint["metadata"], p["metadata"])
         self.store.put("webhook_endpoint", endpoint)
-        return public(endpoint)
+        return self._expand(endpoint, "webhook_endpoint", p.get("expand", []))
 
     def delete_webhook_endpoint(self, req: ApiRequest) -> dict[str, Any]:
         validate(req.params, sp.WebhookEndpointDeleteParams)

@@ -33,7 +33,7 @@ from uhadmin.sandbox.forms import decode_form
 from uhadmin.sandbox.hosted import HostedCheckout
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.transport import Headers, LoopbackHttpServer
-from uhadmin.sandbox.webhooks import WebhookDispatcher
+from uhadmin.sandbox.webhooks import WebhookDispatcher, is_loopback_url, remote_webhook_refusal
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class _Route:
 
 
 def _route(method: str, template: str, handler: str) -> _Route:
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    # An id is never `search`: `GET /v1/payment_intents/search` is Stripe's search
+    # endpoint (not served here), not a retrieve of the id "search".
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>(?!search$)[^/]+)", re.escape(template))
     return _Route(method, template, re.compile(f"^{regex}$"), handler)
 
 
@@ -87,6 +89,8 @@ API_ROUTES = [
     _route("GET", "/v1/checkout/sessions/{id}/line_items", "list_session_line_items"),
     _route("GET", "/v1/payment_intents", "list_payment_intents"),
     _route("GET", "/v1/payment_intents/{id}", "retrieve_payment_intent"),
+    _route("GET", "/v1/charges", "list_charges"),
+    _route("GET", "/v1/charges/{id}", "retrieve_charge"),
     _route("GET", "/v1/events", "list_events"),
     _route("GET", "/v1/events/{id}", "retrieve_event"),
     _route("POST", "/v1/webhook_endpoints", "create_webhook_endpoint"),
@@ -104,9 +108,15 @@ class SandboxServer:
                  data_path: str | Path | None = None, rate_limit: float | None = None,
                  latency_ms: float = 0, fail_rate: float = 0.0, drop_rate: float = 0.0,
                  search_delay_s: float = 0.0, webhook_urls: Iterable[str] = (),
-                 rate_limit_code: str = "rate_limit") -> None:
+                 rate_limit_code: str = "rate_limit", allow_remote_webhooks: bool = False,
+                 ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox serves on loopback only")
+        # Nothing leaves this machine unless asked: webhook deliveries go to loopback only.
+        self.allow_remote_webhooks = allow_remote_webhooks
+        for url in webhook_urls:
+            if not allow_remote_webhooks and not is_loopback_url(url):
+                raise ValueError(remote_webhook_refusal(url))
         self.host = host
         self.port = port
         self.clock = SandboxClock()
@@ -122,7 +132,8 @@ class SandboxServer:
                         drop_rate=drop_rate, rate_limit_code=rate_limit_code)
         self.webhooks = WebhookDispatcher(self._webhook_result)
         self.api = StripeApi(self.store, self.clock, lambda: self.url, self._on_event,
-                             search_delay_s=search_delay_s)
+                             search_delay_s=search_delay_s,
+                             allow_remote_webhooks=allow_remote_webhooks)
         self.store.on_reload = self.api.apply_external_changes
         self._initial_search_delay_s = search_delay_s
         self._hosted: HostedCheckout | None = None
@@ -245,8 +256,14 @@ class SandboxServer:
             if endpoint["status"] != "enabled":
                 continue
             wanted = endpoint["enabled_events"]
-            if "*" in wanted or event["type"] in wanted:
-                targets.append((endpoint["url"], endpoint["_secret"]))
+            if not ("*" in wanted or event["type"] in wanted):
+                continue
+            if not self.allow_remote_webhooks and not is_loopback_url(endpoint["url"]):
+                # Made by a process that allowed it, or before the rule: not sent from here.
+                log.warning("not delivering %s to %s: not loopback", event["id"],
+                            endpoint["url"])
+                continue
+            targets.append((endpoint["url"], endpoint["_secret"]))
         if targets:
             event["pending_webhooks"] = len(targets)
             self.store.put("event", event)
@@ -336,10 +353,10 @@ class SandboxServer:
                 return self._rate_limited(), template
             if route is None:
                 raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). "
-                                     "Please see https://stripe.com/docs or we can help at "
-                                     "https://support.stripe.com/.")
-            params = decode_form(body.decode("utf-8", "replace") if method == "POST"
-                                 else query)
+                                     "The offline sandbox does not serve this endpoint; "
+                                     "see `uhadmin sandbox` in the README for the ones it "
+                                     "does.")
+            params = decode_form(_utf8(body) if method == "POST" else query)
             if method == "POST" and query:
                 params.update(decode_form(query))
         except StripeApiError as exc:
@@ -486,6 +503,14 @@ class SandboxServer:
         return Response(record["status"], record["body"].encode(),
                         headers={"Idempotent-Replayed": "true",
                                  "Original-Request": record["request_id"]})
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StripeApiError(400, "Invalid request body: it is not UTF-8 (a byte at "
+                             f"offset {exc.start} cannot be decoded).", stored=False) from None
 
 
 def serve_forever(server: SandboxServer, on_ready: Callable[[SandboxServer], None]) -> None:

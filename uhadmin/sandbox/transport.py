@@ -8,13 +8,16 @@ plain asyncio or a qasync loop (the caller's loop is never touched).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import socket
 import threading
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from uhadmin.sandbox.common import Response
+from uhadmin.sandbox.errors import StripeApiError
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +138,7 @@ class LoopbackHttpServer:
         try:
             while await self._one_request(reader, writer):
                 pass
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError,
-                ValueError):
+        except ConnectionError:
             pass
         except asyncio.CancelledError:
             # Only `stop()` cancels connections; ending quietly keeps asyncio's stream
@@ -150,39 +152,36 @@ class LoopbackHttpServer:
 
     async def _one_request(self, reader: asyncio.StreamReader,
                            writer: asyncio.StreamWriter) -> bool:
-        """Serve one request; False when the connection should close."""
+        """Serve one request; False when the connection should close. A request the server
+        cannot read gets a Stripe-shaped error and the connection closes: never silence."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
+            request = await _read_request(reader)
+        except _Malformed as exc:
+            await _refuse(writer, exc)
             return False
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3:
-            writer.write(encode_response(Response(400, b"bad request line", "text/plain"),
-                                         "", False))
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial.strip():  # the peer stopped mid-request; a bare close is fine
+                await _refuse(writer, _Malformed(400, "The request ended before its "
+                                                      "headers or body were complete."))
             return False
-        method, target, version = parts
-        pairs = []
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                pairs.append((name.strip(), value.strip()))
-        headers = Headers(pairs)
-        if (headers.get("Transfer-Encoding") or "").lower() == "chunked":
-            writer.write(encode_response(Response(411, b"length required", "text/plain"),
-                                         "", False))
+        except asyncio.LimitOverrunError:
+            await _refuse(writer, _Malformed(431, "The request's headers are larger than "
+                                                  f"{MAX_HEAD_BYTES // 1024} KiB."))
             return False
-        length = int(headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            writer.write(encode_response(Response(413, b"too large", "text/plain"), "", False))
-            return False
-        if length and (headers.get("Expect") or "").lower() == "100-continue":
+        method, target, headers, body, keep_alive = request
+        if (headers.get("Expect") or "").lower() == "100-continue" and body is None:
             # curl asks before sending bodies over 1 KiB; answering saves it a 1 s wait.
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await reader.readexactly(length) if length else b""
-        connection = (headers.get("Connection") or "").lower()
-        keep_alive = connection != "close" if version == "HTTP/1.1" else \
-            connection == "keep-alive"
+        if body is None:
+            try:
+                body = await _read_body(reader, headers)
+            except _Malformed as exc:
+                await _refuse(writer, exc)
+                return False
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                await _refuse(writer, _Malformed(400, "The request body ended before its "
+                                                      "declared length."))
+                return False
         response, request_id = await self.app("GET" if method == "HEAD" else method, target,
                                               headers, body)
         if response.drop:
@@ -195,3 +194,85 @@ class LoopbackHttpServer:
         writer.write(payload)
         await writer.drain()
         return keep_alive
+
+
+class _Malformed(Exception):
+    """A request whose HTTP framing cannot be read: refused with this status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_VERSION = re.compile(r"^HTTP/1\.[01]$")
+
+
+async def _read_request(reader: asyncio.StreamReader,
+                        ) -> tuple[str, str, Headers, bytes | None, bool]:
+    """Method, target, headers, the body when there is none to read (b"") else None, and
+    whether to keep the connection open."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    while lines and not lines[0]:  # stray CRLFs before a request are allowed (RFC 9112)
+        lines.pop(0)
+    parts = lines[0].split(" ") if lines else []
+    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1]:
+        raise _Malformed(400, f"Malformed request line: {(lines or [''])[0][:100]!r}.")
+    method, target, version = parts
+    if not _VERSION.match(version):
+        raise _Malformed(505, f"Unsupported HTTP version: {version[:20]!r}.")
+    pairs = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.match(name):
+            raise _Malformed(400, f"Malformed header line: {line[:100]!r}.")
+        pairs.append((name, value.strip()))
+    headers = Headers(pairs)
+    lengths = {value for name, value in pairs if name.lower() == "content-length"}
+    chunked = (headers.get("Transfer-Encoding") or "").lower()
+    if chunked and chunked != "chunked":
+        raise _Malformed(501, f"Unsupported Transfer-Encoding: {chunked[:40]!r}.")
+    if chunked and lengths:
+        raise _Malformed(400, "A request may not have both Content-Length and "
+                              "Transfer-Encoding.")
+    if len(lengths) > 1 or any(not (v.isascii() and v.isdigit()) for v in lengths):
+        raise _Malformed(400, f"Invalid Content-Length: {', '.join(sorted(lengths))[:40]!r}.")
+    length = int(next(iter(lengths), "0"))
+    if length > MAX_BODY_BYTES:
+        raise _Malformed(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    connection = (headers.get("Connection") or "").lower()
+    keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+    return method, target, headers, None if (length or chunked) else b"", keep_alive
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: Headers) -> bytes:
+    if (headers.get("Transfer-Encoding") or "").lower() != "chunked":
+        return await reader.readexactly(int(headers.get("Content-Length") or 0))
+    body = bytearray()
+    while True:
+        size_line = (await reader.readuntil(b"\r\n"))[:-2].split(b";")[0].strip()
+        if not size_line or len(size_line) > 8 or not all(
+                c in b"0123456789abcdefABCDEF" for c in size_line):
+            raise _Malformed(400, f"Invalid chunk size: {size_line[:20]!r}.")
+        size = int(size_line, 16)
+        if len(body) + size > MAX_BODY_BYTES:
+            raise _Malformed(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, ignored
+                pass
+            return bytes(body)
+        body += await reader.readexactly(size)
+        if await reader.readexactly(2) != b"\r\n":
+            raise _Malformed(400, "A chunk is longer than its declared size.")
+
+
+async def _refuse(writer: asyncio.StreamWriter, problem: _Malformed) -> None:
+    error = StripeApiError(problem.status, problem.message)
+    response = Response(problem.status, json.dumps(error.body()).encode())
+    try:
+        writer.write(encode_response(response, "", keep_alive=False))
+        await writer.drain()
+    except ConnectionError:
+        pass  # the client has gone: nobody is left to tell

@@ -20,10 +20,12 @@ from stripe._request_options import RequestOptions
 from typing_extensions import is_typeddict
 
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, unknown_param
+from uhadmin.sandbox.supported import refuse_unsupported
 
 # Keys of RequestOptions (api_key, idempotency_key, ...) travel as headers, never as params.
 _OPTION_KEYS = frozenset(RequestOptions.__annotations__)
 _REQUIRED_WRAPPERS = (typing.NotRequired, typing.Required)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @functools.cache
@@ -42,8 +44,11 @@ def fields_of(params_type: type) -> tuple[dict[str, Any], frozenset[str]]:
 
 
 def validate(params: dict[str, Any], params_type: type) -> dict[str, Any]:
-    """Converted params (ints, bools, lists...) or a StripeApiError naming the bad `param`."""
-    return _check_typed_dict(params, params_type, "")
+    """Converted params (ints, bools, lists...) or a StripeApiError naming the bad `param`,
+    also for a parameter Stripe has that the sandbox does not implement (supported.py)."""
+    checked = _check_typed_dict(params, params_type, "")
+    refuse_unsupported(checked, params_type)
+    return checked
 
 
 def _join(prefix: str, key: str) -> str:
@@ -94,10 +99,14 @@ def _check(value: Any, annotation: Any, path: str) -> Any:
     if annotation is int:
         text = _check_scalar_string(value, path, "integer")
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
+            number = None
+        # Stripe's integers are 64-bit: 2**70 is refused, not wrapped or kept.
+        if number is None or not _INT64_MIN <= number <= _INT64_MAX:
             raise invalid_param(path, f"Invalid integer: {text}",
-                                code="parameter_invalid_integer") from None
+                                code="parameter_invalid_integer")
+        return number
     if annotation is Decimal:
         text = _check_scalar_string(value, path, "decimal")
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import queue
@@ -14,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,27 @@ def signature_header(payload: bytes, secret: str, timestamp: int | None = None) 
     signed = f"{stamp}.".encode() + payload
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"t={stamp},v1={digest}"
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` names this machine: localhost, 127.0.0.0/8 or ::1. Other names are not
+    looked up (a lookup is already traffic, and a name may change what it points to)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def remote_webhook_refusal(url: str) -> str:
+    return (f"The offline sandbox delivers webhooks only to this machine (localhost, "
+            f"127.0.0.0/8, ::1), not to {url}. Start it with `uhadmin sandbox serve "
+            "--allow-remote-webhooks` to deliver elsewhere.")
 
 
 @dataclass(frozen=True)
