@@ -271,6 +271,19 @@ class ListingService:
         )
         self._publish({listing_id}, initiator)
 
+    async def record_outcome(
+        self, listing_id: int, action: str, details: dict[str, Any], *, actor: str,
+        initiator: object | None = None,
+    ) -> None:
+        """Audit what became of a change that was not (or not wholly) written, such as an
+        offline operation that met a conflict, so every outcome is in the history."""
+        await self._db.run(
+            functools.partial(self._audit_in, listing_id=listing_id, action=action,
+                              actor=actor, at=_utcnow(), details=details),
+            write=True,
+        )
+        self._publish({listing_id}, initiator)
+
     # --- queries ---------------------------------------------------------------------
     async def get(self, listing_id: int) -> Listing:
         """The listing with this id (NotFoundError if there is none)."""

@@ -1,0 +1,188 @@
+"""Replay offline operations through the ListingService, three-way merged, every outcome audited."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any, Literal, Protocol
+
+from uhadmin.domain.listing import Listing, ListingChanges, ListingStatus
+from uhadmin.domain.offline import (
+    FieldConflict,
+    MergeDecision,
+    OfflineOperation,
+    OperationState,
+    Outcome,
+    PushReport,
+    comparable,
+    decide_merge,
+)
+from uhadmin.errors import (
+    ConflictError,
+    IllegalTransitionError,
+    NotFoundError,
+    UhadminError,
+    ValidationError,
+)
+from uhadmin.services.offline.replica import Replica
+
+# Someone saving between our read and our write makes us decide again on the newer
+# version; after this many rounds the operation waits for the next push.
+MAX_ROUNDS = 5
+
+
+class ListingWriter(Protocol):
+    """The public ListingService methods a replay uses (the one write path beneath them)."""
+
+    async def get(self, listing_id: int) -> Listing: ...
+    async def update(self, listing_id: int, changes: ListingChanges, *, expected_version: int,
+                     actor: str, initiator: object | None = None) -> Listing: ...
+    async def change_status(self, listing_id: int, new_status: ListingStatus, *, actor: str,
+                            expected_version: int | None = None, reason: str = "",
+                            initiator: object | None = None) -> Listing: ...
+    async def record_outcome(self, listing_id: int, action: str, details: dict[str, Any], *,
+                             actor: str, initiator: object | None = None) -> None: ...
+
+
+def _current(listing: Listing, name: str) -> Any:
+    return str(listing.status) if name == "status" else _jsonable(getattr(listing, name))
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+async def _write(listings: ListingWriter, listing: Listing, values: Mapping[str, Any], *,
+                 actor: str, reason: str) -> Listing:
+    """Write `values` over `listing` (at its version) through the service: fields, then status."""
+    fields = {name: value for name, value in values.items() if name != "status"}
+    if fields:
+        if "image_urls" in fields:
+            fields["image_urls"] = tuple(fields["image_urls"])
+        listing = await listings.update(listing.id, ListingChanges(**fields),
+                                        expected_version=listing.version, actor=actor)
+    if "status" in values:
+        listing = await listings.change_status(listing.id, ListingStatus(values["status"]),
+                                               actor=actor, expected_version=listing.version,
+                                               reason=reason)
+    return listing
+
+
+class OfflinePush:
+    """Sends the replica's pending operations to the catalog, oldest first."""
+
+    def __init__(self, replica: Replica, listings: ListingWriter) -> None:
+        self._replica = replica
+        self._listings = listings
+
+    async def push(self) -> PushReport:
+        """Replay every pending operation; a conflict holds back the later operations on
+        the same listing (they were made on top of it) until a person resolves it."""
+        held = {op.listing_id for op in await self._replica.operations((OperationState.CONFLICT,))}
+        applied = merged = waiting = 0
+        conflicts: list[OfflineOperation] = []
+        for operation in await self._replica.operations((OperationState.PENDING,)):
+            if operation.listing_id in held:
+                waiting += 1
+                continue
+            state, decision = await self._replay(operation)
+            if state is OperationState.APPLIED:
+                applied += 1
+            elif state is OperationState.MERGED:
+                merged += 1
+            elif state is OperationState.CONFLICT:
+                held.add(operation.listing_id)
+                conflicts.append(await self._replica.operation(operation.id))
+            else:
+                waiting += 1
+        return PushReport(applied=applied, merged=merged, conflicts=tuple(conflicts),
+                          waiting=waiting)
+
+    async def _replay(self, operation: OfflineOperation
+                      ) -> tuple[OperationState, MergeDecision | None]:
+        reason = str(operation.changes.get("reason", ""))
+        for _round in range(MAX_ROUNDS):
+            try:
+                theirs: Listing | None = await self._listings.get(operation.listing_id)
+            except NotFoundError:
+                theirs = None
+            decision = decide_merge(operation, theirs)
+            try:
+                if decision.to_apply and theirs is not None:
+                    await _write(self._listings, theirs, decision.to_apply,
+                                 actor=operation.actor, reason=reason)
+            except ConflictError:
+                continue  # saved by someone in between: decide again on what they saved
+            except (IllegalTransitionError, ValidationError) as error:
+                # Refused by a rule the merge does not know (a price that no longer suits
+                # the currency they set): a conflict for a person, never a lost change.
+                decision = MergeDecision(Outcome.CONFLICT, conflicts=tuple(
+                    FieldConflict(name, operation.base.get(name),
+                                  None if theirs is None else _current(theirs, name), value)
+                    for name, value in decision.to_apply.items()), note=str(error))
+            state = {Outcome.APPLY: OperationState.APPLIED, Outcome.MERGE: OperationState.MERGED,
+                     Outcome.CONFLICT: OperationState.CONFLICT}[decision.outcome]
+            await self._audit(operation, state, decision)
+            await self._replica.settle(operation.id, state, conflicts=decision.conflicts,
+                                       note=decision.note)
+            return state, decision
+        return OperationState.PENDING, None
+
+    async def _audit(self, operation: OfflineOperation, state: OperationState,
+                     decision: MergeDecision) -> None:
+        details: dict[str, Any] = {
+            "offline_operation": operation.id, "made_at": operation.created_at.isoformat(),
+            "base_version": operation.base_version,
+            "mine": {name: _jsonable(value) for name, value in operation.mine.items()},
+            "written": {name: _jsonable(value) for name, value in decision.to_apply.items()},
+        }
+        if decision.kept_theirs:
+            details["kept_theirs"] = list(decision.kept_theirs)
+        if decision.conflicts:
+            details["conflicts"] = [{key: _jsonable(value) for key, value in asdict(c).items()}
+                                    for c in decision.conflicts]
+        if decision.note:
+            details["note"] = decision.note
+        await self._listings.record_outcome(operation.listing_id, f"offline_{state.value}",
+                                            details, actor=operation.actor)
+
+    async def resolve(self, operation_id: int, *, take: Literal["mine", "theirs"],
+                      values: Mapping[str, Any] | None = None, actor: str) -> OfflineOperation:
+        """Settle a conflict: keep the catalog's values ("theirs"), or write mine — or the
+        values a person edited — over the listing as it is now."""
+        operation = await self._replica.operation(operation_id)
+        if operation.state is not OperationState.CONFLICT:
+            raise UhadminError(f"offline operation {operation_id} is {operation.state}, "
+                               "not a conflict: nothing to resolve")
+        chosen: dict[str, Any] = {}
+        if take == "mine":
+            chosen = {c.field: c.mine for c in operation.conflicts}
+            chosen.update(values or {})
+        if chosen:
+            try:
+                theirs = await self._listings.get(operation.listing_id)
+            except NotFoundError:
+                raise UhadminError(f"listing {operation.listing_id} was deleted in the "
+                                   "catalog: only --take theirs can settle this") from None
+            moved = [c.field for c in operation.conflicts
+                     if comparable(_current(theirs, c.field)) != comparable(c.theirs)]
+            if moved:
+                raise UhadminError(
+                    f"listing {operation.listing_id} changed again in the catalog "
+                    f"({', '.join(moved)}) since this conflict was found: push again to "
+                    "see the new values, then resolve")
+            still = {name: value for name, value in chosen.items()
+                     if comparable(value) != comparable(_current(theirs, name))}
+            if still:
+                await _write(self._listings, theirs, still, actor=actor,
+                             reason=str(operation.changes.get("reason", "")))
+        await self._listings.record_outcome(operation.listing_id, "offline_resolved", {
+            "offline_operation": operation.id, "took": take if not values else "edited",
+            "written": {name: _jsonable(value) for name, value in chosen.items()},
+            "conflicts": [{key: _jsonable(value) for key, value in asdict(c).items()}
+                          for c in operation.conflicts],
+        }, actor=actor)
+        await self._replica.settle(operation.id, OperationState.RESOLVED,
+                                   conflicts=operation.conflicts,
+                                   note=f"resolved: took {take}")
+        return await self._replica.operation(operation.id)

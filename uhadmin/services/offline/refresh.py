@@ -1,0 +1,140 @@
+"""Bring the replica up to date with the catalog: only rows changed since the last refresh."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from uhadmin.services.database import Database
+from uhadmin.services.listings import _as_utc
+from uhadmin.services.offline.replica import Replica
+from uhadmin.services.offline.schema import HISTORY, MIRROR
+from uhadmin.services.tables import AuditRow, ListingRow
+
+LISTINGS = ListingRow.__table__
+AUDIT = AuditRow.__table__
+
+_COPIED = [column.name for column in MIRROR.c]
+# What tells a changed row from an unchanged one. `version` alone would miss what the sync
+# writes (sync_state, the Stripe ids) and a website that forgets to bump it; these columns
+# are small, so reading them for every row is a few hundred milliseconds for 100,000.
+_SIGNATURE = ("version", "updated_at", "status", "sync_state", "stripe_price_id", "pushed_at")
+
+# Audit ids come from a sequence, and on PostgreSQL a transaction that took a lower id can
+# commit after one that took a higher id: each refresh reads again this far below the
+# highest id copied, so such a late row is still picked up (copies are idempotent).
+AUDIT_OVERLAP = 1000
+
+# Rows fetched and written per statement.
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What one refresh copied: rows changed, removed, history added, and how long it took."""
+
+    changed: int
+    deleted: int
+    history: int
+    total: int
+    seconds: float
+    full: bool
+
+
+def _signature(row: Any) -> tuple:
+    return tuple(_as_utc(value) if isinstance(value, datetime) else value
+                 for value in (getattr(row, name) for name in _SIGNATURE))
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    values = {name: getattr(row, name) for name in _COPIED}
+    images = values.get("image_urls")
+    # Untrusted rows are copied as they are; only a shape JSON cannot store is replaced.
+    values["image_urls"] = images if isinstance(images, list) else []
+    for name in ("created_at", "updated_at", "pushed_at"):
+        values[name] = _as_utc(values[name])
+    return values
+
+
+async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
+    """Copy what changed in `catalog` since the last refresh into `replica`.
+
+    Every row's small signature is compared with the copy's, so rows the website wrote
+    (with or without bumping `version` or `updated_at`) and rows it deleted are found too;
+    only changed rows are read in full. History is copied by audit id.
+    """
+    started = time.perf_counter()
+    theirs = await catalog.run(_catalog_signatures_in)
+    ours, history_mark = await replica.db.run(_replica_signatures_in)
+    full = not ours
+    changed_ids = [listing_id for listing_id, signature in theirs.items()
+                   if ours.get(listing_id) != signature]
+    deleted_ids = [listing_id for listing_id in ours if listing_id not in theirs]
+    changed_rows: list[dict[str, Any]] = []
+    for start in range(0, len(changed_ids), CHUNK):
+        chunk = changed_ids[start:start + CHUNK]
+        changed_rows += await catalog.run(lambda session, ids=chunk: _rows_in(session, ids))
+    history = await catalog.run(
+        lambda session: _history_in(session, after=max(history_mark - AUDIT_OVERLAP, 0)))
+    now = datetime.now(UTC)
+
+    def write(session: Session) -> int:
+        known = set(ours)
+        fresh = [row for row in changed_rows if row["id"] not in known]
+        stale = [row for row in changed_rows if row["id"] in known]
+        for start in range(0, len(fresh), CHUNK):
+            session.execute(insert(MIRROR), fresh[start:start + CHUNK])
+        if stale:
+            session.execute(
+                update(MIRROR).where(MIRROR.c.id == bindparam("b_id")).values(
+                    {name: bindparam(f"b_{name}") for name in _COPIED if name != "id"}),
+                [{f"b_{name}": value for name, value in row.items()} for row in stale])
+        for start in range(0, len(deleted_ids), CHUNK):
+            session.execute(delete(MIRROR).where(
+                MIRROR.c.id.in_(deleted_ids[start:start + CHUNK])))
+        copied = set(session.execute(select(HISTORY.c.id).where(
+            HISTORY.c.id > max(history_mark - AUDIT_OVERLAP, 0))).scalars())
+        new_history = [row for row in history if row["id"] not in copied]
+        for start in range(0, len(new_history), CHUNK):
+            session.execute(insert(HISTORY), new_history[start:start + CHUNK])
+        Replica.set_state_in(session, {"refreshed_at": now.isoformat(),
+                                       "catalog": replica.catalog})
+        return len(new_history)
+
+    added_history = await replica.db.run(write, write=True)
+    return RefreshReport(changed=len(changed_rows), deleted=len(deleted_ids),
+                         history=added_history, total=len(theirs),
+                         seconds=time.perf_counter() - started, full=full)
+
+
+def _catalog_signatures_in(session: Session) -> dict[int, tuple]:
+    columns = [LISTINGS.c.id, *(LISTINGS.c[name] for name in _SIGNATURE)]
+    return {row.id: _signature(row) for row in session.execute(select(*columns))}
+
+
+def _replica_signatures_in(session: Session) -> tuple[dict[int, tuple], int]:
+    columns = [MIRROR.c.id, *(MIRROR.c[name] for name in _SIGNATURE)]
+    signatures = {row.id: _signature(row) for row in session.execute(select(*columns))}
+    mark = session.execute(select(func.max(HISTORY.c.id))).scalar_one() or 0
+    return signatures, mark
+
+
+def _rows_in(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    columns = [LISTINGS.c[name] for name in _COPIED]
+    return [_plain(row) for row in session.execute(select(*columns).where(
+        LISTINGS.c.id.in_(ids)))]
+
+
+def _history_in(session: Session, *, after: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(AUDIT.c.id, AUDIT.c.entity_id, AUDIT.c.action, AUDIT.c.actor, AUDIT.c.at,
+               AUDIT.c.details)
+        .where(AUDIT.c.entity == "listing", AUDIT.c.id > after).order_by(AUDIT.c.id))
+    return [{"id": row.id, "listing_id": int(row.entity_id), "action": row.action,
+             "actor": row.actor, "at": _as_utc(row.at), "details": row.details or {}}
+            for row in rows if row.entity_id.isdigit()]
