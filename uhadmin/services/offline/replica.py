@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import AuditEntry, Listing, ListingQuery, ListingStatus, Page, SortKey
@@ -146,6 +146,20 @@ class Replica:
                            action=row.action, actor=row.actor or "", at=_as_utc(row.at),
                            details=dict(row.details or {}))
                 for row in rows]
+
+    async def image_urls(self) -> list[str]:
+        """Every copied listing's image URLs, those awaiting review first."""
+        def read(session: Session) -> list[str]:
+            waiting_first = case((MIRROR.c.status == ListingStatus.PENDING_REVIEW.value, 0),
+                                 else_=1)
+            urls: list[str] = []
+            for images in session.execute(select(MIRROR.c.image_urls).order_by(
+                    waiting_first, MIRROR.c.updated_at.desc())).scalars():
+                if isinstance(images, list):
+                    urls += [url for url in images if isinstance(url, str)]
+            return urls
+
+        return await self.db.run(read)
 
     # --- operations ----------------------------------------------------------------------
     async def add_operation(self, *, listing_id: int, kind: OperationKind, base_version: int,

@@ -18,6 +18,7 @@ from uhadmin.services.offline.push import ListingWriter, OfflinePush
 from uhadmin.services.offline.refresh import RefreshReport, refresh
 from uhadmin.services.offline.replica import Replica
 from uhadmin.services.offline.schema import catalog_label, replica_path
+from uhadmin.services.offline.thumbnails import ThumbnailCache
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class OfflineService:
         self.catalog = catalog
         self.listings = listings
         self.offline_listings = OfflineListings(replica, bus)
+        self.thumbnails = ThumbnailCache(replica, replica.path.with_suffix(".images"))
         self._background: asyncio.Task | None = None
         self._lock = asyncio.Lock()  # one refresh or push at a time
 
@@ -90,6 +92,10 @@ class OfflineService:
         self.bus.publish(Change(kind="listing", ids=frozenset({operation.listing_id})))
         return operation
 
+    async def cache_images(self) -> int:
+        """Fetch the images of the copied listings not cached yet, the review queue first."""
+        return await self.thumbnails.fetch(await self.replica.image_urls())
+
     def _require_catalog(self) -> Database:
         if self.catalog is None or self.listings is None:
             raise UhadminError(f"the shared catalog {self.replica.catalog} is out of reach: "
@@ -107,6 +113,7 @@ class OfflineService:
         while True:
             try:
                 await self.refresh()
+                await self.cache_images()
             except UhadminError as error:
                 log.info("offline copy not refreshed: %s", error)
             await asyncio.sleep(interval_s)
