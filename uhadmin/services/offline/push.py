@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Literal, Protocol
@@ -24,7 +25,12 @@ from uhadmin.errors import (
     UhadminError,
     ValidationError,
 )
+from uhadmin.services.database import WORKER_THREADS
 from uhadmin.services.offline.replica import Replica
+
+# Listings replayed side by side: as many as the database has worker threads, so each
+# round trip of one listing overlaps the others' (a listing's own operations stay in order).
+CONCURRENT_LISTINGS = WORKER_THREADS
 
 # Someone saving between our read and our write makes us decide again on the newer
 # version; after this many rounds the operation waits for the next push.
@@ -76,30 +82,36 @@ class OfflinePush:
         self._listings = listings
 
     async def push(self) -> PushReport:
-        """Replay every pending operation; a conflict holds back the later operations on
-        the same listing (they were made on top of it) until a person resolves it."""
+        """Replay every pending operation, each listing's in the order they were made (the
+        listings side by side); a conflict holds back the later operations on the same
+        listing (they were made on top of it) until a person resolves it."""
         held = {op.listing_id for op in await self._replica.operations((OperationState.CONFLICT,))}
-        applied = merged = waiting = 0
-        conflicts: list[OfflineOperation] = []
+        by_listing: dict[int, list[OfflineOperation]] = {}
         for operation in await self._replica.operations((OperationState.PENDING,)):
-            if operation.listing_id in held:
-                waiting += 1
-                continue
-            state, decision = await self._replay(operation)
-            if state is OperationState.APPLIED:
-                applied += 1
-            elif state is OperationState.MERGED:
-                merged += 1
-            elif state is OperationState.CONFLICT:
-                held.add(operation.listing_id)
-                conflicts.append(await self._replica.operation(operation.id))
-            else:
-                waiting += 1
-        return PushReport(applied=applied, merged=merged, conflicts=tuple(conflicts),
-                          waiting=waiting)
+            by_listing.setdefault(operation.listing_id, []).append(operation)
+        states: list[OperationState] = []
+        conflicts: list[OfflineOperation] = []
+        gate = asyncio.Semaphore(CONCURRENT_LISTINGS)
 
-    async def _replay(self, operation: OfflineOperation
-                      ) -> tuple[OperationState, MergeDecision | None]:
+        async def replay_listing(operations: list[OfflineOperation]) -> None:
+            async with gate:
+                for operation in operations:
+                    if operation.listing_id in held:
+                        states.append(OperationState.PENDING)
+                        continue
+                    state = await self._replay(operation)
+                    states.append(state)
+                    if state is OperationState.CONFLICT:
+                        held.add(operation.listing_id)
+                        conflicts.append(await self._replica.operation(operation.id))
+
+        await asyncio.gather(*(replay_listing(ops) for ops in by_listing.values()))
+        return PushReport(applied=states.count(OperationState.APPLIED),
+                          merged=states.count(OperationState.MERGED),
+                          conflicts=tuple(sorted(conflicts, key=lambda op: op.id)),
+                          waiting=states.count(OperationState.PENDING))
+
+    async def _replay(self, operation: OfflineOperation) -> OperationState:
         reason = str(operation.changes.get("reason", ""))
         for _round in range(MAX_ROUNDS):
             try:
@@ -125,8 +137,8 @@ class OfflinePush:
             await self._audit(operation, state, decision)
             await self._replica.settle(operation.id, state, conflicts=decision.conflicts,
                                        note=decision.note)
-            return state, decision
-        return OperationState.PENDING, None
+            return state
+        return OperationState.PENDING
 
     async def _audit(self, operation: OfflineOperation, state: OperationState,
                      decision: MergeDecision) -> None:

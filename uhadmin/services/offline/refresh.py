@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from uhadmin.services.database import Database
 from uhadmin.services.listings import _as_utc
@@ -19,11 +20,21 @@ from uhadmin.services.tables import AuditRow, ListingRow
 LISTINGS = ListingRow.__table__
 AUDIT = AuditRow.__table__
 
-_COPIED = [column.name for column in MIRROR.c]
+_COPIED = [column.name for column in MIRROR.c if column.name != "signature"]
 # What tells a changed row from an unchanged one. `version` alone would miss what the sync
-# writes (sync_state, the Stripe ids) and a website that forgets to bump it; these columns
-# are small, so reading them for every row is a few hundred milliseconds for 100,000.
+# writes (sync_state, the Stripe ids) and a website that forgets to bump it.
 _SIGNATURE = ("version", "updated_at", "status", "sync_state", "stripe_price_id", "pushed_at")
+
+
+def signature(dialect: str) -> ColumnElement[str]:
+    """One short text per row, computed by the catalog's database: comparing 100,000 of
+    them costs a fraction of reading and comparing the columns themselves in Python."""
+    parts = [func.coalesce(cast(LISTINGS.c[name], String), "") for name in _SIGNATURE]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "|" + part
+    return func.md5(joined) if dialect == "postgresql" else joined
+
 
 # Audit ids come from a sequence, and on PostgreSQL a transaction that took a lower id can
 # commit after one that took a higher id: each refresh reads again this far below the
@@ -46,13 +57,8 @@ class RefreshReport:
     full: bool
 
 
-def _signature(row: Any) -> tuple:
-    return tuple(_as_utc(value) if isinstance(value, datetime) else value
-                 for value in (getattr(row, name) for name in _SIGNATURE))
-
-
 def _plain(row: Any) -> dict[str, Any]:
-    values = {name: getattr(row, name) for name in _COPIED}
+    values = {name: getattr(row, name) for name in (*_COPIED, "signature")}
     images = values.get("image_urls")
     # Untrusted rows are copied as they are; only a shape JSON cannot store is replaced.
     values["image_urls"] = images if isinstance(images, list) else []
@@ -69,7 +75,9 @@ async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
     only changed rows are read in full. History is copied by audit id.
     """
     started = time.perf_counter()
-    theirs = await catalog.run(_catalog_signatures_in)
+    theirs = await catalog.run(
+        lambda session: dict(session.execute(select(LISTINGS.c.id, signature(catalog.dialect)))
+                             .all()))
     ours, history_mark = await replica.db.run(_replica_signatures_in)
     full = not ours
     changed_ids = [listing_id for listing_id, signature in theirs.items()
@@ -78,7 +86,8 @@ async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
     changed_rows: list[dict[str, Any]] = []
     for start in range(0, len(changed_ids), CHUNK):
         chunk = changed_ids[start:start + CHUNK]
-        changed_rows += await catalog.run(lambda session, ids=chunk: _rows_in(session, ids))
+        changed_rows += await catalog.run(
+            lambda session, ids=chunk: _rows_in(session, ids, catalog.dialect))
     history = await catalog.run(
         lambda session: _history_in(session, after=max(history_mark - AUDIT_OVERLAP, 0)))
     now = datetime.now(UTC)
@@ -92,7 +101,8 @@ async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
         if stale:
             session.execute(
                 update(MIRROR).where(MIRROR.c.id == bindparam("b_id")).values(
-                    {name: bindparam(f"b_{name}") for name in _COPIED if name != "id"}),
+                    {name: bindparam(f"b_{name}") for name in (*_COPIED, "signature")
+                     if name != "id"}),
                 [{f"b_{name}": value for name, value in row.items()} for row in stale])
         for start in range(0, len(deleted_ids), CHUNK):
             session.execute(delete(MIRROR).where(
@@ -112,20 +122,14 @@ async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
                          seconds=time.perf_counter() - started, full=full)
 
 
-def _catalog_signatures_in(session: Session) -> dict[int, tuple]:
-    columns = [LISTINGS.c.id, *(LISTINGS.c[name] for name in _SIGNATURE)]
-    return {row.id: _signature(row) for row in session.execute(select(*columns))}
-
-
-def _replica_signatures_in(session: Session) -> tuple[dict[int, tuple], int]:
-    columns = [MIRROR.c.id, *(MIRROR.c[name] for name in _SIGNATURE)]
-    signatures = {row.id: _signature(row) for row in session.execute(select(*columns))}
+def _replica_signatures_in(session: Session) -> tuple[dict[int, str], int]:
+    signatures = dict(session.execute(select(MIRROR.c.id, MIRROR.c.signature)).all())
     mark = session.execute(select(func.max(HISTORY.c.id))).scalar_one() or 0
     return signatures, mark
 
 
-def _rows_in(session: Session, ids: list[int]) -> list[dict[str, Any]]:
-    columns = [LISTINGS.c[name] for name in _COPIED]
+def _rows_in(session: Session, ids: list[int], dialect: str) -> list[dict[str, Any]]:
+    columns = [*(LISTINGS.c[name] for name in _COPIED), signature(dialect).label("signature")]
     return [_plain(row) for row in session.execute(select(*columns).where(
         LISTINGS.c.id.in_(ids)))]
 

@@ -47,6 +47,8 @@ MIRROR = Table(
     Column("sync_state", String(20), nullable=False),
     Column("sync_error", Text),
     Column("pushed_at", DateTime(timezone=True)),
+    # The catalog's own summary of the row when it was copied (see refresh.signature).
+    Column("signature", Text, nullable=False),
     Index("ix_replica_listings_status", "status", "id"),
     Index("ix_replica_listings_updated", "updated_at", "id"),
 )
