@@ -251,8 +251,11 @@ async def test_crash_while_offline_loses_nothing(private_cluster, tmp_path: Path
     report = await offline.push()
     assert report.conflicts == () and report.applied + report.merged == len(kept)
     assert (await service2.get(lamp.id)).price_minor == last
-    actions = [a for a, _, _ in audit_rows(url, lamp.id)[2:]]
-    assert actions == ["update", "offline_applied"] * len(kept)
+    rows = audit_rows(url, lamp.id)[2:]
+    updates = [details["changes"]["price_minor"][1] for a, _, details in rows if a == "update"]
+    assert updates == [op.changes["price_minor"] for op in kept]  # each once, in order
+    notes = [details["offline_operation"] for a, _, details in rows if a == "offline_applied"]
+    assert notes == [op.id for op in kept] and len(rows) == 2 * len(kept)
     offline.close()
     db.close()
     db2.close()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
 from typing import Any, Literal, Protocol
 
 from uhadmin.domain.listing import Listing, ListingChanges, ListingStatus
@@ -32,6 +32,10 @@ from uhadmin.services.offline.replica import Replica
 # round trip of one listing overlaps the others' (a listing's own operations stay in order).
 CONCURRENT_LISTINGS = WORKER_THREADS
 
+# Outcomes are audited and marked in the replica in batches this large (two transactions
+# per batch instead of two per operation).
+RECORD_EVERY = 100
+
 # Someone saving between our read and our write makes us decide again on the newer
 # version; after this many rounds the operation waits for the next push.
 MAX_ROUNDS = 5
@@ -46,8 +50,8 @@ class ListingWriter(Protocol):
     async def change_status(self, listing_id: int, new_status: ListingStatus, *, actor: str,
                             expected_version: int | None = None, reason: str = "",
                             initiator: object | None = None) -> Listing: ...
-    async def record_outcome(self, listing_id: int, action: str, details: dict[str, Any], *,
-                             actor: str, initiator: object | None = None) -> None: ...
+    async def record_outcomes(self, entries: Sequence[Mapping[str, Any]], *,
+                              initiator: object | None = None) -> None: ...
 
 
 def _current(listing: Listing, name: str) -> Any:
@@ -74,6 +78,26 @@ async def _write(listings: ListingWriter, listing: Listing, values: Mapping[str,
     return listing
 
 
+def _details(operation: OfflineOperation, decision: MergeDecision) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "offline_operation": operation.id, "made_at": operation.created_at.isoformat(),
+        "base_version": operation.base_version,
+        "mine": {name: _jsonable(value) for name, value in operation.mine.items()},
+        "written": {name: _jsonable(value) for name, value in decision.to_apply.items()},
+    }
+    if decision.kept_theirs:
+        details["kept_theirs"] = list(decision.kept_theirs)
+    if decision.conflicts:
+        details["conflicts"] = _conflicts_json(decision.conflicts)
+    if decision.note:
+        details["note"] = decision.note
+    return details
+
+
+def _conflicts_json(conflicts: tuple[FieldConflict, ...]) -> list[dict[str, Any]]:
+    return [{key: _jsonable(value) for key, value in asdict(c).items()} for c in conflicts]
+
+
 class OfflinePush:
     """Sends the replica's pending operations to the catalog, oldest first."""
 
@@ -91,6 +115,7 @@ class OfflinePush:
             by_listing.setdefault(operation.listing_id, []).append(operation)
         states: list[OperationState] = []
         conflicts: list[OfflineOperation] = []
+        settled: list[tuple[OfflineOperation, OperationState, MergeDecision]] = []
         gate = asyncio.Semaphore(CONCURRENT_LISTINGS)
 
         async def replay_listing(operations: list[OfflineOperation]) -> None:
@@ -99,19 +124,31 @@ class OfflinePush:
                     if operation.listing_id in held:
                         states.append(OperationState.PENDING)
                         continue
-                    state = await self._replay(operation)
+                    state, decision = await self._replay(operation)
                     states.append(state)
+                    if decision is None:
+                        continue
+                    settled.append((operation, state, decision))
                     if state is OperationState.CONFLICT:
                         held.add(operation.listing_id)
-                        conflicts.append(await self._replica.operation(operation.id))
+                        conflicts.append(replace(operation, state=state, note=decision.note,
+                                                 conflicts=decision.conflicts))
+                    if len(settled) >= RECORD_EVERY:
+                        batch = settled[:]
+                        settled.clear()
+                        await self._record(batch)
 
-        await asyncio.gather(*(replay_listing(ops) for ops in by_listing.values()))
+        try:
+            await asyncio.gather(*(replay_listing(ops) for ops in by_listing.values()))
+        finally:
+            await self._record(settled)
         return PushReport(applied=states.count(OperationState.APPLIED),
                           merged=states.count(OperationState.MERGED),
                           conflicts=tuple(sorted(conflicts, key=lambda op: op.id)),
                           waiting=states.count(OperationState.PENDING))
 
-    async def _replay(self, operation: OfflineOperation) -> OperationState:
+    async def _replay(self, operation: OfflineOperation
+                      ) -> tuple[OperationState, MergeDecision | None]:
         reason = str(operation.changes.get("reason", ""))
         for _round in range(MAX_ROUNDS):
             try:
@@ -134,29 +171,23 @@ class OfflinePush:
                     for name, value in decision.to_apply.items()), note=str(error))
             state = {Outcome.APPLY: OperationState.APPLIED, Outcome.MERGE: OperationState.MERGED,
                      Outcome.CONFLICT: OperationState.CONFLICT}[decision.outcome]
-            await self._audit(operation, state, decision)
-            await self._replica.settle(operation.id, state, conflicts=decision.conflicts,
-                                       note=decision.note)
-            return state
-        return OperationState.PENDING
+            return state, decision
+        return OperationState.PENDING, None
 
-    async def _audit(self, operation: OfflineOperation, state: OperationState,
-                     decision: MergeDecision) -> None:
-        details: dict[str, Any] = {
-            "offline_operation": operation.id, "made_at": operation.created_at.isoformat(),
-            "base_version": operation.base_version,
-            "mine": {name: _jsonable(value) for name, value in operation.mine.items()},
-            "written": {name: _jsonable(value) for name, value in decision.to_apply.items()},
-        }
-        if decision.kept_theirs:
-            details["kept_theirs"] = list(decision.kept_theirs)
-        if decision.conflicts:
-            details["conflicts"] = [{key: _jsonable(value) for key, value in asdict(c).items()}
-                                    for c in decision.conflicts]
-        if decision.note:
-            details["note"] = decision.note
-        await self._listings.record_outcome(operation.listing_id, f"offline_{state.value}",
-                                            details, actor=operation.actor)
+    async def _record(self, batch: list[tuple[OfflineOperation, OperationState, MergeDecision]]
+                      ) -> None:
+        """Audit, then mark in the replica, a batch of outcomes (one transaction each).
+        A crash in between only replays those operations again: each then finds its values
+        already in the catalog, writes nothing and is recorded then."""
+        if not batch:
+            return
+        await self._listings.record_outcomes([
+            {"listing_id": operation.listing_id, "action": f"offline_{state.value}",
+             "details": _details(operation, decision), "actor": operation.actor}
+            for operation, state, decision in batch])
+        await self._replica.settle_many([
+            (operation.id, state, decision.conflicts, decision.note)
+            for operation, state, decision in batch])
 
     async def resolve(self, operation_id: int, *, take: Literal["mine", "theirs"],
                       values: Mapping[str, Any] | None = None, actor: str) -> OfflineOperation:
@@ -188,12 +219,12 @@ class OfflinePush:
             if still:
                 await _write(self._listings, theirs, still, actor=actor,
                              reason=str(operation.changes.get("reason", "")))
-        await self._listings.record_outcome(operation.listing_id, "offline_resolved", {
-            "offline_operation": operation.id, "took": take if not values else "edited",
-            "written": {name: _jsonable(value) for name, value in chosen.items()},
-            "conflicts": [{key: _jsonable(value) for key, value in asdict(c).items()}
-                          for c in operation.conflicts],
-        }, actor=actor)
+        await self._listings.record_outcomes([{
+            "listing_id": operation.listing_id, "action": "offline_resolved",
+            "actor": actor, "details": {
+                "offline_operation": operation.id, "took": take if not values else "edited",
+                "written": {name: _jsonable(value) for name, value in chosen.items()},
+                "conflicts": _conflicts_json(operation.conflicts)}}])
         await self._replica.settle(operation.id, OperationState.RESOLVED,
                                    conflicts=operation.conflicts,
                                    note=f"resolved: took {take}")

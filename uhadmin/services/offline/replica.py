@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import AuditEntry, Listing, ListingQuery, ListingStatus, Page, SortKey
@@ -205,11 +205,21 @@ class Replica:
     async def settle(self, operation_id: int, state: OperationState, *,
                      conflicts: tuple[FieldConflict, ...] = (), note: str = "") -> None:
         """Record what became of an operation (conflicts stay until a person resolves)."""
-        values = dict(state=state.value, conflicts=[asdict(c) for c in conflicts], note=note,
-                      settled_at=None if state in UNSETTLED else _utcnow())
-        await self.db.run(lambda session: session.execute(
-            update(OPERATIONS).where(OPERATIONS.c.id == operation_id).values(**values)),
-            write=True)
+        await self.settle_many([(operation_id, state, conflicts, note)])
+
+    async def settle_many(self, outcomes: Sequence[tuple[int, OperationState,
+                                                         tuple[FieldConflict, ...], str]]
+                          ) -> None:
+        """settle() for many operations in one transaction."""
+        now = _utcnow()
+        rows = [{"b_id": operation_id, "state": state.value,
+                 "conflicts": [asdict(c) for c in conflicts], "note": note,
+                 "settled_at": None if state in UNSETTLED else now}
+                for operation_id, state, conflicts, note in outcomes]
+        if rows:
+            await self.db.run(lambda session: session.execute(
+                update(OPERATIONS).where(OPERATIONS.c.id == bindparam("b_id")), rows),
+                write=True)
 
     async def counts(self) -> dict[OperationState, int]:
         def read(session: Session) -> dict[OperationState, int]:

@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select
+
 from uhadmin.domain.offline import OfflineOperation, OfflineStatus, OperationState, PushReport
 from uhadmin.errors import UhadminError
 from uhadmin.services.change_bus import Change, ChangeBus
-from uhadmin.services.database import Database
+from uhadmin.services.database import Database, DatabaseUnavailableError
 from uhadmin.services.offline.offline_listings import OfflineListings
 from uhadmin.services.offline.push import ListingWriter, OfflinePush
 from uhadmin.services.offline.refresh import RefreshReport, refresh
@@ -95,6 +97,16 @@ class OfflineService:
     async def cache_images(self) -> int:
         """Fetch the images of the copied listings not cached yet, the review queue first."""
         return await self.thumbnails.fetch(await self.replica.image_urls())
+
+    async def catalog_answers(self) -> bool:
+        """Whether the shared catalog answers a trivial query right now."""
+        if self.catalog is None:
+            return False
+        try:
+            await self.catalog.run(lambda session: session.execute(select(1)))
+        except DatabaseUnavailableError:
+            return False
+        return True
 
     def _require_catalog(self) -> Database:
         if self.catalog is None or self.listings is None:
