@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from uhadmin.domain import ListingChanges, ListingQuery, ListingStatus, NewListing
+from uhadmin.services.offline.refresh import refresh
 from uhadmin.services.offline.schema import catalog_label, replica_path
 from uhadmin.services.offline.service import OfflineService, open_replica
 
@@ -81,6 +82,15 @@ async def test_refresh_copies_only_what_changed_including_website_writes(
     assert [entry.action for entry in await copy.history(edited.id)] == ["update", "create"]
     page = await copy.search(ListingQuery(search="rug"))
     assert [listing.title for listing in page.items] == ["Rug"]
+
+    # After a push only the listings it touched are compared; the copy keeps its time.
+    when = await copy.refreshed_at()
+    await listing_service.update(edited.id, ListingChanges(title="Desk, oak"),
+                                 expected_version=edited.version + 1, actor="ana")
+    partial = await refresh(database, copy, only={edited.id})
+    assert (partial.changed, partial.total) == (1, 1)
+    assert (await copy.get(edited.id)).title == "Desk, oak"
+    assert await copy.refreshed_at() == when
     offline.close()
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Select, String, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -67,18 +68,25 @@ def _plain(row: Any) -> dict[str, Any]:
     return values
 
 
-async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
+async def refresh(catalog: Database, replica: Replica, *,
+                  only: Collection[int] | None = None) -> RefreshReport:
     """Copy what changed in `catalog` since the last refresh into `replica`.
 
     Every row's small signature is compared with the copy's, so rows the website wrote
     (with or without bumping `version` or `updated_at`) and rows it deleted are found too;
-    only changed rows are read in full. History is copied by audit id.
+    only changed rows are read in full. History is copied by audit id. With `only`, just
+    those listings are compared (after a push); the copy's refresh time stays as it was.
     """
     started = time.perf_counter()
+    ids = None if only is None else sorted(set(only))
     theirs = await catalog.run(
-        lambda session: dict(session.execute(select(LISTINGS.c.id, signature(catalog.dialect)))
-                             .all()))
-    ours, history_mark = await replica.db.run(_replica_signatures_in)
+        lambda session: _by_id(session, select(LISTINGS.c.id, signature(catalog.dialect)),
+                               LISTINGS.c.id, ids))
+    ours = await replica.db.run(
+        lambda session: _by_id(session, select(MIRROR.c.id, MIRROR.c.signature),
+                               MIRROR.c.id, ids))
+    history_mark = await replica.db.run(
+        lambda session: session.execute(select(func.max(HISTORY.c.id))).scalar_one() or 0)
     full = not ours
     changed_ids = [listing_id for listing_id, signature in theirs.items()
                    if ours.get(listing_id) != signature]
@@ -112,8 +120,9 @@ async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
         new_history = [row for row in history if row["id"] not in copied]
         for start in range(0, len(new_history), CHUNK):
             session.execute(insert(HISTORY), new_history[start:start + CHUNK])
-        Replica.set_state_in(session, {"refreshed_at": now.isoformat(),
-                                       "catalog": replica.catalog})
+        if ids is None:
+            Replica.set_state_in(session, {"refreshed_at": now.isoformat(),
+                                           "catalog": replica.catalog})
         return len(new_history)
 
     added_history = await replica.db.run(write, write=True)
@@ -122,10 +131,16 @@ async def refresh(catalog: Database, replica: Replica) -> RefreshReport:
                          seconds=time.perf_counter() - started, full=full)
 
 
-def _replica_signatures_in(session: Session) -> tuple[dict[int, str], int]:
-    signatures = dict(session.execute(select(MIRROR.c.id, MIRROR.c.signature)).all())
-    mark = session.execute(select(func.max(HISTORY.c.id))).scalar_one() or 0
-    return signatures, mark
+def _by_id(session: Session, query: Select, id_column: Any,
+           ids: list[int] | None) -> dict[int, str]:
+    """{id: signature} for every row, or for the rows of `ids` only."""
+    if ids is None:
+        return dict(session.execute(query).all())
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        found.update(session.execute(query.where(
+            id_column.in_(ids[start:start + CHUNK]))).all())
+    return found
 
 
 def _rows_in(session: Session, ids: list[int], dialect: str) -> list[dict[str, Any]]:

@@ -77,8 +77,9 @@ class OfflineService:
         """Merge every pending operation into the catalog, then refresh the copy."""
         catalog = self._require_catalog()
         async with self._lock:
+            touched = {op.listing_id for op in await self.replica.operations()}
             report = await OfflinePush(self.replica, self.listings).push()
-            await refresh(catalog, self.replica)
+            await refresh(catalog, self.replica, only=touched)
         self.bus.publish(Change(kind="listing"))
         return report
 
@@ -90,7 +91,7 @@ class OfflineService:
         async with self._lock:
             operation = await OfflinePush(self.replica, self.listings).resolve(
                 operation_id, take=take, values=values, actor=actor)
-            await refresh(catalog, self.replica)
+            await refresh(catalog, self.replica, only={operation.listing_id})
         self.bus.publish(Change(kind="listing", ids=frozenset({operation.listing_id})))
         return operation
 
