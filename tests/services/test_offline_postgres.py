@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from uhadmin.domain import ListingChanges, ListingStatus, NewListing
+from uhadmin.domain import ListingChanges, ListingQuery, ListingStatus, NewListing
 from uhadmin.domain.offline import OperationState
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database, DatabaseUnavailableError
@@ -73,6 +73,9 @@ async def test_offline_from_the_start_then_merge_back(private_cluster, tmp_path:
                       expected_version=untouched.version, actor="ana")
     await mine.change_status(beside.id, ListingStatus.APPROVED, actor="ana")
     assert (await mine.get(same.id)).title == "Lamp (reviewed)"  # seen offline as typed
+    queue = await mine.search(ListingQuery(statuses=frozenset({ListingStatus.PENDING_REVIEW})))
+    assert {item.id for item in queue.items} == {same.id, other.id, untouched.id}
+    assert queue.total == 3  # the two approved offline left the queue
     status = await offline.status()
     assert (status.pending, status.conflicts, status.listings) == (5, 0, 5)
     with pytest.raises(Exception, match="out of reach"):

@@ -42,7 +42,12 @@ class OfflineListings:
     async def search(self, query: ListingQuery) -> Page[Listing]:
         page = await self.replica.search(query)
         operations = await self.replica.operations(listing_ids=[item.id for item in page.items])
-        return replace(page, items=tuple(overlay(item, operations) for item in page.items))
+        items = [overlay(item, operations) for item in page.items]
+        if query.statuses:
+            # A listing approved offline leaves the review queue at once, as it would online.
+            shown = [item for item in items if item.status in query.statuses]
+            return replace(page, items=tuple(shown), total=page.total - (len(items) - len(shown)))
+        return replace(page, items=tuple(items))
 
     async def count_by_status(self) -> dict[ListingStatus, int]:
         return await self.replica.count_by_status()
