@@ -124,5 +124,6 @@ async def choose_without_catalog(window: Any, settings: Settings, error: Excepti
             await asyncio.wait({chosen}, timeout=0.2)
         return chosen.result()
     finally:
+        window.offline_choice = None  # never a handle on a deleted dialog
         dialog.hide()
         dialog.deleteLater()
