@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QMainWindow
 
 from uhadmin.config import Settings
+from uhadmin.views.listing_detail import ImageLoader
 from uhadmin.views.offline_controller import OfflineController
 from uhadmin.views.offline_start import CatalogUnreachableDialog
 
@@ -85,6 +86,8 @@ def wire_offline(window: QMainWindow, settings: Settings, services: Services | N
         return True
 
     controller = OfflineController(window, service, reconnect, actor=settings.actor)
+    for loader in window.findChildren(ImageLoader):  # images cached for offline review
+        loader.offline_folder = service.thumbnails.folder
     failover.on_switch = controller.set_offline
     parts = OfflineGui(service=service, failover=failover, controller=controller, bus=bus)
     if services is not None:

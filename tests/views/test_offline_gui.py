@@ -242,3 +242,25 @@ def test_conflict_view_shows_three_sides_and_takes_an_edit(qtbot, qt_loop, run, 
     assert history[0].action == "offline_resolved" and history[0].details["took"] == "edited"
     view.close()
     service.close()
+
+
+def test_image_loader_falls_back_to_the_offline_copy(qtbot, tmp_path: Path):
+    from PySide6.QtGui import QColor, QImage
+
+    from uhadmin.domain.offline import cached_image_name
+    from uhadmin.views.listing_detail import ImageLoader
+
+    url = "http://127.0.0.1:9/lamp.png"  # nothing listens: the network fails at once
+    picture = QImage(4, 3, QImage.Format.Format_RGB32)
+    picture.fill(QColor("orange"))
+    assert picture.save(str(tmp_path / cached_image_name(url)), "PNG")
+    holder = QLabel()  # Qt owns and deletes the loader with the widget, on the GUI thread
+    qtbot.addWidget(holder)
+    loader = ImageLoader(holder)
+    with qtbot.waitSignal(loader.failed, timeout=10_000):
+        loader.request(url)  # no offline copy wired: an honest failure
+    loader.offline_folder = tmp_path
+    with qtbot.waitSignal(loader.loaded, timeout=10_000) as shown:
+        loader.request(url)
+    assert shown.args[1].size().width() == 4
+    loader.abort_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,6 +37,11 @@ class Outcome(StrEnum):
     APPLY = "apply"
     MERGE = "merge"
     CONFLICT = "conflict"
+
+
+def cached_image_name(url: str) -> str:
+    """The file name an image URL is cached under for offline review."""
+    return hashlib.sha256(url.encode()).hexdigest()
 
 
 def snapshot(listing: Listing) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ import httpx
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from uhadmin.domain.offline import cached_image_name
 from uhadmin.services.offline.replica import Replica
 from uhadmin.services.offline.schema import THUMBNAILS
 
@@ -94,7 +94,7 @@ class ThumbnailCache:
             return b"".join(chunks)
 
     async def _store(self, url: str, body: bytes) -> None:
-        name = hashlib.sha256(url.encode()).hexdigest()
+        name = cached_image_name(url)
         (self.folder / name).write_bytes(body)
         now = datetime.now(UTC)
 
