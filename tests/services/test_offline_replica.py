@@ -121,3 +121,31 @@ async def test_images_are_cached_bounded_and_only_from_http(
     assert await cache.fetch([f"{base}/a.png", f"{base}/c.png"]) == 0  # cached: not asked
     assert asked.count("/a.png") == 1
     offline.close()
+
+
+async def test_resolving_a_conflict_they_changed_again_shows_the_new_values(
+        sqlite_database, change_bus, tmp_path: Path) -> None:
+    from uhadmin.errors import UhadminError
+    from uhadmin.services.listings import ListingService
+
+    website = ListingService(sqlite_database, change_bus)
+    lamp = await website.create(NewListing(title="Lamp", price_minor=1000, currency="usd"),
+                                actor="web")
+    offline = OfflineService(open_replica(tmp_path, sqlite_database.url), change_bus,
+                             catalog=sqlite_database, listings=website)
+    await offline.refresh()
+    await offline.offline_listings.update(lamp.id, ListingChanges(title="Mine"),
+                                          expected_version=lamp.version, actor="ana")
+    theirs = await website.update(lamp.id, ListingChanges(title="Theirs"),
+                                  expected_version=lamp.version, actor="web")
+    [conflict] = (await offline.push()).conflicts
+    await website.update(lamp.id, ListingChanges(title="Theirs, again"),
+                         expected_version=theirs.version, actor="web")
+    with pytest.raises(UhadminError, match="changed again"):
+        await offline.resolve(conflict.id, take="mine", actor="ana")
+    [shown] = await offline.conflicts()
+    assert shown.conflicts[0].theirs == "Theirs, again"  # nothing written, nothing lost
+    assert (await website.get(lamp.id)).title == "Theirs, again"
+    await offline.resolve(conflict.id, take="mine", actor="ana")
+    assert (await website.get(lamp.id)).title == "Mine"
+    offline.close()

@@ -210,10 +210,14 @@ class OfflinePush:
             moved = [c.field for c in operation.conflicts
                      if comparable(_current(theirs, c.field)) != comparable(c.theirs)]
             if moved:
+                # Shown again with their latest values: a person decides on what is there.
+                await self._replica.settle(operation.id, OperationState.CONFLICT, note=(
+                    operation.note), conflicts=tuple(
+                    replace(c, theirs=_current(theirs, c.field)) for c in operation.conflicts))
                 raise UhadminError(
                     f"listing {operation.listing_id} changed again in the catalog "
-                    f"({', '.join(moved)}) since this conflict was found: push again to "
-                    "see the new values, then resolve")
+                    f"({', '.join(moved)}) since this conflict was found; the conflict now "
+                    "shows their latest values: look again, then resolve")
             still = {name: value for name, value in chosen.items()
                      if comparable(value) != comparable(_current(theirs, name))}
             if still:
