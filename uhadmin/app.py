@@ -353,7 +353,14 @@ async def open_gui(*, settings: Settings, keys: KeyStore, preferences: Preferenc
         except Exception as exc:  # any failure to start is shown, never a silent exit
             log.exception("the services did not start")
             window.statusBar().clearMessage()
-            if await _without_catalog(parts, listings, bus, exc, keys, auto_sync):
+            from uhadmin.app_offline import start_without_catalog
+
+            def catalog_back(services: Services) -> None:  # after working from the copy
+                parts.services = services
+                parts.stripe_ready = asyncio.ensure_future(
+                    _attach_stripe_side(window, services, keys, auto_sync))
+
+            if await start_without_catalog(parts, listings, bus, exc, catalog_back):
                 return parts
     if not window.isVisible():  # closed while the services started
         services.close()
@@ -370,37 +377,6 @@ async def open_gui(*, settings: Settings, keys: KeyStore, preferences: Preferenc
     parts.stripe_ready = asyncio.ensure_future(
         _attach_stripe_side(window, services, keys, auto_sync))
     return parts
-
-
-async def _without_catalog(parts: GuiParts, listings: StartingListings, bus: StartingBus,
-                           error: Exception, keys: KeyStore, auto_sync: bool) -> bool:
-    """Offer the offline copy, a retry or the settings; False means "retry now"."""
-    from uhadmin.app_offline import choose_without_catalog, wire_offline
-
-    window = parts.window
-    choice = await choose_without_catalog(window, parts.settings, error)
-    if choice == "closed":
-        listings.fail(CatalogUnavailableError(f"uhadmin could not open the catalog: {error}"))
-        return True
-    if choice == "retry":
-        return False
-    if choice == "settings":
-        dialog = window.open_settings()
-        closed = asyncio.get_running_loop().create_future()
-        dialog.finished.connect(lambda _result: closed.done() or closed.set_result(None))
-        await closed
-        return False  # then the same three choices again
-
-    def catalog_back(services: Services) -> None:
-        parts.services = services
-        parts.stripe_ready = asyncio.ensure_future(
-            _attach_stripe_side(window, services, keys, auto_sync))
-
-    parts.offline = wire_offline(window, parts.settings, None, on_services=catalog_back,
-                                 build=_build_services)
-    listings.attach(parts.offline.failover)
-    bus.attach(parts.offline.bus)
-    return True
 
 
 async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyStore,

@@ -130,3 +130,28 @@ async def choose_without_catalog(window: Any, settings: Settings, error: Excepti
         window.offline_choice = None  # never a handle on a deleted dialog
         dialog.hide()
         dialog.deleteLater()
+
+
+async def start_without_catalog(parts: Any, listings: Any, bus: Any, error: Exception,
+                                catalog_back: Callable[[Services], None]) -> bool:
+    """Offer the offline copy, a retry or the settings at start; False means "try the
+    catalog again now". With the copy, `catalog_back` gets the services once it answers."""
+    window = parts.window
+    choice = await choose_without_catalog(window, parts.settings, error)
+    if choice == "closed":
+        from uhadmin.app import CatalogUnavailableError
+
+        listings.fail(CatalogUnavailableError(f"uhadmin could not open the catalog: {error}"))
+        return True
+    if choice == "retry":
+        return False
+    if choice == "settings":
+        dialog = window.open_settings()
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        dialog.finished.connect(lambda _result: closed.done() or closed.set_result(None))
+        await closed
+        return False  # then the same three choices again
+    parts.offline = wire_offline(window, parts.settings, None, on_services=catalog_back)
+    listings.attach(parts.offline.failover)
+    bus.attach(parts.offline.bus)
+    return True
