@@ -153,6 +153,7 @@ class GuiParts:
     # open_gui builds the Stripe side in a worker thread after the first page, then adds
     # the Sync, Reconcile and Checkout lab tabs; this task does it (None: done already).
     stripe_ready: asyncio.Task | None = None
+    offline: Any = None  # app_offline.OfflineGui: the catalog's copy and the banner
 
     async def wait_stripe(self) -> None:
         """Wait until the Stripe tabs are in the window (tests, the bench, screenshots)."""
@@ -166,6 +167,8 @@ class GuiParts:
         self.window.shutdown()
         self.hook.uninstall()
         self.collector.stop()
+        if self.offline is not None:
+            self.offline.close()
         if self.services is not None:
             self.services.close()
 
@@ -173,6 +176,9 @@ class GuiParts:
         """close(), from the running loop: also stops background sync and the checkout
         receiver and closes Stripe connections before the database."""
         services, self.services = self.services, None
+        offline, self.offline = self.offline, None
+        if offline is not None:
+            await offline.aclose()
         # Closing the last window would quit the application and stop the loop this runs
         # on before the services are closed; the caller decides when the app ends.
         app = QApplication.instance()
@@ -340,22 +346,30 @@ async def open_gui(*, settings: Settings, keys: KeyStore, preferences: Preferenc
     window.statusBar().showMessage("Opening the catalog…")
     parts = GuiParts(settings=settings, services=None, keys=keys, preferences=preferences,
                      window=window, hook=hook, collector=collector)
-    try:
-        services = await asyncio.to_thread(_build_services, settings)
-    except Exception as exc:  # any failure to start is shown, never a silent exit
-        log.exception("the services did not start")
-        error = CatalogUnavailableError(f"uhadmin could not open the catalog: {exc}")
-        listings.fail(error)
-        window.statusBar().clearMessage()
-        show_message(window, "uhadmin cannot open the catalog",
-                     f"{error}\n\nCheck the database URL in Settings (Ctrl+,) and start "
-                     "uhadmin again.", icon=QMessageBox.Icon.Critical)
-        return parts
+    while True:
+        try:
+            services = await asyncio.to_thread(_build_services, settings)
+            break
+        except Exception as exc:  # any failure to start is shown, never a silent exit
+            log.exception("the services did not start")
+            window.statusBar().clearMessage()
+            from uhadmin.app_offline import start_without_catalog
+
+            def catalog_back(services: Services) -> None:  # after working from the copy
+                parts.services = services
+                parts.stripe_ready = asyncio.ensure_future(
+                    _attach_stripe_side(window, services, keys, auto_sync))
+
+            if await start_without_catalog(parts, listings, bus, exc, catalog_back):
+                return parts
     if not window.isVisible():  # closed while the services started
         services.close()
         return parts
     parts.services = services
-    listings.attach(services.listings)
+    from uhadmin.app_offline import wire_offline
+
+    parts.offline = wire_offline(window, settings, services)
+    listings.attach(parts.offline.failover)
     bus.attach(services.bus)
     window.statusBar().clearMessage()
     # The Stripe SDK's import and the sandbox's start take about a second: off the GUI

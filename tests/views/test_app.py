@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from uhadmin.app import StartingBus, build_gui, open_gui, run_gui
 from uhadmin.domain import NewListing
@@ -78,25 +78,6 @@ def test_open_gui_paints_the_window_before_the_services_start(
         run(asyncio.sleep(0.4))
         run(parts.window.listings_tab.tasks.wait_idle())
         assert parts.window.listings_tab.model.rowCount() == 2
-    finally:
-        parts.close()
-
-
-def test_open_gui_says_when_the_catalog_cannot_open(qapp, qt_loop, run, app_settings,
-                                                     key_store, preferences, qsettings,
-                                                     tmp_path: Path):
-    settings = dataclasses.replace(
-        app_settings, data_dir=tmp_path / "data",
-        database_url="postgresql+psycopg://nobody:secret@127.0.0.1:9/none")
-    parts = run(open_gui(settings=settings, keys=key_store, preferences=preferences,
-                         qsettings=qsettings))
-    try:
-        assert parts.services is None
-        boxes = [b for b in parts.window.findChildren(QMessageBox) if b.isVisible()]
-        assert boxes and "could not open the catalog" in boxes[0].text()
-        assert "secret" not in boxes[0].text()
-        run(parts.window.listings_tab.tasks.wait_idle())
-        assert "could not open the catalog" in parts.window.statusBar().currentMessage()
     finally:
         parts.close()
 

@@ -14,6 +14,7 @@ from uhadmin.cli.common import (
     main_group,
     run_with_services,
 )
+from uhadmin.cli.offline_commands import catalog_write, record_offline
 from uhadmin.domain import (
     Listing,
     ListingChanges,
@@ -79,6 +80,24 @@ def listing_details(listing: Listing) -> str:
                      for key, value in data.items())
 
 
+_offline_option = click.option(
+    "--offline", is_flag=True,
+    help="Record the change in the offline copy (`uhadmin offline push` sends it).")
+
+
+def _write(ctx: click.Context, listing_id: int, work: Any, work_offline: Any,
+           as_json: bool) -> None:
+    """Run a listing write on the catalog, or with --offline record it in the copy."""
+    if work_offline is None:
+        listing = catalog_write(ctx, work)
+        emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+        return
+    listing = record_offline(ctx, listing_id, work_offline)
+    emit(ctx, {**listing_json(listing), "offline": True},
+         f"{listing_line(listing)}\t(offline: `uhadmin offline push` sends it)",
+         as_json=as_json)
+
+
 @main_group.group("listings")
 def listings_group() -> None:
     """Create, find, edit and review listings."""
@@ -108,7 +127,7 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
                          status=ListingStatus(status.lower()))
         return await services.listings.create(new, actor=services.settings.actor)
 
-    listing = run_with_services(ctx, work)
+    listing = catalog_write(ctx, work)
     emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
 
 
@@ -161,30 +180,36 @@ def show_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
 @click.option("--price", "price_text", default=None, help="New price like 12.50.")
 @click.option("--description", default=None)
 @click.option("--image", "images", multiple=True, help="Replace the images (repeatable).")
+@_offline_option
 @json_option
 @click.pass_context
 @handles_errors
 def update_listing(ctx: click.Context, listing_id: int, title: str | None,
                    price_text: str | None, description: str | None,
-                   images: tuple[str, ...], as_json: bool) -> None:
+                   images: tuple[str, ...], offline: bool, as_json: bool) -> None:
     """Edit a listing (saved over the version read just before)."""
     if title is None and price_text is None and description is None and not images:
         raise ValidationError.single(
             "changes", "nothing to change: give --title, --price, --description or --image")
 
-    async def work(services: Services) -> Listing:
-        current = await services.listings.get(listing_id)
-        changes = ListingChanges(
+    def changes_to(current: Listing) -> ListingChanges:
+        return ListingChanges(
             title=title, description=description, image_urls=images or None,
             price_minor=(parse_money(price_text, current.currency)
                          if price_text is not None else None),
         )
+
+    async def work(services: Services) -> Listing:
+        current = await services.listings.get(listing_id)
         return await services.listings.update(
-            listing_id, changes, expected_version=current.version,
+            listing_id, changes_to(current), expected_version=current.version,
             actor=services.settings.actor)
 
-    listing = run_with_services(ctx, work)
-    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+    async def work_offline(listings: Any, current: Listing, actor: str) -> Listing:
+        return await listings.update(listing_id, changes_to(current),
+                                     expected_version=current.version, actor=actor)
+
+    _write(ctx, listing_id, work, work_offline if offline else None, as_json)
 
 
 @listings_group.command("status")
@@ -192,11 +217,12 @@ def update_listing(ctx: click.Context, listing_id: int, title: str | None,
 @click.argument("new_status", type=_STATUS_CHOICE)
 @click.option("--reason", default="",
               help="Why; required for rejected (the seller sees it), kept in the history.")
+@_offline_option
 @json_option
 @click.pass_context
 @handles_errors
 def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, reason: str,
-                          as_json: bool) -> None:
+                          offline: bool, as_json: bool) -> None:
     """Move a listing through the review workflow: draft -> pending_review -> approved |
     rejected (needs --reason); rejected -> draft (the seller fixes it); approved -> archived;
     archived -> approved."""
@@ -210,8 +236,11 @@ def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, 
             listing_id, ListingStatus(new_status.lower()), actor=services.settings.actor,
             reason=reason)
 
-    listing = run_with_services(ctx, work)
-    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+    async def work_offline(listings: Any, current: Listing, actor: str) -> Listing:
+        return await listings.change_status(listing_id, ListingStatus(new_status.lower()),
+                                            actor=actor, reason=reason)
+
+    _write(ctx, listing_id, work, work_offline if offline else None, as_json)
 
 
 @listings_group.command("delete")
@@ -225,5 +254,5 @@ def delete_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
     async def work(services: Services) -> None:
         await services.listings.delete_draft(listing_id, actor=services.settings.actor)
 
-    run_with_services(ctx, work)
+    catalog_write(ctx, work)
     emit(ctx, {"deleted": listing_id}, f"deleted listing {listing_id}", as_json=as_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -272,6 +272,21 @@ class ListingService:
             write=True,
         )
         self._publish({listing_id}, initiator)
+
+    async def record_outcomes(
+        self, entries: Sequence[Mapping[str, Any]], *, initiator: object | None = None,
+    ) -> None:
+        """Audit what became of changes that were not (or not wholly) written, such as
+        offline operations that met a conflict, so every outcome is in the history; one
+        transaction for all. Each entry: listing_id, action, details, actor."""
+        if not entries:
+            return
+        now = _utcnow()
+        rows = [{"entity": "listing", "entity_id": str(entry["listing_id"]),
+                 "action": entry["action"], "actor": entry["actor"], "at": now,
+                 "details": dict(entry["details"])} for entry in entries]
+        await self._db.run(lambda session: session.execute(insert(AUDIT), rows), write=True)
+        self._publish({entry["listing_id"] for entry in entries}, initiator)
 
     # --- queries ---------------------------------------------------------------------
     async def get(self, listing_id: int) -> Listing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from uhadmin.domain import Listing, SyncState
+from uhadmin.domain.offline import cached_image_name
 from uhadmin.money import format_money
 from uhadmin.views.listing_table import STATUS_LABELS, SYNC_LABELS, format_time
 from uhadmin.views.tasks import TaskRunner
@@ -62,6 +64,9 @@ class ImageLoader(QObject):
         self._memory: OrderedDict[str, QPixmap] = OrderedDict()
         self._memory_items = memory_items
         self._in_flight: dict[str, QNetworkReply] = {}
+        # Set by the offline wiring: images cached for offline review, used when the
+        # network cannot fetch one.
+        self.offline_folder: Path | None = None
 
     def request(self, url: str) -> None:
         cached = self._memory.get(url)
@@ -86,16 +91,31 @@ class ImageLoader(QObject):
         self._in_flight.pop(url, None)
         reply.deleteLater()
         if reply.error() != QNetworkReply.NetworkError.NoError:
-            self.failed.emit(url, reply.errorString())
-            return
+            offline = self._offline_copy(url)
+            if offline is None:
+                self.failed.emit(url, reply.errorString())
+                return
+            body = offline
+        else:
+            body = reply.readAll()
         pixmap = QPixmap()
-        if not pixmap.loadFromData(reply.readAll()):
+        if not pixmap.loadFromData(body):
             self.failed.emit(url, "not a picture")
             return
         self._memory[url] = pixmap
         if len(self._memory) > self._memory_items:
             self._memory.popitem(last=False)
         self.loaded.emit(url, pixmap)
+
+    def _offline_copy(self, url: str) -> bytes | None:
+        """The image from the offline copy's cache (see services/offline/thumbnails)."""
+        if self.offline_folder is None:
+            return None
+        path = self.offline_folder / cached_image_name(url)
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
 
     def abort_all(self) -> None:
         for reply in list(self._in_flight.values()):
