@@ -14,13 +14,6 @@ SUCCESS_URL = "http://shop.test/paid?session={CHECKOUT_SESSION_ID}"
 CANCEL_URL = "http://shop.test/cancelled"
 
 
-@pytest.fixture
-def price(stripe_client):
-    product = stripe_client.v1.products.create({
-        "name": "Used textbook", "default_price_data": {"currency": "usd", "unit_amount": 1250}})
-    return stripe_client.v1.prices.retrieve(product.default_price)
-
-
 def new_session(client, price, **extra):
     params = {"mode": "payment", "line_items": [{"price": price.id, "quantity": 2}],
               "success_url": SUCCESS_URL, "cancel_url": CANCEL_URL,

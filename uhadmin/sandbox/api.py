@@ -13,10 +13,12 @@ from typing import Any
 import stripe.params as sp
 
 from uhadmin.sandbox import search
+from uhadmin.sandbox.charges import ChargeEndpoints
 from uhadmin.sandbox.checkout import CheckoutEndpoints
 from uhadmin.sandbox.clock import SandboxClock
 from uhadmin.sandbox.common import API_VERSION, ApiRequest, public
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, no_such
+from uhadmin.sandbox.expansion import Expansion
 from uhadmin.sandbox.notifications import EventEndpoints
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.validation import validate
@@ -24,7 +26,7 @@ from uhadmin.sandbox.validation import validate
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 
 
-class StripeApi(CheckoutEndpoints, EventEndpoints):
+class StripeApi(CheckoutEndpoints, ChargeEndpoints, EventEndpoints, Expansion):
     """Endpoint handlers. Callers hold `store.lock` around each call."""
 
     def __init__(self, store: SandboxStore, clock: SandboxClock, base_url: Callable[[], str],
@@ -137,35 +139,6 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         if isinstance(value, str) and len(value) > limit:
             raise invalid_param(name, f"Invalid string: {value[:20]}...; must be at most "
                                       f"{limit} characters", code="string_too_long")
-
-    def _expand(self, obj: dict[str, Any], kind: str, expand: list[str],
-                prefix: str = "") -> dict[str, Any]:
-        shown = public(obj)
-        for path in expand:
-            if prefix:
-                if not path.startswith(prefix):
-                    continue
-                path = path[len(prefix):]
-            if kind == "product" and path == "default_price":
-                price_id = shown.get("default_price")
-                if price_id:
-                    shown["default_price"] = public(self.store.get("price", price_id) or {})
-            elif kind == "price" and path == "product":
-                product = self.store.get("product", shown["product"])
-                if product:
-                    shown["product"] = public(product)
-            elif kind == "checkout_session" and path == "line_items":
-                items = obj["_line_items"]
-                shown["line_items"] = self._list_envelope(
-                    items[:100], len(items) > 100,
-                    f"/v1/checkout/sessions/{obj['id']}/line_items")
-            elif kind == "checkout_session" and path == "payment_intent":
-                pi_id = shown.get("payment_intent")
-                if pi_id:
-                    shown["payment_intent"] = public(self.store.get("payment_intent", pi_id))
-            else:
-                raise invalid_param("expand", f"This property cannot be expanded ({path}).")
-        return shown
 
     @staticmethod
     def _list_envelope(data: list[dict[str, Any]], has_more: bool, url: str) -> dict[str, Any]:
@@ -365,7 +338,7 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "product", "/v1/products",
-                          lambda o: self._expand(o, "product", expand, "data."))
+                          self._renderer("product", expand, "data."))
 
     def delete_product(self, req: ApiRequest) -> dict[str, Any]:
         validate(req.params, sp.ProductDeleteParams)
@@ -539,7 +512,7 @@ class StripeApi(CheckoutEndpoints, EventEndpoints):
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "price", "/v1/prices",
-                          lambda o: self._expand(o, "price", expand, "data."))
+                          self._renderer("price", expand, "data."))
 
     def search_prices(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.PriceSearchParams)

@@ -14,6 +14,12 @@ from urllib.parse import urlsplit
 import stripe.params as sp
 
 from uhadmin.sandbox import cards
+from uhadmin.sandbox.charges import (
+    CardUsed,
+    build_charge,
+    payment_method,
+    three_d_secure_result,
+)
 from uhadmin.sandbox.common import ApiRequest, public
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, no_such
 from uhadmin.sandbox.store import new_id
@@ -57,6 +63,7 @@ class CheckoutEndpoints:
     emit: Any
     _page: Any
     _expand: Any
+    _renderer: Any
     _price: Any
     _created_filter: Any
     _check_metadata: Any
@@ -233,7 +240,7 @@ class CheckoutEndpoints:
         items = self._created_filter(items, p.get("created"))
         expand = p.get("expand", [])
         return self._page(items, p, "checkout_session", "/v1/checkout/sessions",
-                          lambda s: self._expand(s, "checkout_session", expand, "data."))
+                          self._renderer("checkout_session", expand, "data."))
 
     def list_session_line_items(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.checkout.SessionListLineItemsParams)
@@ -301,13 +308,22 @@ class CheckoutEndpoints:
         return intent
 
     def retrieve_payment_intent(self, req: ApiRequest) -> dict[str, Any]:
-        validate(req.params, sp.PaymentIntentRetrieveParams)
-        return public(self._intent(req.path_args["id"]))
+        p = validate(req.params, sp.PaymentIntentRetrieveParams)
+        if "client_secret" in p:
+            raise invalid_param("client_secret", "The offline sandbox serves secret-key "
+                                "requests only: `client_secret` is not supported.")
+        return self._expand(self._intent(req.path_args["id"]), "payment_intent",
+                            p.get("expand", []))
 
     def list_payment_intents(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.PaymentIntentListParams)
-        items = self._created_filter(self.store.newest_first("payment_intent"), p.get("created"))
-        return self._page(items, p, "payment_intent", "/v1/payment_intents")
+        if "customer" in p:
+            items = []  # the sandbox has no customers, so no intent belongs to one
+        else:
+            items = self.store.newest_first("payment_intent")
+        items = self._created_filter(items, p.get("created"))
+        return self._page(items, p, "payment_intent", "/v1/payment_intents",
+                          self._renderer("payment_intent", p.get("expand", []), "data."))
 
     # ----------------------------------------------------------------- the hosted page's payments
     def _intent_for(self, session: dict[str, Any]) -> dict[str, Any]:
@@ -347,27 +363,33 @@ class CheckoutEndpoints:
         number = cards.digits_only(form.card_number)
         outcome = cards.outcome_for(number)
         intent = self._intent_for(session)
-        card = {"brand": cards.brand_of(number), "last4": number[-4:],
-                "email": form.email.strip(), "name": form.name.strip()}
+        month, year = cards.parse_expiry(form.expiry) or (0, 0)  # checked by _form_problem
+        card = CardUsed(brand=cards.brand_of(number), last4=number[-4:], exp_month=month,
+                        exp_year=year, email=form.email.strip(), name=form.name.strip())
         if outcome.kind == "success":
             return self._succeed(session_id, intent["id"], card)
         if outcome.kind == "three_d_secure":
-            waiting = dict(intent, status="requires_action", _pending_card=card,
+            waiting = dict(intent, status="requires_action", _pending_card=card.as_stored(),
                            next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {
                                "type": "three_d_secure_redirect"}})
             self.store.put("payment_intent", waiting)
             self.emit("payment_intent.requires_action", waiting)
             return PaymentResult("authenticate",
                                  redirect_url=f"{self.hosted_url(session_id)}/authenticate")
+        method = payment_method(card, self._now())
         error = {"type": "card_error", "code": outcome.code, "message": outcome.message,
                  "doc_url": f"https://stripe.com/docs/error-codes/"
                             f"{(outcome.code or '').replace('_', '-')}",
-                 "payment_method": {"id": new_id("pm_"), "object": "payment_method",
-                                    "type": "card", "card": {"brand": card["brand"],
-                                                             "last4": card["last4"]}}}
+                 "payment_method": method}
         if outcome.decline_code:
             error["decline_code"] = outcome.decline_code
-        self._fail(intent, error)
+        charge = None
+        if outcome.code != "incorrect_number":
+            # Stripe refuses a number that fails its checks before any charge exists;
+            # every other decline is a failed charge.
+            charge = build_charge(intent, card, outcome, method["id"], self._now())
+            error["charge"] = charge["id"]
+        self._fail(intent, error, charge)
         return PaymentResult("error", message=outcome.message, field="cardNumber")
 
     def authenticate(self, session_id: str, approved: bool) -> PaymentResult:
@@ -375,40 +397,55 @@ class CheckoutEndpoints:
         if session is None or session["status"] != "open" or not session["payment_intent"]:
             return PaymentResult("error", message="This Checkout Session is no longer active.")
         intent = self._intent(session["payment_intent"])
-        card = intent.get("_pending_card")
-        if intent["status"] != "requires_action" or card is None:
+        stored_card = intent.get("_pending_card")
+        if intent["status"] != "requires_action" or stored_card is None:
             return PaymentResult("error", message="There is no payment waiting for "
                                  "authentication.")
+        card = CardUsed.from_stored(stored_card)
         if approved:
-            return self._succeed(session_id, intent["id"], card)
+            return self._succeed(session_id, intent["id"], card,
+                                 three_d_secure=three_d_secure_result(card))
+        # A failed challenge never reaches the card network: no charge, as on Stripe.
         self._fail(intent, {"type": "invalid_request_error",
                             "code": "payment_intent_authentication_failure",
                             "message": cards.AUTHENTICATION_FAILED_MESSAGE,
                             "doc_url": "https://stripe.com/docs/error-codes/"
-                                       "payment-intent-authentication-failure"})
+                                       "payment-intent-authentication-failure",
+                            "payment_method": payment_method(card, self._now())})
         return PaymentResult("error", message=cards.AUTHENTICATION_FAILED_MESSAGE,
                              field="cardNumber")
 
-    def _fail(self, intent: dict[str, Any], error: dict[str, Any]) -> None:
+    def _fail(self, intent: dict[str, Any], error: dict[str, Any],
+              charge: dict[str, Any] | None = None) -> None:
         failed = {k: v for k, v in intent.items() if k != "_pending_card"}
         failed.update(status="requires_payment_method", last_payment_error=error,
-                      next_action=None)
+                      next_action=None, payment_method=None)
+        if charge is not None:
+            self.store.put("charge", charge)
+            failed["latest_charge"] = charge["id"]
+            self.emit("charge.failed", charge)
         self.store.put("payment_intent", failed)
         self.emit("payment_intent.payment_failed", failed)
 
-    def _succeed(self, session_id: str, intent_id: str, card: dict[str, str]) -> PaymentResult:
+    def _succeed(self, session_id: str, intent_id: str, card: CardUsed,
+                 three_d_secure: dict[str, Any] | None = None) -> PaymentResult:
         intent = self._intent(intent_id)
         paid = {k: v for k, v in intent.items() if k != "_pending_card"}
+        method_id = new_id("pm_")
+        charge = build_charge(intent, card, cards.SUCCESS, method_id, self._now(),
+                              three_d_secure)
         paid.update(status="succeeded", amount_received=intent["amount"],
                     last_payment_error=None, next_action=None,
-                    latest_charge=new_id("ch_"), payment_method=new_id("pm_"))
+                    latest_charge=charge["id"], payment_method=method_id)
+        self.store.put("charge", charge)
         self.store.put("payment_intent", paid)
         session = self.store.get("checkout_session", session_id)
         complete = dict(session, status="complete", payment_status="paid", url=None,
-                        customer_details={"address": None, "email": card["email"],
-                                          "name": card["name"], "phone": None,
+                        customer_details={"address": None, "email": card.email,
+                                          "name": card.name, "phone": None,
                                           "tax_exempt": "none", "tax_ids": []})
         self.store.put("checkout_session", complete)
+        self.emit("charge.succeeded", charge)
         self.emit("payment_intent.succeeded", paid)
         self.emit("checkout.session.completed", complete)
         target = session["success_url"]

@@ -87,6 +87,8 @@ API_ROUTES = [
     _route("GET", "/v1/checkout/sessions/{id}/line_items", "list_session_line_items"),
     _route("GET", "/v1/payment_intents", "list_payment_intents"),
     _route("GET", "/v1/payment_intents/{id}", "retrieve_payment_intent"),
+    _route("GET", "/v1/charges", "list_charges"),
+    _route("GET", "/v1/charges/{id}", "retrieve_charge"),
     _route("GET", "/v1/events", "list_events"),
     _route("GET", "/v1/events/{id}", "retrieve_event"),
     _route("POST", "/v1/webhook_endpoints", "create_webhook_endpoint"),

@@ -26,7 +26,8 @@ _ALPHABET = string.ascii_letters + string.digits
 _ids = random.Random(random.SystemRandom().getrandbits(128))
 
 # Kinds whose objects live in the store. Internal fields start with "_" and never leave it.
-KINDS = ("product", "price", "inline_price", "checkout_session", "payment_intent", "event",
+KINDS = ("product", "price", "inline_price", "checkout_session", "payment_intent", "charge",
+         "event",
          "webhook_endpoint", "idempotency")
 
 # Tombstones beyond this many are dropped at once; a process that has not looked since
