@@ -65,7 +65,9 @@ def test_create_wait_prints_the_session_then_the_outcome(approved_listing):
     assert outcome == {"id": session["id"], "attempt_id": session["attempt_id"],
                        "outcome": "paid", "status": "complete", "payment_status": "paid",
                        "decline_code": "generic_decline",
-                       "decline_message": "Your card was declined."}
+                       "decline_message": "Your card was declined.",
+                       "card": {"brand": "visa", "last4": "4242", "three_d_secure": False},
+                       "interrupted": False}
     # The history survives the process: list reads the database, status asks Stripe again.
     code, out, _ = run("checkout", "list", "--json")
     [listed] = json.loads(out)
@@ -76,13 +78,24 @@ def test_create_wait_prints_the_session_then_the_outcome(approved_listing):
     assert code == 0 and json.loads(out)["outcome"] == "paid"
 
 
-def test_create_status_expire_and_expire_mine(approved_listing):
+def test_without_wait_or_serve_create_refuses_pages_that_would_die(approved_listing):
+    code, out, err = run("checkout", "create", "--listing", str(approved_listing),
+                         "--no-open")
+    assert code == 1 and out == ""
+    assert "run `uhadmin checkout serve` in another terminal, use --wait" in err
+    code, out, _ = run("checkout", "list", "--json")
+    assert json.loads(out) == []  # nothing half-made
+
+
+def test_create_status_expire_and_expire_mine(approved_listing, monkeypatch):
+    # The website's own pages: nothing of this command needs to outlive it.
+    monkeypatch.setenv("UHADMIN_SUCCESS_URL", "https://shop.example/thanks?s={CHECKOUT_SESSION_ID}")
+    monkeypatch.setenv("UHADMIN_CANCEL_URL", "https://shop.example/cart")
     code, out, err = run("checkout", "create", "--listing", str(approved_listing),
                          "--no-open", "--expires-in", "45m", "--json")
     assert code == 0, err
     made = json.loads(out)
     assert set(made) == {"id", "url", "expires_at", "attempt_id"}
-    assert "live only as long as this command" in err
     code, out, _ = run("checkout", "status", made["id"])
     assert code == 0 and made["id"] in out and "open" in out
     code, out, _ = run("checkout", "expire", made["id"], "--json")

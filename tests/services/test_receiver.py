@@ -163,7 +163,7 @@ async def test_sandbox_delivers_real_signed_events_to_the_receiver(lab):
             "cardExpiry": "12/34", "cardCvc": "123", "billingName": "B"})
     assert paid.status_code == 303  # we do not follow it: only the webhook may tell us
     async with asyncio.timeout(10):
-        recorded = await lab.service.wait_for_outcome(attempt.id)
+        recorded = (await lab.service.wait_for_outcome(attempt.id, page_grace=0)).attempt
     assert recorded.outcome is Outcome.PAID
 
 
@@ -235,7 +235,7 @@ async def test_success_page_escapes_what_it_shows(lab):
     lamp = await lab.approved_listing("<script>alert(1)</script> lamp")
     attempt = await lab.service.create([(lamp.id, 1)])
     async with httpx.AsyncClient() as client:
-        page = await client.get(lab.receiver.cancel_url(attempt.id))
+        page = await client.get(lab.cancel_link(attempt))
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;" in page.text
 
@@ -265,7 +265,8 @@ async def test_configured_port_is_used(checkout_lab):
     receiver.start()
     try:
         assert receiver.url == f"http://127.0.0.1:{port}"
-        assert receiver.cancel_url(5) == f"http://127.0.0.1:{port}/cancel?attempt=5"
+        assert receiver.cancel_url(5) == f"http://127.0.0.1:{port}/cancel?attempt=5" \
+                                         "&token={token}"
     finally:
         receiver.stop()
     assert not receiver.running
