@@ -421,16 +421,8 @@ class CheckoutService:
         self.pages.delivered(attempt_id)
 
     async def record_webhook_event(self, event: Mapping[str, Any]) -> str:
-        """Apply one verified webhook event, once: "processed", "duplicate" or "ignored".
-
-        A session event does not carry its payment intent, where the card used lives: an
-        attempt it finished is read again once (best effort: the outcome is already kept).
-        """
-        result = await webhooks.record_webhook_event(self.store, event)
-        session_id = webhooks.finished_session(event) if result == "processed" else None
-        if session_id is not None:
-            try:
-                await self.refresh(session_id)
-            except UhadminError as error:
-                log.info("card details of %s not read yet: %s", session_id, error)
-        return result
+        """Apply one verified webhook event, once: "processed", "duplicate" or "ignored"."""
+        gateway = self._gateway
+        return await webhooks.record_webhook_event(
+            self.store, event,
+            read_intent=gateway.retrieve_payment_intent if gateway is not None else None)
