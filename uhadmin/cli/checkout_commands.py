@@ -126,14 +126,26 @@ def create_command(ctx: click.Context, listings: tuple[str, ...], open_page: boo
     async def work(services: Services) -> int:
         if not wait:
             await _use_served_receiver(services)
+            await _create(services, open_page=open_page, as_json=as_json)
+            return 0
+        # Ctrl+C from the first moment: the wait then ends at once, cleanly.
+        with _stop_on_signals() as stop:
+            attempt = await _create(services, open_page=open_page, as_json=as_json,
+                                    as_line=True)
+            result = await services.checkout.wait_for_outcome(attempt.id, stop=stop)
+        _line_out({**outcome_json(result.attempt), "interrupted": result.interrupted})
+        return 130 if result.interrupted else 0
+
+    async def _create(services: Services, *, open_page: bool, as_json: bool,
+                      as_line: bool = False) -> CheckoutAttempt:
         checkout = services.checkout
         checkout.set_opener(webbrowser.open)
-        if wait:
+        if as_line:
             await checkout.start_receiver()
         attempt = await checkout.create(lines, tester=tester, expires_in=lifetime)
         payload = {"id": attempt.session_id, "url": attempt.url,
                    "expires_at": _iso(attempt.expires_at), "attempt_id": attempt.id}
-        if wait:
+        if as_line:
             _line_out(payload)
         else:
             emit(ctx, payload, f"session  {attempt.session_id}\nurl      {attempt.url}\n"
@@ -143,12 +155,7 @@ def create_command(ctx: click.Context, listings: tuple[str, ...], open_page: boo
                 await checkout.open_in_browser(attempt)
             except UhadminError as error:  # the session exists: say so, do not fail
                 click.echo(f"warning: {error}", err=True)
-        if not wait:
-            return 0
-        with _stop_on_signals() as stop:
-            result = await checkout.wait_for_outcome(attempt.id, stop=stop)
-        _line_out({**outcome_json(result.attempt), "interrupted": result.interrupted})
-        return 130 if result.interrupted else 0
+        return attempt
 
     code = run_with_services(ctx, work)
     if code:
