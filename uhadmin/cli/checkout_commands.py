@@ -132,9 +132,16 @@ def create_command(ctx: click.Context, listings: tuple[str, ...], open_page: boo
         with _stop_on_signals() as stop:
             attempt = await _create(services, open_page=open_page, as_json=as_json,
                                     as_line=True)
-            result = await services.checkout.wait_for_outcome(attempt.id, stop=stop)
-        _line_out({**outcome_json(result.attempt), "interrupted": result.interrupted})
-        return 130 if result.interrupted else 0
+            # The outcome is printed at once; the receiver then keeps serving until the
+            # browser has its success or cancel page (or a short grace has passed).
+            result = await services.checkout.wait_for_outcome(
+                attempt.id, stop=stop,
+                on_outcome=lambda final: _line_out({**outcome_json(final),
+                                                    "interrupted": False}))
+        if result.interrupted and not result.attempt.outcome.is_final:
+            _line_out({**outcome_json(result.attempt), "interrupted": True})
+            return 130
+        return 0
 
     async def _create(services: Services, *, open_page: bool, as_json: bool,
                       as_line: bool = False) -> CheckoutAttempt:

@@ -121,7 +121,9 @@ def apply_session(attempt: CheckoutAttempt, info: SessionInfo,
     payment_status = info.payment_status
     if attempt.payment_status == "paid" and payment_status != "paid":
         payment_status = "paid"
-    previous = Outcome.CANCELED if canceled else attempt.outcome
+    # Back after the session ended (expired, paid) changes nothing: only an open one cancels.
+    previous = Outcome.CANCELED if canceled and not attempt.outcome.is_final \
+        else attempt.outcome
     has_decline = (intent is not None and intent.declined) or async_failure
     outcome = decide_outcome(status=status, payment_status=payment_status, previous=previous,
                              has_decline=has_decline)

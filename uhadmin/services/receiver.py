@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import jinja2
+from markupsafe import Markup
 
 from uhadmin.errors import ConfigError, UhadminError
 from uhadmin.money import format_money
@@ -142,6 +143,7 @@ class CheckoutReceiver:
         self._templates = _templates()
         self._stylesheet = (resources.files("uhadmin.resources") / "pages" / "pages.css"
                             ).read_bytes()
+        self._stylesheet_text = Markup(self._stylesheet.decode())  # our own file, not input
 
     # ----------------------------------------------------------------- wiring and lifecycle
     def attach(self, handler: ReceiverHandler) -> None:
@@ -291,7 +293,7 @@ class CheckoutReceiver:
         shown_session = session_id or (attempt.session_id if attempt else None)
         html = self._templates.get_template(f"{kind}.html").render(
             attempt=attempt, session_id=shown_session, problem=result.problem,
-            mode_label=self.mode_label)
+            mode_label=self.mode_label, stylesheet=self._stylesheet_text)
         request.reply(200 if attempt else 404, html.encode(), "text/html; charset=utf-8")
         if attempt is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._handler.page_delivered, attempt.id)
@@ -363,7 +365,8 @@ class CheckoutReceiver:
 
     def _message(self, request: _Handler, status: int, title: str, text: str) -> None:
         html = self._templates.get_template("message.html").render(
-            title=title, text=text, mode_label=self.mode_label)
+            title=title, text=text, mode_label=self.mode_label,
+            stylesheet=self._stylesheet_text)
         request.reply(status, html.encode(), "text/html; charset=utf-8")
 
     @staticmethod

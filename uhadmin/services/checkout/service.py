@@ -363,7 +363,9 @@ class CheckoutService:
     # ----------------------------------------------------------------- waiting (CLI --wait)
     async def wait_for_outcome(self, ref: int | str, *, stop: asyncio.Event | None = None,
                                poll_every: float | None = None,
-                               page_grace: float | None = None) -> WaitResult:
+                               page_grace: float | None = None,
+                               on_outcome: Callable[[CheckoutAttempt], None] | None = None,
+                               ) -> WaitResult:
         """Wait for paid, canceled or expired, polling Stripe as well as listening, then for
         the browser to receive that attempt's page (see waiting.py)."""
         attempt = await self.get(ref)
@@ -373,7 +375,7 @@ class CheckoutService:
         return await wait_for_outcome(
             attempt.id, get=self.get, refresh=self.refresh, bus=self._bus,
             pages=self.pages if self._link.receiver is not None else None, stop=stop,
-            **options)
+            on_outcome=on_outcome, **options)
 
     # ----------------------------------------------------------------- receiver callbacks
     async def start_receiver(self) -> Any:

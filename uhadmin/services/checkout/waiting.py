@@ -59,10 +59,12 @@ async def wait_for_outcome(
         attempt_id: int, *, get: Callable[[int], Awaitable[CheckoutAttempt]],
         refresh: Callable[[int], Awaitable[CheckoutAttempt]], bus: ChangeBus,
         pages: PagesDelivered | None, stop: asyncio.Event | None = None,
-        poll_every: float = POLL_EVERY_S, page_grace: float = PAGE_GRACE_S) -> WaitResult:
+        poll_every: float = POLL_EVERY_S, page_grace: float = PAGE_GRACE_S,
+        on_outcome: Callable[[CheckoutAttempt], None] | None = None) -> WaitResult:
     """Wait until the attempt is paid, canceled or expired (a decline may be retried, so it
-    does not end the wait), then for its page to be delivered (at most `page_grace`).
-    `stop` being set (Ctrl+C) ends the wait at once, leaving the attempt as it is."""
+    does not end the wait), tell `on_outcome`, then wait for its page to be delivered (at
+    most `page_grace`). `stop` being set (Ctrl+C) ends the wait at once, leaving the attempt
+    as it is."""
     changed = asyncio.Event()
 
     def on_change(change: Change) -> None:
@@ -86,6 +88,8 @@ async def wait_for_outcome(
             except UhadminError as error:  # offline for a moment: keep listening
                 log.info("polling Stripe for attempt %s failed: %s", attempt_id, error)
                 attempt = await get(attempt_id)
+        if on_outcome is not None:
+            on_outcome(attempt)
         if pages is None:
             return WaitResult(attempt, page_delivered=False)
         if not pages.was_delivered(attempt_id):
