@@ -12,11 +12,14 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from uhadmin.domain.checkout import CheckoutAttempt, Outcome, decide_outcome
+from uhadmin.errors import ValidationError
 
 _STATUS_RANK = {"creating": 0, "open": 1, "complete": 2, "expired": 2}
 _RETURN_TOKEN_LABEL = b"uhadmin checkout return page"
+STRIPE_CHECKOUT_HOST = "checkout.stripe.com"
 
 
 @dataclass(frozen=True)
@@ -186,3 +189,23 @@ def audit_details(before: CheckoutAttempt, after: CheckoutAttempt,
         return None
     return {"from": str(before.outcome), "to": str(after.outcome), "source": source,
             "session_id": after.session_id, "decline_code": after.decline_code or None}
+
+
+def check_checkout_url(url: str, *, sandbox_base: str | None) -> None:
+    """Refuse (ValidationError on `url`) anything but a Stripe Checkout page, or with the
+    offline sandbox at `sandbox_base`, that sandbox's own /c/pay/ pages."""
+    parts = urlsplit(url or "")
+    if parts.scheme == "https" and parts.hostname == STRIPE_CHECKOUT_HOST \
+            and not parts.username and parts.port in (None, 443):
+        return
+    if sandbox_base:
+        sandbox = urlsplit(sandbox_base)
+        if (parts.scheme, parts.hostname, parts.port) == (
+                sandbox.scheme, sandbox.hostname, sandbox.port) \
+                and parts.path.startswith("/c/pay/"):
+            return
+    allowed = f"https://{STRIPE_CHECKOUT_HOST}/…"
+    if sandbox_base:
+        allowed += f" or the offline sandbox's {sandbox_base}/c/pay/…"
+    raise ValidationError.single(
+        "url", f"refusing to open {url!r}: only Stripe Checkout pages ({allowed}) are opened")

@@ -32,6 +32,7 @@ from uhadmin.domain.checkout_rules import (
     apply_cancel,
     apply_session,
     apply_unanswered_expiry,
+    check_checkout_url,
     token_matches,
 )
 from uhadmin.errors import (
@@ -40,7 +41,6 @@ from uhadmin.errors import (
     NotFoundError,
     StripeRefusedError,
     UhadminError,
-    ValidationError,
 )
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.checkout import selection, webhooks
@@ -54,7 +54,6 @@ from uhadmin.services.stripe_gateway.checkout import CheckoutGateway, session_pa
 
 log = logging.getLogger(__name__)
 
-STRIPE_CHECKOUT_HOST = "checkout.stripe.com"
 # Stripe measures expires_at from when it receives the request: a minute of margin keeps
 # "30 minutes" and "24 hours" inside its window despite clock skew and transit time.
 EXPIRY_MARGIN = timedelta(minutes=1)
@@ -158,23 +157,8 @@ class CheckoutService:
 
     def check_checkout_url(self, url: str) -> None:
         """Refuse any URL that is not a Stripe Checkout page (or the sandbox's own page)."""
-        parts = urlsplit(url or "")
-        if parts.scheme == "https" and parts.hostname == STRIPE_CHECKOUT_HOST \
-                and not parts.username and parts.port in (None, 443):
-            return
         base = self._gateway.api_base if self._gateway is not None else None
-        if self.uses_sandbox and base:
-            sandbox = urlsplit(base)
-            if (parts.scheme, parts.hostname, parts.port) == (
-                    sandbox.scheme, sandbox.hostname, sandbox.port) \
-                    and parts.path.startswith("/c/pay/"):
-                return
-        allowed = f"https://{STRIPE_CHECKOUT_HOST}/…"
-        if self.uses_sandbox and base:
-            allowed += f" or the offline sandbox's {base}/c/pay/…"
-        raise ValidationError.single(
-            "url", f"refusing to open {url!r}: only Stripe Checkout pages ({allowed}) are "
-                   "opened")
+        check_checkout_url(url, sandbox_base=base if self.uses_sandbox else None)
 
     # ----------------------------------------------------------------- create
     async def create(self, lines: Sequence[selection.LineRequest] | Mapping[int, int], *,
