@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -380,3 +381,71 @@ def test_the_lab_fits_the_window(qtbot, lab, listings, change_bus, app_settings,
         assert tab.history_table.height() >= 5 * 24
     tab.shutdown()
     run(tab.tasks.wait_idle())
+
+
+# --------------------------------------------------------------------------- GUI + Chromium
+CHROMIUM = os.environ.get("UHADMIN_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def browse_and_pay(url: str, card: str, shots: Path) -> dict:
+    """A real headless Chromium pays on the hosted page (Playwright's sync API, in a worker
+    thread while the Qt loop keeps serving the receiver) and reports the page it ends on."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(url)
+            page.fill("#email", "buyer@example.test")
+            page.fill("#cardNumber", card)
+            page.fill("#cardExpiry", "12 / 34")
+            page.fill("#cardCvc", "123")
+            page.fill("#billingName", "Ada Buyer")
+            if card.startswith("4242"):
+                with page.expect_navigation(url="**/success?*"):
+                    page.click("#submit")
+            else:
+                page.click("#submit")
+                page.locator("#payment-error").wait_for()
+                with page.expect_navigation(url="**/cancel?*"):
+                    page.click("a.back")
+            page.screenshot(path=str(shots), full_page=True)
+            return {"result": page.inner_text("[data-testid=result]"),
+                    "outcome": page.inner_text("[data-testid=outcome]"),
+                    "card": page.inner_text("[data-testid=card]")}
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("card", "result", "outcome"), [
+    ("4242 4242 4242 4242", "Payment received", Outcome.PAID),
+    ("4000 0000 0000 0002", "Checkout canceled", Outcome.CANCELED)])
+def test_the_gui_path_ends_on_a_rendered_page_in_chromium(tab, run, lab, make_listing,
+                                                          stripe_sandbox, card, result,
+                                                          outcome):
+    if not Path(CHROMIUM).is_file():
+        reason = f"needs Chromium at {CHROMIUM}"
+        pytest.fail(reason) if os.environ.get("CI", "").lower() == "true" else \
+            pytest.skip(reason)
+    choose(tab, run, published(make_listing, run, lab))
+    tab.create_button.click()
+    settle(run, tab)
+    attempt = tab.attempt
+    tab.open_button.click()
+    settle(run, tab)
+    assert lab.opened == [attempt.url]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shown = run(asyncio.to_thread(browse_and_pay, attempt.url, card,
+                                  ARTIFACTS / f"gui-path-{outcome}.png"))
+    assert (shown["result"], shown["outcome"]) == (result, str(outcome))
+    assert shown["card"] == f"Visa ····{card[-4:]}"
+    run(asyncio.to_thread(stripe_sandbox.wait_for_webhooks, 5))
+    settle(run, tab)
+    row = tab.history_model.row_of(attempt.id)
+    assert tab.history_model.data(tab.history_model.index(row, 2)) == str(outcome)
+    assert tab.history_model.data(tab.history_model.index(row, 5)).startswith(
+        f"Visa ····{card[-4:]}")
+    assert tab.outcome_label.text().startswith(str(outcome))
