@@ -219,6 +219,16 @@ class CheckoutReceiver:
 
     # ----------------------------------------------------------------- requests
     def _serve(self, request: _Handler, method: str) -> None:
+        try:
+            self._dispatch(request, method)
+        except ValueError as error:  # e.g. a path urlsplit cannot read: the request's fault
+            self._message(request, 400, "Bad request", f"This request is malformed ({error}).")
+        except Exception:  # the browser gets an answer, never a dropped connection
+            log.exception("receiver: %s %s failed", method, request.path[:200])
+            self._message(request, 500, "uhadmin could not answer",
+                          "Something went wrong in uhadmin; the details are in its log.")
+
+    def _dispatch(self, request: _Handler, method: str) -> None:
         refusal = self._refusal(request)
         if refusal:
             self._message(request, 403, "Request refused", refusal)
