@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import update
 
 from uhadmin.config import Settings, load_settings
-from uhadmin.domain import Listing, ListingStatus, NewListing
+from uhadmin.domain import CheckoutAttempt, Listing, ListingStatus, NewListing
+from uhadmin.domain.checkout_rules import return_token
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.checkout import CheckoutService
 from uhadmin.services.database import Database
@@ -43,6 +44,17 @@ class CheckoutLab:
     sandbox: Any
     opened: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+
+    def success_link(self, attempt: CheckoutAttempt) -> str:
+        """The success page as Stripe redirects to it (session id and token filled in)."""
+        return self.receiver.success_url(attempt.id).replace(
+            "{CHECKOUT_SESSION_ID}", attempt.session_id or "").replace(
+            "{token}", return_token(attempt.attempt_key))
+
+    def cancel_link(self, attempt: CheckoutAttempt) -> str:
+        """The cancel page as Stripe's Back link has it (token filled in)."""
+        return self.receiver.cancel_url(attempt.id).replace(
+            "{token}", return_token(attempt.attempt_key))
 
     async def approved_listing(self, title: str = "Desk lamp", price_minor: int = 1250,
                                *, published: bool = True, currency: str = "usd") -> Listing:

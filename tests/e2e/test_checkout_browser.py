@@ -130,10 +130,11 @@ async def test_an_expired_session_shows_as_expired(app_services, browser_page):
     services, page = app_services, browser_page
     listing = await synced_listing(services)
     attempt = await open_session(services, page, listing)
-    waiting = asyncio.ensure_future(services.checkout.wait_for_outcome(attempt.id))
+    waiting = asyncio.ensure_future(services.checkout.wait_for_outcome(attempt.id,
+                                                                       page_grace=0))
     services.sandbox.clock.advance(31 * 60)  # past the 30-minute default
     async with asyncio.timeout(10):
-        expired = await waiting
+        expired = (await waiting).attempt
     assert (expired.outcome, expired.status, expired.url) == (Outcome.EXPIRED, "expired", None)
     response = await page.goto(attempt.url)
     await page.shot("expired")

@@ -12,6 +12,7 @@ import pytest
 
 from uhadmin.config import SecretKey
 from uhadmin.domain import ListingStatus, Outcome, SyncState, parse_duration
+from uhadmin.domain.checkout_rules import return_token
 from uhadmin.errors import (
     IllegalTransitionError,
     ModeMismatchError,
@@ -92,9 +93,12 @@ async def test_create_makes_a_payment_session_with_receiver_pages_and_references
                                     {"price": chair.stripe_price_id, "quantity": 1}]
     assert sent["key"] == f"uh_checkout_{attempt.attempt_key}"
     stored = stripe_session(lab, attempt.session_id)
+    token = return_token(attempt.attempt_key)
     assert stored["success_url"] == (f"{lab.receiver.url}/success?session_id="
-                                     f"{{CHECKOUT_SESSION_ID}}&attempt={attempt.id}")
-    assert stored["cancel_url"] == f"{lab.receiver.url}/cancel?attempt={attempt.id}"
+                                     f"{{CHECKOUT_SESSION_ID}}&attempt={attempt.id}"
+                                     f"&token={token}")
+    assert stored["cancel_url"] == f"{lab.receiver.url}/cancel?attempt={attempt.id}" \
+                                   f"&token={token}"
     assert stored["client_reference_id"] == f"uhadmin-attempt-{attempt.id}"
     assert stored["metadata"] == {"uhadmin_attempt_id": str(attempt.id),
                                   "uhadmin_attempt_key": attempt.attempt_key,
@@ -254,8 +258,7 @@ async def test_paid_through_the_success_page(checkout_lab):
     paid = await pay(attempt.url)
     assert paid.status_code == 303
     landing = paid.headers["location"]
-    assert landing == (f"{lab.receiver.url}/success?session_id={attempt.session_id}"
-                       f"&attempt={attempt.id}")
+    assert landing == lab.success_link(attempt)
     page = await visit(landing)
     assert page.status_code == 200
     assert "Payment received" in page.text and attempt.session_id in page.text
@@ -276,7 +279,7 @@ async def test_declined_then_back_to_the_cancel_page_keeps_the_reason(checkout_l
     assert refreshed.outcome is Outcome.DECLINED
     assert (refreshed.decline_code, refreshed.decline_message) == (
         "insufficient_funds", "Your card has insufficient funds.")
-    page = await visit(lab.receiver.cancel_url(attempt.id))
+    page = await visit(lab.cancel_link(attempt))
     assert page.status_code == 200 and "Checkout canceled" in page.text
     assert "insufficient_funds" in page.text
     canceled = await lab.service.get(attempt.id)
@@ -324,12 +327,12 @@ async def test_sandbox_expiry_arrives_by_webhook_and_ends_the_wait(checkout_lab)
     lamp = await lab.approved_listing()
     attempt = await lab.service.create([(lamp.id, 1)])
     assert lab.receiver.has_webhook_secret  # registered with the sandbox on start
-    waiting = asyncio.ensure_future(lab.service.wait_for_outcome(attempt.id))
+    waiting = asyncio.ensure_future(lab.service.wait_for_outcome(attempt.id, page_grace=0.1))
     await asyncio.sleep(0.05)
     assert not waiting.done()
     lab.sandbox.clock.advance(31 * 60)
     async with asyncio.timeout(10):
-        ended = await waiting
+        ended = (await waiting).attempt
     assert (ended.outcome, ended.status) == (Outcome.EXPIRED, "expired")
 
 
@@ -342,10 +345,12 @@ async def test_wait_ends_on_the_cancel_page_but_not_on_a_decline(checkout_lab):
     await lab.service.refresh(attempt.id)
     await asyncio.sleep(0.05)
     assert not waiting.done()  # the buyer may still try another card
-    await visit(lab.receiver.cancel_url(attempt.id))
+    await visit(lab.cancel_link(attempt))
     async with asyncio.timeout(10):
-        ended = await waiting
-    assert (ended.outcome, ended.decline_code) == (Outcome.CANCELED, "generic_decline")
+        result = await waiting
+    assert (result.attempt.outcome, result.attempt.decline_code) == (Outcome.CANCELED,
+                                                                     "generic_decline")
+    assert result.page_delivered  # the wait ended only once the browser had its page
 
 
 async def test_refresh_open_catches_up_on_everything_unfinished(checkout_lab):
@@ -370,8 +375,7 @@ async def test_success_page_when_stripe_cannot_confirm_says_so(checkout_lab):
     lamp = await lab.approved_listing()
     attempt = await lab.service.create([(lamp.id, 1)])
     lab.sandbox.set_faults(fail_rate=1.0)
-    page = await visit(lab.receiver.success_url(attempt.id).replace(
-        "{CHECKOUT_SESSION_ID}", attempt.session_id))
+    page = await visit(lab.success_link(attempt))
     assert page.status_code == 200 and "Payment being confirmed" in page.text
     assert "Stripe could not confirm the result just now" in page.text
     assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
@@ -505,7 +509,7 @@ def test_success_url_query_shape():
         link = receiver.success_url(7)
     finally:
         receiver._httpd = None
-    assert "{CHECKOUT_SESSION_ID}" in link
+    assert "{CHECKOUT_SESSION_ID}" in link and "{token}" in link
     assert parse_qs(urlsplit(link).query)["attempt"] == ["7"]
 
 

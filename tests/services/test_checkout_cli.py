@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -65,7 +66,9 @@ def test_create_wait_prints_the_session_then_the_outcome(approved_listing):
     assert outcome == {"id": session["id"], "attempt_id": session["attempt_id"],
                        "outcome": "paid", "status": "complete", "payment_status": "paid",
                        "decline_code": "generic_decline",
-                       "decline_message": "Your card was declined."}
+                       "decline_message": "Your card was declined.",
+                       "card": {"brand": "visa", "last4": "4242", "three_d_secure": False},
+                       "interrupted": False}
     # The history survives the process: list reads the database, status asks Stripe again.
     code, out, _ = run("checkout", "list", "--json")
     [listed] = json.loads(out)
@@ -76,13 +79,24 @@ def test_create_wait_prints_the_session_then_the_outcome(approved_listing):
     assert code == 0 and json.loads(out)["outcome"] == "paid"
 
 
-def test_create_status_expire_and_expire_mine(approved_listing):
+def test_without_wait_or_serve_create_refuses_pages_that_would_die(approved_listing):
+    code, out, err = run("checkout", "create", "--listing", str(approved_listing),
+                         "--no-open")
+    assert code == 1 and out == ""
+    assert "run `uhadmin checkout serve` in another terminal, use --wait" in err
+    code, out, _ = run("checkout", "list", "--json")
+    assert json.loads(out) == []  # nothing half-made
+
+
+def test_create_status_expire_and_expire_mine(approved_listing, monkeypatch):
+    # The website's own pages: nothing of this command needs to outlive it.
+    monkeypatch.setenv("UHADMIN_SUCCESS_URL", "https://shop.example/thanks?s={CHECKOUT_SESSION_ID}")
+    monkeypatch.setenv("UHADMIN_CANCEL_URL", "https://shop.example/cart")
     code, out, err = run("checkout", "create", "--listing", str(approved_listing),
                          "--no-open", "--expires-in", "45m", "--json")
     assert code == 0, err
     made = json.loads(out)
     assert set(made) == {"id", "url", "expires_at", "attempt_id"}
-    assert "live only as long as this command" in err
     code, out, _ = run("checkout", "status", made["id"])
     assert code == 0 and made["id"] in out and "open" in out
     code, out, _ = run("checkout", "expire", made["id"], "--json")
@@ -118,3 +132,78 @@ def test_cards_lists_stripes_test_cards():
     assert {"number": "4000 0000 0000 0002", "brand": "visa", "outcome": "declined",
             "decline_code": "generic_decline",
             "description": "Declined (generic decline)"} in cards
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    command = [sys.executable, "-c", "from uhadmin.cli import main; main()", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, UHADMIN_ACTOR="tess"))
+
+
+def finish(process: subprocess.Popen, timeout: float = 30) -> int:
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_wait_sees_an_expiry_from_a_second_terminal(approved_listing):
+    process = start_cli("checkout", "create", "--listing", str(approved_listing),
+                        "--no-open", "--wait")
+    try:
+        session = json.loads(read_line(process.stdout))
+        code, out, err = run("checkout", "expire", session["id"], "--json")
+        assert code == 0, err
+        outcome = json.loads(read_line(process.stdout))
+    finally:
+        code = finish(process)
+    assert code == 0
+    assert (outcome["outcome"], outcome["interrupted"]) == ("expired", False)
+
+
+def test_ctrl_c_ends_the_wait_cleanly_and_leaves_the_attempt_open(approved_listing):
+    process = start_cli("checkout", "create", "--listing", str(approved_listing),
+                        "--no-open", "--wait")
+    try:
+        session = json.loads(read_line(process.stdout))
+        process.send_signal(signal.SIGINT)
+        outcome = json.loads(read_line(process.stdout))
+        code = finish(process, timeout=15)
+        stderr = process.stderr.read()
+    finally:
+        finish(process)
+    assert code == 130 and "Traceback" not in stderr
+    assert (outcome["outcome"], outcome["interrupted"]) == ("open", True)
+    code, out, _ = run("checkout", "status", session["id"], "--json")
+    assert json.loads(out)["status"] == "open"  # the session is left as it was
+
+
+def test_serve_hosts_pages_for_sessions_made_by_separate_commands(approved_listing):
+    serve = start_cli("checkout", "serve", "--port", "0", "--json")
+    try:
+        served = json.loads(read_line(serve.stdout))
+        assert served["receiver"].startswith("http://127.0.0.1:")
+        assert served["stripe_api_base"].startswith("http://127.0.0.1:")
+        code, out, err = run("checkout", "create", "--listing", str(approved_listing),
+                             "--no-open", "--json")
+        assert code == 0, err
+        made = json.loads(out)  # this command has exited: its pages must not matter
+        assert made["url"].startswith(served["stripe_api_base"] + "/c/pay/")
+        paid = httpx.post(made["url"], data={
+            "email": "b@example.test", "cardNumber": "4242424242424242",
+            "cardExpiry": "12/34", "cardCvc": "123", "billingName": "B"})
+        assert paid.status_code == 303
+        assert paid.headers["location"].startswith(served["receiver"] + "/success?")
+        page = httpx.get(paid.headers["location"])
+        assert page.status_code == 200 and "Payment received" in page.text
+        code, out, _ = run("checkout", "list", "--json")
+        [listed] = json.loads(out)
+        assert listed["outcome"] == "paid" and listed["card"]["last4"] == "4242"
+        serve.send_signal(signal.SIGINT)
+        assert finish(serve, timeout=15) == 0
+    finally:
+        finish(serve)
+    code, _, err = run("checkout", "create", "--listing", str(approved_listing), "--no-open")
+    assert code == 1 and "checkout serve" in err  # gone with it: refused, not a dead link

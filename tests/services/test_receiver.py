@@ -163,7 +163,7 @@ async def test_sandbox_delivers_real_signed_events_to_the_receiver(lab):
             "cardExpiry": "12/34", "cardCvc": "123", "billingName": "B"})
     assert paid.status_code == 303  # we do not follow it: only the webhook may tell us
     async with asyncio.timeout(10):
-        recorded = await lab.service.wait_for_outcome(attempt.id)
+        recorded = (await lab.service.wait_for_outcome(attempt.id, page_grace=0)).attempt
     assert recorded.outcome is Outcome.PAID
 
 
@@ -235,7 +235,7 @@ async def test_success_page_escapes_what_it_shows(lab):
     lamp = await lab.approved_listing("<script>alert(1)</script> lamp")
     attempt = await lab.service.create([(lamp.id, 1)])
     async with httpx.AsyncClient() as client:
-        page = await client.get(lab.receiver.cancel_url(attempt.id))
+        page = await client.get(lab.cancel_link(attempt))
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;" in page.text
 
@@ -265,7 +265,175 @@ async def test_configured_port_is_used(checkout_lab):
     receiver.start()
     try:
         assert receiver.url == f"http://127.0.0.1:{port}"
-        assert receiver.cancel_url(5) == f"http://127.0.0.1:{port}/cancel?attempt=5"
+        assert receiver.cancel_url(5) == f"http://127.0.0.1:{port}/cancel?attempt=5" \
+                                         "&token={token}"
     finally:
         receiver.stop()
     assert not receiver.running
+
+
+# --------------------------------------------------------------------------- a shared machine
+# Each attack below worked against the receiver before it checked tokens, Host and Origin,
+# future timestamps, event shapes, read timeouts and SO_REUSEADDR.
+
+async def test_return_pages_change_nothing_without_the_attempts_token(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    other = await lab.service.create([(lamp.id, 1)])
+    lab.changes.clear()
+    async with httpx.AsyncClient(base_url=lab.receiver.url) as client:
+        bare = await client.get(f"/cancel?attempt={attempt.id}")
+        guessed = await client.get(f"/cancel?attempt={attempt.id}&token={'0' * 32}")
+        borrowed = await client.get(lab.cancel_link(other).replace(
+            f"attempt={other.id}", f"attempt={attempt.id}"))
+        by_session = await client.get(f"/success?session_id={attempt.session_id}")
+    for response in (bare, guessed, borrowed, by_session):
+        assert response.status_code == 403 and "This link is not valid" in response.text
+        assert "Desk lamp" not in response.text  # nor does it show what was bought
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+    assert lab.changes == []
+    async with httpx.AsyncClient() as client:
+        real = await client.get(lab.cancel_link(attempt))
+    assert real.status_code == 200 and "Checkout canceled" in real.text
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.CANCELED
+
+
+def raw_request(port: int, request: bytes, *, timeout: float = 5.0) -> bytes:
+    """Send bytes as they are (any Host header) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1",
+                                  "127.0.0.1.nip.io:{port}", ""])
+async def test_only_loopback_host_headers_are_served(lab, host):
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: refused."""
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    path = lab.cancel_link(attempt).removeprefix(lab.receiver.url)
+    header = f"Host: {host.format(port=lab.receiver.port)}\r\n" if host else ""
+    answer = await asyncio.to_thread(raw_request, lab.receiver.port,
+                                     f"GET {path} HTTP/1.1\r\n{header}"
+                                     "Connection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.0 403"), answer[:80]
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+    for own in (f"127.0.0.1:{lab.receiver.port}", f"localhost:{lab.receiver.port}"):
+        home = await asyncio.to_thread(raw_request, lab.receiver.port,
+                                       f"GET / HTTP/1.1\r\nHost: {own}\r\n\r\n".encode())
+        assert home.startswith(b"HTTP/1.0 200")
+
+
+async def test_no_cross_origin_request_is_answered(lab):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    evil = {"Origin": "http://evil.example"}
+    async with httpx.AsyncClient() as client:
+        preflight = await client.request("OPTIONS", lab.receiver.webhook_url, headers={
+            **evil, "Access-Control-Request-Method": "POST"})
+        page = await client.get(lab.cancel_link(attempt), headers=evil)
+        hook = await client.post(lab.receiver.webhook_url, content=b"{}", headers=evil)
+        own = await client.get(lab.receiver.url + "/", headers={"Origin": lab.receiver.url})
+    for response in (preflight, page, hook):
+        assert response.status_code in (403, 405)
+        assert not [name for name in response.headers if name.lower().startswith("access-")]
+    assert own.status_code == 200
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+
+
+@pytest.mark.parametrize("ahead", [330, 10 * 365 * 24 * 3600])
+async def test_signatures_dated_in_the_future_are_refused(lab, ahead):
+    lamp = await lab.approved_listing()
+    attempt = await lab.service.create([(lamp.id, 1)])
+    response = await post_event(lab.receiver, session_event(attempt.session_id),
+                                timestamp=int(time.time()) + ahead)
+    assert response.status_code == 400 and "in the future" in response.json()["error"]
+    assert (await lab.service.get(attempt.id)).outcome is Outcome.OPEN
+    within = await post_event(lab.receiver, session_event(attempt.session_id),
+                              timestamp=int(time.time()) + 60)  # clock skew is tolerated
+    assert within.status_code == 200 and within.json()["result"] == "processed"
+
+
+MALFORMED = [
+    b"not json at all",
+    b"[1, 2, 3]",
+    b'{"id": 5, "type": "checkout.session.completed"}',
+    b'{"id": "evt_m1", "type": "checkout.session.completed", "data": "x"}',
+    b'{"id": "evt_m2", "type": "checkout.session.completed", "data": {"object": [1]}}',
+    b'{"id": "evt_m3", "type": "checkout.session.completed", "data": {"object": '
+    b'{"object": "checkout.session", "id": {"a": 1}, "status": "complete"}}}',
+    b'{"id": "evt_m4", "type": "checkout.session.expired", "data": {"object": '
+    b'{"object": "checkout.session", "id": "cs_x", "status": "expired", "created": "soon"}}}',
+    b'{"id": "evt_m5", "type": "checkout.session.completed", "data": {"object": '
+    b'{"object": "payment_intent", "id": "pi_x"}}}',
+    b'{"id": "evt_m6", "type": "payment_intent.payment_failed", "data": {"object": '
+    b'{"object": "payment_intent", "id": "pi_x", "metadata": "attempt 1"}}}',
+    b'{"id": "evt_m7", "type": "checkout.session.completed", "data": {"object": '
+    b'{"object": "checkout.session", "id": "cs_x", "status": "complete", "metadata": [1]}}}',
+    b"\xff\xfe not utf-8",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+async def test_signed_but_malformed_bodies_are_400_never_5xx(lab, body):
+    header = signature_header(body, SECRET)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(lab.receiver.webhook_url, content=body,
+                                      headers={"Stripe-Signature": header})
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize("headers", [
+    b"Content-Length: many\r\n", b"Content-Length: -5\r\n", b"",
+    b"Content-Length: 999999999999\r\n", b"Content-Length: 50\r\n"])  # last: body too short
+async def test_bad_lengths_get_an_answer_not_a_dropped_connection(checkout_lab, headers):
+    receiver = CheckoutReceiver(read_timeout=0.5)
+    receiver.attach(checkout_lab.service)
+    receiver.start()
+    try:
+        answer = await asyncio.to_thread(
+            raw_request, receiver.port,
+            b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n{}"
+            % (receiver.port, headers))
+    finally:
+        receiver.stop()
+    assert answer.startswith(b"HTTP/1.0 400"), answer[:80]
+
+
+async def test_a_silent_connection_is_closed_after_the_read_timeout(checkout_lab):
+    receiver = CheckoutReceiver(read_timeout=0.3)
+    receiver.attach(checkout_lab.service)
+    receiver.start()
+    try:
+        def slow_client() -> tuple[bytes, float]:
+            with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finishes
+                started = time.monotonic()
+                return conn.recv(1024), time.monotonic() - started
+
+        closed_with, after = await asyncio.to_thread(slow_client)
+    finally:
+        receiver.stop()
+    assert closed_with == b""  # the receiver hung up; the 5 s client timeout never fired
+    assert after < 4
+
+
+def test_a_fixed_port_is_free_again_the_moment_the_receiver_stops():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    try:
+        first = CheckoutReceiver(port=port).start(loop)
+        for _ in range(3):  # the receiver closes these: its side lingers in TIME_WAIT
+            assert httpx.get(first.url + "/").status_code == 200
+        first.stop()
+        second = CheckoutReceiver(port=port).start(loop)
+        assert second.port == port
+        second.stop()
+    finally:
+        loop.close()

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from checkout_fixtures import lab_settings
+from PySide6.QtCore import QPoint, QRect, QSize
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractScrollArea,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QTabBar,
+)
 
 from uhadmin.domain import CheckoutAttempt, CheckoutLine, ListingStatus, Outcome, TestCard
 from uhadmin.services.checkout import CheckoutService
@@ -207,7 +218,9 @@ def test_a_declined_card_shows_its_reason(tab, run, lab, make_listing, stripe_sa
     settle(run, tab)
     row = tab.history_model.row_of(attempt.id)
     assert tab.history_model.data(tab.history_model.index(row, 2)) == "declined"
-    assert "insufficient_funds" in tab.history_model.data(tab.history_model.index(row, 5))
+    assert tab.history_model.data(tab.history_model.index(row, 5)) == "Visa ····9995"
+    assert "insufficient_funds" in tab.history_model.data(tab.history_model.index(row, 6))
+    assert "Card: Visa ····9995" in tab.outcome_label.text()
 
 
 def test_expire_and_expire_all_mine(tab, run, lab, make_listing):
@@ -283,3 +296,156 @@ def test_closing_cancels_the_lab_tasks(tab, run, lab, make_listing, stripe_sandb
     finally:
         stripe_sandbox.set_faults(latency_ms=0)
     assert not tab.tasks.pending
+
+
+# --------------------------------------------------------------------------- the lab fits
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "views"
+
+
+def controls_of(tab) -> list:
+    found = [w for kind in (QAbstractButton, QLineEdit, QComboBox) for w in tab.findChildren(kind)]
+    return [widget for widget in found
+            if widget.isVisibleTo(tab) and not isinstance(widget, QTabBar)
+            and widget.window() is tab.window() and not widget.objectName().startswith("qt_")]
+
+
+def scroll_to(scroll, widget) -> None:
+    """Scroll the lab so the widget's top left corner is as near the view's as it goes."""
+    if scroll.widget().isAncestorOf(widget):
+        corner = widget.mapTo(scroll.widget(), QPoint(0, 0))
+        scroll.horizontalScrollBar().setValue(corner.x())
+        scroll.verticalScrollBar().setValue(corner.y())
+    QApplication.processEvents()
+
+
+def visible_in_window(widget, window) -> bool:
+    """The widget's whole rectangle is inside the window and inside every scrolling
+    viewport it sits in (so nothing of it is clipped)."""
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    rect = QRect(top_left, widget.size())
+    if not window.rect().contains(rect):
+        return False
+    parent = widget.parentWidget()
+    while parent is not None and parent is not window:
+        if isinstance(parent, QAbstractScrollArea):
+            viewport = parent.viewport()
+            shown = QRect(viewport.mapTo(window, QPoint(0, 0)), viewport.size())
+            if not shown.contains(rect):
+                return False
+        parent = parent.parentWidget()
+    return True
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 640), (1280, 800)])
+def test_the_lab_fits_the_window(qtbot, lab, listings, change_bus, app_settings, key_store,
+                                 preferences, qsettings, run, stripe_sandbox, width, height):
+    from uhadmin.views.main_window import MainWindow
+
+    window = MainWindow(settings=app_settings, listings=listings, bus=change_bus,
+                        keys=key_store, preferences=preferences, qsettings=qsettings)
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
+    tab = CheckoutTab(lab.service, listings, change_bus, actor="tess")
+    window.add_tab(tab, "Checkout lab", key="checkout")
+    window.resize(width, height)
+    window.show()
+    window.tab_widget.setCurrentWidget(tab)
+    qtbot.waitExposed(window)
+    run(tab.tasks.wait_idle())
+    QApplication.processEvents()
+    assert window.size() == QSize(width, height)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(ARTIFACTS / f"checkout-lab-{width}x{height}.png"))
+
+    scroll = tab.top_scroll
+    cut = []
+    for control in controls_of(tab):
+        scroll_to(scroll, control)  # what scrolling can reach counts
+        hint = control.minimumSizeHint()
+        if not visible_in_window(control, window) or control.width() < hint.width() \
+                or control.height() < hint.height():
+            cut.append(f"{control.objectName() or control.text()} {control.geometry()}")
+    assert cut == [], f"controls cut off at {width}x{height}"
+
+    table = tab.cards.table
+    scroll_to(scroll, table)
+    assert visible_in_window(table, window)
+    metrics = table.fontMetrics()
+    for row in range(tab.cards.model.rowCount()):
+        cell = table.visualRect(tab.cards.model.index(row, 2))
+        text = tab.cards.model.data(tab.cards.model.index(row, 2))
+        assert table.viewport().rect().contains(cell), f"card row {row} outside the table"
+        assert metrics.horizontalAdvance(text) <= cell.width(), f"{text!r} is cut"
+    if width >= 1280:  # nothing to scroll for: everything is on screen at once
+        assert not scroll.verticalScrollBar().isVisible()
+        assert not scroll.horizontalScrollBar().isVisible()
+        assert tab.history_table.height() >= 5 * 24
+    tab.shutdown()
+    run(tab.tasks.wait_idle())
+
+
+# --------------------------------------------------------------------------- GUI + Chromium
+CHROMIUM = os.environ.get("UHADMIN_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def browse_and_pay(url: str, card: str, shots: Path) -> dict:
+    """A real headless Chromium pays on the hosted page (Playwright's sync API, in a worker
+    thread while the Qt loop keeps serving the receiver) and reports the page it ends on."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(url)
+            page.fill("#email", "buyer@example.test")
+            page.fill("#cardNumber", card)
+            page.fill("#cardExpiry", "12 / 34")
+            page.fill("#cardCvc", "123")
+            page.fill("#billingName", "Ada Buyer")
+            if card.startswith("4242"):
+                with page.expect_navigation(url="**/success?*"):
+                    page.click("#submit")
+            else:
+                page.click("#submit")
+                page.locator("#payment-error").wait_for()
+                with page.expect_navigation(url="**/cancel?*"):
+                    page.click("a.back")
+            page.screenshot(path=str(shots), full_page=True)
+            return {"result": page.inner_text("[data-testid=result]"),
+                    "outcome": page.inner_text("[data-testid=outcome]"),
+                    "card": page.inner_text("[data-testid=card]")}
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("card", "result", "outcome"), [
+    ("4242 4242 4242 4242", "Payment received", Outcome.PAID),
+    ("4000 0000 0000 0002", "Checkout canceled", Outcome.CANCELED)])
+def test_the_gui_path_ends_on_a_rendered_page_in_chromium(tab, run, lab, make_listing,
+                                                          stripe_sandbox, card, result,
+                                                          outcome):
+    if not Path(CHROMIUM).is_file():
+        reason = f"needs Chromium at {CHROMIUM}"
+        pytest.fail(reason) if os.environ.get("CI", "").lower() == "true" else \
+            pytest.skip(reason)
+    choose(tab, run, published(make_listing, run, lab))
+    tab.create_button.click()
+    settle(run, tab)
+    attempt = tab.attempt
+    tab.open_button.click()
+    settle(run, tab)
+    assert lab.opened == [attempt.url]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shown = run(asyncio.to_thread(browse_and_pay, attempt.url, card,
+                                  ARTIFACTS / f"gui-path-{outcome}.png"))
+    assert (shown["result"], shown["outcome"]) == (result, str(outcome))
+    assert shown["card"] == f"Visa ····{card[-4:]}"
+    run(asyncio.to_thread(stripe_sandbox.wait_for_webhooks, 5))
+    settle(run, tab)
+    row = tab.history_model.row_of(attempt.id)
+    assert tab.history_model.data(tab.history_model.index(row, 2)) == str(outcome)
+    assert tab.history_model.data(tab.history_model.index(row, 5)).startswith(
+        f"Visa ····{card[-4:]}")
+    assert tab.outcome_label.text().startswith(str(outcome))

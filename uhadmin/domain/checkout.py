@@ -107,6 +107,9 @@ class CheckoutAttempt:
     decline_message: str = ""
     payment_intent_id: str | None = None
     updated_at: datetime | None = None
+    card_brand: str = ""  # of the last card tried: "visa", "mastercard", ...
+    card_last4: str = ""
+    three_d_secure: bool | None = None  # None: no card charged yet, so unknown
 
     @property
     def listing_ids(self) -> tuple[int, ...]:

@@ -5,6 +5,12 @@ works under asyncio, qasync and the CLI alike. Each request that records somethi
 work to the application's event loop with `run_coroutine_threadsafe` and waits for it: the
 attempt is recorded (and the ChangeBus told) on the loop's thread before the page renders, so
 the page shows what the app now knows.
+
+Safe on a shared machine: every success/cancel link carries the attempt's unguessable token
+(nothing is recorded or shown without it); only loopback Host headers are served (DNS
+rebinding) and no cross-origin request is answered or allowed (no CORS headers, a foreign
+Origin is refused); every connection has a read timeout; malformed requests get a 4xx page,
+never a 5xx or a dropped connection; the port is reusable the moment the receiver stops.
 """
 
 from __future__ import annotations
@@ -15,17 +21,17 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jinja2
+from markupsafe import Markup
 
-from uhadmin.domain.checkout import CheckoutAttempt
 from uhadmin.errors import ConfigError, UhadminError
 from uhadmin.money import format_money
+from uhadmin.services.checkout import MalformedEventError, ReturnResult
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +41,26 @@ log = logging.getLogger(__name__)
 LOOP_TIMEOUT_S = 30.0
 MAX_WEBHOOK_BYTES = 1 << 20  # Stripe's events are a few KiB; refuse anything absurd
 SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+TOKEN_PLACEHOLDER = "{token}"  # filled per attempt by the gateway's session_params
+# A browser or Stripe sends a whole request at once; a connection silent this long is a
+# slow-loris or a dead peer, and holds a thread.
+READ_TIMEOUT_S = 10.0
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 class WebhookSignatureError(UhadminError):
     """A webhook whose Stripe-Signature is missing, wrong or too old; it was not processed."""
 
 
-@dataclass(frozen=True)
-class ReturnResult:
-    """What the app recorded for a buyer who came back through the success or cancel page."""
-
-    attempt: CheckoutAttempt | None
-    problem: str = ""  # e.g. "Stripe could not be reached to confirm the payment"
-
-
 class ReceiverHandler(Protocol):
     """What the receiver calls on the event loop (CheckoutService implements it)."""
 
-    def record_return(self, kind: str, *, session_id: str | None,
-                      attempt_id: int | None) -> Awaitable[ReturnResult]: ...
+    def record_return(self, kind: str, *, session_id: str | None, attempt_id: int | None,
+                      token: str | None) -> Awaitable[ReturnResult]: ...
 
     def record_webhook_event(self, event: Mapping[str, Any]) -> Awaitable[str]: ...
+
+    def page_delivered(self, attempt_id: int) -> None: ...
 
 
 # (payload, Stripe-Signature header, candidate secrets) -> the verified event as a dict;
@@ -76,14 +81,24 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def setup(self) -> None:
-        super().setup()
+        self.timeout = self.server.receiver.read_timeout  # type: ignore[attr-defined]
+        super().setup()  # applies self.timeout to the socket
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except TimeoutError:  # the request line or headers never came: close quietly
+            self.close_connection = True
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.receiver._get(self)  # type: ignore[attr-defined]
+        self.server.receiver._serve(self, "GET")  # type: ignore[attr-defined]
 
     def do_POST(self) -> None:  # noqa: N802
-        self.server.receiver._post(self)  # type: ignore[attr-defined]
+        self.server.receiver._serve(self, "POST")  # type: ignore[attr-defined]
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - a CORS preflight: refused, no CORS headers
+        self.server.receiver._serve(self, "OPTIONS")  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # The query string holds only session and attempt ids, never a secret.
@@ -100,7 +115,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a configured port already in use must fail, not be shared
+    # SO_REUSEADDR: a fixed UHADMIN_RECEIVER_PORT is free again the moment a run ends
+    # (closed connections linger in TIME_WAIT for a minute otherwise). On Linux and macOS it
+    # still refuses a port another process is listening on, so a busy port stays an error.
+    allow_reuse_address = True
 
 
 class CheckoutReceiver:
@@ -108,12 +126,14 @@ class CheckoutReceiver:
 
     def __init__(self, *, port: int = 0, host: str = "127.0.0.1",
                  webhook_secrets: Iterable[str] = (), verifier: Verifier | None = None,
-                 mode_label: str = "test mode") -> None:
+                 mode_label: str = "test mode",
+                 read_timeout: float = READ_TIMEOUT_S) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError(f"receiver: serves on loopback only (got host {host!r})")
         self.host = host
         self.port = port
         self.mode_label = mode_label
+        self.read_timeout = read_timeout
         self._secrets: list[str] = [s for s in webhook_secrets if s]
         self._verifier = verifier
         self._handler: ReceiverHandler | None = None
@@ -123,6 +143,7 @@ class CheckoutReceiver:
         self._templates = _templates()
         self._stylesheet = (resources.files("uhadmin.resources") / "pages" / "pages.css"
                             ).read_bytes()
+        self._stylesheet_text = Markup(self._stylesheet.decode())  # our own file, not input
 
     # ----------------------------------------------------------------- wiring and lifecycle
     def attach(self, handler: ReceiverHandler) -> None:
@@ -182,19 +203,60 @@ class CheckoutReceiver:
         return f"http://{host}:{self.port}"
 
     def success_url(self, attempt_id: int) -> str:
-        """The success page; Stripe replaces the literal {CHECKOUT_SESSION_ID}."""
-        return f"{self.url}/success?session_id={SESSION_PLACEHOLDER}&attempt={attempt_id}"
+        """The success page; Stripe replaces the literal {CHECKOUT_SESSION_ID}, the service
+        the literal {token} (the attempt's return token)."""
+        return (f"{self.url}/success?session_id={SESSION_PLACEHOLDER}&attempt={attempt_id}"
+                f"&token={TOKEN_PLACEHOLDER}")
 
     def cancel_url(self, attempt_id: int) -> str:
         # Stripe fills {CHECKOUT_SESSION_ID} in success_url only, so the cancel link carries
         # our own attempt id instead.
-        return f"{self.url}/cancel?{urlencode({'attempt': attempt_id})}"
+        return f"{self.url}/cancel?attempt={attempt_id}&token={TOKEN_PLACEHOLDER}"
 
     @property
     def webhook_url(self) -> str:
         return f"{self.url}/webhook"
 
     # ----------------------------------------------------------------- requests
+    def _serve(self, request: _Handler, method: str) -> None:
+        try:
+            self._dispatch(request, method)
+        except ValueError as error:  # e.g. a path urlsplit cannot read: the request's fault
+            self._message(request, 400, "Bad request", f"This request is malformed ({error}).")
+        except Exception:  # the browser gets an answer, never a dropped connection
+            log.exception("receiver: %s %s failed", method, request.path[:200])
+            self._message(request, 500, "uhadmin could not answer",
+                          "Something went wrong in uhadmin; the details are in its log.")
+
+    def _dispatch(self, request: _Handler, method: str) -> None:
+        refusal = self._refusal(request)
+        if refusal:
+            self._message(request, 403, "Request refused", refusal)
+        elif method == "OPTIONS":
+            self._message(request, 405, "Method not allowed", "This receiver answers no "
+                                                              "cross-origin requests.")
+        elif method == "POST":
+            self._post(request)
+        else:
+            self._get(request)
+
+    def _refusal(self, request: _Handler) -> str:
+        """Why this request must not be served: a Host that is not this loopback address
+        (a DNS-rebinding page) or an Origin other than our own (a cross-site page)."""
+        host = (request.headers.get("Host") or "").strip().lower()
+        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if not name:
+            name, port = host, ""
+        if name.strip("[]") not in LOOPBACK_NAMES or (port and port != str(self.port)):
+            return "this receiver only answers requests addressed to its loopback address"
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/").lower() not in self._own_origins():
+            return "cross-origin requests are not answered"
+        return ""
+
+    def _own_origins(self) -> set[str]:
+        return {f"http://{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+
     def _get(self, request: _Handler) -> None:
         split = urlsplit(request.path)
         query = {key: values[0] for key, values in parse_qs(split.query).items()}
@@ -211,10 +273,11 @@ class CheckoutReceiver:
 
     def _return_page(self, request: _Handler, kind: str, query: Mapping[str, str]) -> None:
         session_id = query.get("session_id") or None
-        if session_id == SESSION_PLACEHOLDER:
+        if session_id == SESSION_PLACEHOLDER or (session_id and len(session_id) > 255):
             session_id = None  # opened by hand, not through Stripe
         raw_attempt = query.get("attempt", "")
-        attempt_id = int(raw_attempt) if raw_attempt.isdigit() else None
+        attempt_id = int(raw_attempt) if raw_attempt.isascii() and raw_attempt.isdigit() \
+            and len(raw_attempt) <= 12 else None
         if session_id is None and attempt_id is None:
             self._message(request, 400, "Missing checkout session",
                           "This page needs the session_id or attempt that Stripe adds to the "
@@ -226,29 +289,42 @@ class CheckoutReceiver:
             return
         try:
             result = self._on_loop(self._handler.record_return(
-                kind, session_id=session_id, attempt_id=attempt_id))
+                kind, session_id=session_id, attempt_id=attempt_id,
+                token=query.get("token")))
         except Exception as error:  # shown on the page; the browser must get an answer
             log.warning("recording the %s return failed: %s", kind, error)
             result = ReturnResult(None, problem=f"uhadmin could not record this: {error}")
+        if result.forbidden:
+            self._message(request, 403, "This link is not valid",
+                          "The link does not carry this checkout attempt's token, so nothing "
+                          "was recorded. Open the page Stripe Checkout sends you to.")
+            return
         attempt = result.attempt
         shown_session = session_id or (attempt.session_id if attempt else None)
         html = self._templates.get_template(f"{kind}.html").render(
             attempt=attempt, session_id=shown_session, problem=result.problem,
-            mode_label=self.mode_label)
+            mode_label=self.mode_label, stylesheet=self._stylesheet_text)
         request.reply(200 if attempt else 404, html.encode(), "text/html; charset=utf-8")
+        if attempt is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._handler.page_delivered, attempt.id)
 
     def _post(self, request: _Handler) -> None:
         if urlsplit(request.path).path != "/webhook":
             self._message(request, 404, "Page not found", "Only /webhook accepts POST.")
             return
-        try:
-            length = int(request.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
+        raw_length = request.headers.get("Content-Length") or ""
+        length = int(raw_length) if raw_length.isascii() and raw_length.isdigit() else -1
         if not 0 < length <= MAX_WEBHOOK_BYTES:
-            self._json(request, 400, {"error": "expected a JSON body with Content-Length"})
+            self._json(request, 400, {"error": "expected a JSON body with Content-Length "
+                                               f"(1 to {MAX_WEBHOOK_BYTES} bytes)"})
             return
-        payload = request.rfile.read(length)
+        try:
+            payload = request.rfile.read(length)
+        except TimeoutError:
+            payload = b""
+        if len(payload) != length:
+            self._json(request, 400, {"error": "the body is shorter than its Content-Length"})
+            return
         signature = request.headers.get("Stripe-Signature", "")
         try:
             event = self._verify(payload, signature)
@@ -261,6 +337,9 @@ class CheckoutReceiver:
             return
         try:
             result = self._on_loop(self._handler.record_webhook_event(event))
+        except MalformedEventError as error:
+            self._json(request, 400, {"error": str(error)})
+            return
         except Exception as error:
             # Stripe retries a failed delivery; the event id keeps the retry from counting twice.
             log.exception("webhook %s could not be recorded", event.get("id"))
@@ -296,7 +375,8 @@ class CheckoutReceiver:
 
     def _message(self, request: _Handler, status: int, title: str, text: str) -> None:
         html = self._templates.get_template("message.html").render(
-            title=title, text=text, mode_label=self.mode_label)
+            title=title, text=text, mode_label=self.mode_label,
+            stylesheet=self._stylesheet_text)
         request.reply(status, html.encode(), "text/html; charset=utf-8")
 
     @staticmethod

@@ -154,6 +154,10 @@ class CheckoutAttemptRow(Base):
     decline_message: Mapped[str] = mapped_column(Text, default="")
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The last card tried, from the intent's latest charge (migration 0003_h10).
+    card_brand: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    card_last4: Mapped[str] = mapped_column(String(4), default="", server_default="")
+    three_d_secure: Mapped[bool | None] = mapped_column(nullable=True)
 
 
 class WebhookEventRow(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,9 +78,14 @@ class TestCardsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
-        for number, column in enumerate(self.model.columns):
-            self.table.setColumnWidth(number, column.width)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # Every card and its whole outcome always show: columns as wide as their text, and
+        # the table never shorter than its rows (a scroll area around the lab scrolls).
+        header = self.table.horizontalHeader()
+        for number in range(self.model.columnCount()):
+            header.setSectionResizeMode(number, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.copy_button = QPushButton("Copy number")
         self.copy_button.setObjectName("copyCardButton")
         self.copy_button.setToolTip("Copy the selected card number (or double-click it)")
@@ -93,10 +99,22 @@ class TestCardsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
         layout.addLayout(foot)
+        self._fit_table()
         self.copy_button.clicked.connect(self.copy_selected)
         self.table.doubleClicked.connect(lambda _index: self.copy_selected())
         if cards:
             self.table.selectRow(0)
+
+    def _fit_table(self) -> None:
+        table = self.table
+        table.resizeColumnsToContents()
+        table.resizeRowsToContents()
+        frame = 2 * table.frameWidth()
+        header = table.horizontalHeader()
+        width = sum(header.sectionSize(n) for n in range(header.count())) + frame
+        height = header.sizeHint().height() + frame + sum(
+            table.rowHeight(row) for row in range(self.model.rowCount()))
+        table.setMinimumSize(width, height)
 
     def selected_card(self) -> TestCard | None:
         rows = self.table.selectionModel().selectedRows()

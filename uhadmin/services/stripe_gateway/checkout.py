@@ -8,65 +8,26 @@ the SDK's objects into plain frozen values, so the rest of the services never se
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import stripe
 
+from uhadmin.domain.checkout import CheckoutAttempt
+from uhadmin.domain.checkout_rules import (
+    PaymentIntentInfo,
+    SessionInfo,
+    SessionLine,
+    return_token,
+)
 from uhadmin.services.stripe_gateway.client import StripeGateway
 
 # Stripe's default tolerance for the Stripe-Signature timestamp (STRIPE_FACTS.md).
 SIGNATURE_TOLERANCE_S = 300
-
-
-@dataclass(frozen=True)
-class SessionLine:
-    """One line item as Stripe holds it."""
-
-    price_id: str
-    quantity: int
-    amount_total: int
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """The parts of a Checkout Session the checkout lab records."""
-
-    id: str
-    url: str | None
-    status: str  # open | complete | expired
-    payment_status: str  # paid | unpaid | no_payment_required
-    amount_total: int | None
-    currency: str
-    created: int
-    expires_at: int | None
-    livemode: bool
-    payment_intent_id: str | None = None
-    client_reference_id: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    lines: tuple[SessionLine, ...] = ()
-
-
-@dataclass(frozen=True)
-class PaymentIntentInfo:
-    """A payment intent's status and its last payment error (the decline), if any."""
-
-    id: str
-    status: str
-    error_code: str = ""  # e.g. card_declined, payment_intent_authentication_failure
-    decline_code: str = ""  # e.g. generic_decline, insufficient_funds
-    error_message: str = ""
-
-    @property
-    def declined(self) -> bool:
-        return bool(self.error_code or self.decline_code or self.error_message)
-
-    @property
-    def reason_code(self) -> str:
-        """The most specific code: the decline code when Stripe gives one."""
-        return self.decline_code or self.error_code
+METADATA_VALUE_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -107,6 +68,9 @@ def session_info(session: Any) -> SessionInfo:
                         description=_get(item, "description") or "")
             for item in (_get(line_items, "data") or ()))
     metadata = _get(session, "metadata") or {}
+    if not isinstance(_get(session, "id"), str) or not isinstance(metadata, Mapping) \
+            or not isinstance(_get(session, "status"), str):
+        raise ValueError("a checkout.session needs a string id and status")
     return SessionInfo(
         id=_get(session, "id"), url=_get(session, "url"), status=_get(session, "status"),
         payment_status=_get(session, "payment_status") or "unpaid",
@@ -118,15 +82,65 @@ def session_info(session: Any) -> SessionInfo:
         metadata={str(k): str(v) for k, v in dict(metadata).items()}, lines=lines)
 
 
+def _card_of(intent: Mapping[str, Any]) -> tuple[str, str, bool | None]:
+    """(brand, last4, 3-D Secure used) of the intent's latest charge, as the real API puts
+    them: `latest_charge` (expanded) -> `payment_method_details.card`. An unexpanded charge
+    (webhook payloads carry only its id) falls back to the card on `last_payment_error`."""
+    charge = _get(intent, "latest_charge")
+    card = _get(_get(charge, "payment_method_details"), "card")
+    if isinstance(card, Mapping):
+        secure = _get(card, "three_d_secure")
+        return (str(_get(card, "brand") or ""), str(_get(card, "last4") or ""),
+                isinstance(secure, Mapping))
+    error_card = _get(_get(_get(intent, "last_payment_error"), "payment_method"), "card")
+    if isinstance(error_card, Mapping):
+        return str(_get(error_card, "brand") or ""), str(_get(error_card, "last4") or ""), None
+    return "", "", None
+
+
 def payment_intent_info(intent: Any) -> PaymentIntentInfo:
+    """A PaymentIntentInfo from an SDK intent or a webhook event's `data.object` dict."""
     intent = _plain(intent)
-    error = _get(intent, "last_payment_error")
-    if not error:
-        return PaymentIntentInfo(id=_get(intent, "id"), status=_get(intent, "status"))
+    if not isinstance(_get(intent, "id"), str):
+        raise ValueError("a payment_intent needs a string id")
+    brand, last4, three_d_secure = _card_of(intent)
+    error = _get(intent, "last_payment_error") or {}
     return PaymentIntentInfo(id=_get(intent, "id"), status=_get(intent, "status"),
-                             error_code=_get(error, "code") or "",
-                             decline_code=_get(error, "decline_code") or "",
-                             error_message=_get(error, "message") or "")
+                             error_code=str(_get(error, "code") or ""),
+                             decline_code=str(_get(error, "decline_code") or ""),
+                             error_message=str(_get(error, "message") or ""),
+                             card_brand=brand, card_last4=last4,
+                             three_d_secure=three_d_secure)
+
+
+def session_params(attempt: CheckoutAttempt, *, success_url: str, cancel_url: str,
+                   expires_at: datetime) -> dict[str, Any]:
+    """The Checkout Session create parameters for one attempt (resent unchanged on resume).
+
+    `success_url`/`cancel_url` may hold `{token}`, replaced by the attempt's return token.
+    """
+    token = return_token(attempt.attempt_key)
+    listing_ids = ",".join(str(line.listing_id) for line in attempt.lines)
+    if len(listing_ids) > METADATA_VALUE_LIMIT:
+        listing_ids = listing_ids[:METADATA_VALUE_LIMIT].rsplit(",", 1)[0]
+    # No payment_method_types: the endive API version removed it (dynamic methods).
+    return {
+        "mode": "payment",
+        "line_items": [{"price": line.price_id, "quantity": line.quantity}
+                       for line in attempt.lines],
+        "success_url": success_url.replace("{token}", token),
+        "cancel_url": cancel_url.replace("{token}", token),
+        "client_reference_id": f"uhadmin-attempt-{attempt.id}",
+        "metadata": {"uhadmin_attempt_id": str(attempt.id),
+                     "uhadmin_attempt_key": attempt.attempt_key,
+                     "tester": attempt.tester[:METADATA_VALUE_LIMIT],
+                     "listing_ids": listing_ids},
+        "expires_at": int(expires_at.timestamp()),
+        # So a decline (payment_intent.payment_failed) can be tied to this attempt.
+        "payment_intent_data": {"metadata": {
+            "uhadmin_attempt_id": str(attempt.id),
+            "uhadmin_attempt_key": attempt.attempt_key}},
+    }
 
 
 class CheckoutGateway:
@@ -186,10 +200,11 @@ class CheckoutGateway:
         return [session_info(item) for item in page.data]
 
     async def retrieve_payment_intent(self, intent_id: str) -> PaymentIntentInfo:
+        """The intent with its latest charge expanded (the card used lives there)."""
         intent = await self.core.call(
             "payment_intents.retrieve",
             lambda client, options: client.v1.payment_intents.retrieve_async(
-                intent_id, {}, options))
+                intent_id, {"expand": ["latest_charge"]}, options))
         return payment_intent_info(intent)
 
     async def list_events(self, *, types: Sequence[str] = (), created_after: int | None = None,
@@ -233,31 +248,55 @@ class CheckoutGateway:
                 endpoint_id, {}, options))
 
 
-def verify_webhook(payload: bytes, signature_header: str, secrets: Sequence[str], *,
-                   tolerance: int = SIGNATURE_TOLERANCE_S) -> dict[str, Any]:
-    """The event as a dict when `signature_header` signs `payload` with one of `secrets`
-    and is at most `tolerance` seconds old; ValueError saying why otherwise.
+def _signed_at(signature_header: str) -> int | None:
+    for part in signature_header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            return int(value) if value.isdigit() else None
+    return None
 
-    Uses the SDK's own verification (constant-time compare, tolerance check).
+
+def verify_webhook(payload: bytes, signature_header: str, secrets: Sequence[str], *,
+                   tolerance: int = SIGNATURE_TOLERANCE_S,
+                   now: float | None = None) -> dict[str, Any]:
+    """The event as a dict when `signature_header` signs `payload` with one of `secrets`
+    and was made at most `tolerance` seconds before or after now; ValueError saying why
+    otherwise.
+
+    Uses the SDK's own verification (constant-time compare, age check). The SDK accepts
+    any timestamp in the future, so a signature dated years ahead (replayable until then)
+    is refused here first.
     """
-    text = payload.decode("utf-8", "replace")
+    signed_at = _signed_at(signature_header)
+    if signed_at is None:
+        raise ValueError("Stripe-Signature has no valid timestamp (t=...)")
+    ahead = signed_at - (time.time() if now is None else now)
+    if ahead > tolerance:
+        raise ValueError(f"Stripe-Signature timestamp is {int(ahead)} s in the future, "
+                         f"outside the tolerance of {tolerance} s")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the webhook body is not UTF-8 text") from None
     reasons = []
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance)
-        except stripe.SignatureVerificationError as error:
+        except (stripe.SignatureVerificationError, ValueError) as error:
             reasons.append(str(error).split(".")[0])
             continue
         try:
             event = json.loads(text)
         except ValueError:
             raise ValueError("the webhook body is not JSON") from None
-        if not isinstance(event, dict) or "id" not in event or "type" not in event:
-            raise ValueError("the webhook body is not a Stripe event")
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str) \
+                or not isinstance(event.get("type"), str):
+            raise ValueError("the webhook body is not a Stripe event (id and type strings)")
         return event
     reason = reasons[-1] if reasons else "no secret"
     raise ValueError(f"Stripe-Signature does not verify ({reason})")
 
 
 __all__ = ["CheckoutGateway", "PaymentIntentInfo", "SessionInfo", "SessionLine",
-           "WebhookEndpointInfo", "payment_intent_info", "session_info", "verify_webhook"]
+           "WebhookEndpointInfo", "payment_intent_info", "session_info", "session_params",
+           "verify_webhook"]
