@@ -35,6 +35,7 @@ from uhadmin.errors import (
 )
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
+from uhadmin.services.listing_rows import LISTING_COLUMNS, parse_time, row_to_listing
 from uhadmin.services.search import text_search
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 from uhadmin.validation import validate_listing_changes, validate_new_listing
@@ -43,8 +44,8 @@ LISTINGS = ListingRow.__table__
 AUDIT = AuditRow.__table__
 OUTBOX = StripeChangeRow.__table__
 
-# Columns read into a Listing (the PostgreSQL search_vector is not one of them).
-_LISTING_COLUMNS = tuple(LISTINGS.c)
+# Every row is read as untrusted input (the website writes them): see listing_rows.
+_to_listing = row_to_listing
 
 # The fields ListingChanges may touch, in display order for audit details.
 _EDITABLE_FIELDS = (
@@ -76,42 +77,6 @@ BULK_BATCH_SIZE = 200
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _to_listing(row: Any) -> Listing:
-    images = row.image_urls if isinstance(row.image_urls, list) else []
-    return Listing(
-        id=row.id,
-        title=row.title,
-        description=row.description or "",
-        price_minor=row.price_minor,
-        currency=row.currency,
-        image_urls=tuple(str(url) for url in images),
-        seller_contact=row.seller_contact or "",
-        category=row.category or "",
-        condition=row.condition or "",
-        status=ListingStatus(row.status),
-        version=row.version,
-        created_at=_as_utc(row.created_at),
-        updated_at=_as_utc(row.updated_at),
-        created_by=row.created_by or "",
-        updated_by=row.updated_by or "",
-        rejection_reason=row.rejection_reason or "",
-        stripe_product_id=row.stripe_product_id,
-        stripe_price_id=row.stripe_price_id,
-        sync_state=SyncState(row.sync_state),
-        sync_error=row.sync_error or "",
-        last_synced_at=_as_utc(row.pushed_at),
-    )
 
 
 def _listing_snapshot(listing: Listing) -> dict[str, Any]:
@@ -303,7 +268,7 @@ class ListingService:
     @staticmethod
     def _row_in(session: Session, listing_id: int) -> Any:
         row = session.execute(
-            select(*LISTINGS.c).where(LISTINGS.c.id == listing_id)
+            select(*LISTING_COLUMNS).where(LISTINGS.c.id == listing_id)
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"listing {listing_id} does not exist")
@@ -505,7 +470,7 @@ class ListingService:
                 else (sort_column.asc(), LISTINGS.c.id.asc())
             )
             page_query: Select = (
-                select(*_LISTING_COLUMNS).where(*page_conditions).order_by(*order)
+                select(*LISTING_COLUMNS).where(*page_conditions).order_by(*order)
                 .offset(query.offset).limit(limit)
             )
             items = tuple(_to_listing(row) for row in session.execute(page_query))
@@ -529,7 +494,7 @@ class ListingService:
         )
         return [
             AuditEntry(id=row.id, entity=row.entity, entity_id=row.entity_id,
-                       action=row.action, actor=row.actor, at=_as_utc(row.at),
+                       action=row.action, actor=row.actor, at=parse_time(row.at),
                        details=dict(row.details or {}))
             for row in rows
         ]
