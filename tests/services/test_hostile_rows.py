@@ -98,3 +98,38 @@ def test_format_money_and_plain_of_bad_rows_never_raise():
     assert "unknown currency" in format_money(900, "xyz")
     assert format_money(-5, "usd")
     assert format_money(999_999_999_999, "usd")
+
+
+async def test_needs_fixing_filter_pages_in_the_database(database, listing_service):
+    from sqlalchemy import func, select
+
+    from uhadmin.domain import SortKey
+    from uhadmin.services.needs_fixing import may_need_fixing
+    from uhadmin.services.tables import ListingRow
+
+    ids = insert_hostile_rows(database)
+    bad = {ids[case] for case, fields in expected(database.dialect).items() if fields}
+    await listing_service.create(_valid("Fine lamp"), actor="staff")
+    seen: list[int] = []
+    for offset in range(0, 40, 3):
+        page = await listing_service.search(ListingQuery(
+            needs_fixing=True, sort=SortKey.PRICE, descending=False, offset=offset, limit=3))
+        assert page.total == len(bad)
+        seen += [listing.id for listing in page.items]
+    assert sorted(seen) == sorted(bad) and len(seen) == len(bad)
+    # The database alone already narrows it to exactly the broken rows of this corpus.
+    with database.session() as session:
+        narrowed = session.execute(select(func.count()).select_from(ListingRow.__table__)
+                                   .where(may_need_fixing(database.dialect))).scalar_one()
+    assert narrowed == len(bad)
+    searched = await listing_service.search(ListingQuery(needs_fixing=True, search="lamp"))
+    assert {listing.category for listing in searched.items} == {
+        "currency-xyz", "currency-us", "currency-upper"} | (
+        {"currency-long"} if database.dialect == "sqlite" else set())
+
+
+def _valid(title: str):
+    from uhadmin.domain import NewListing
+
+    return NewListing(title=title, price_minor=900, currency="usd",
+                      image_urls=("https://img.example/a.png",))

@@ -127,6 +127,7 @@ class ListingQuery:
     search: str = ""
     statuses: frozenset[ListingStatus] = frozenset()
     sync_states: frozenset[SyncState] = frozenset()
+    needs_fixing: bool = False  # only listings that break a rule (see Listing.problems)
     sort: SortKey = SortKey.UPDATED
     descending: bool = True
     offset: int = 0

@@ -36,6 +36,7 @@ from uhadmin.errors import (
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_rows import LISTING_COLUMNS, parse_time, row_to_listing
+from uhadmin.services.needs_fixing import may_need_fixing
 from uhadmin.services.search import text_search
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 from uhadmin.validation import validate_listing_changes, validate_new_listing
@@ -123,6 +124,15 @@ def _affects_stripe(before: Any, new_status: str) -> bool:
         or before.stripe_product_id is not None
         or before.pushed_fingerprint is not None
     )
+
+
+def _order(query: ListingQuery) -> tuple[Any, Any]:
+    sort_column = _SORT_COLUMNS[SortKey(query.sort)]
+    # The id tiebreak runs in the same direction so one index serves both keys and equal
+    # prices never swap places between pages.
+    if query.descending:
+        return sort_column.desc(), LISTINGS.c.id.desc()
+    return sort_column.asc(), LISTINGS.c.id.asc()
 
 
 class ListingService:
@@ -447,6 +457,8 @@ class ListingService:
         if search is not None:
             conditions.append(search.condition)
             page_conditions.append(search.page_condition)
+        if query.needs_fixing:
+            return self._needs_fixing_page_in(session, query, conditions, limit)
         if search is not None and search.matches is not None and not filtered:
             total = search.matches  # the FTS index counted them already
         else:
@@ -462,19 +474,24 @@ class ListingService:
                 matching_ids = session.execute(
                     select(LISTINGS.c.id).where(*conditions)).scalars().all()
                 page_conditions = [LISTINGS.c.id.in_(matching_ids)]
-            sort_column = _SORT_COLUMNS[SortKey(query.sort)]
-            # The id tiebreak runs in the same direction so one index serves both keys and
-            # equal prices never swap places between pages.
-            order = (
-                (sort_column.desc(), LISTINGS.c.id.desc()) if query.descending
-                else (sort_column.asc(), LISTINGS.c.id.asc())
-            )
             page_query: Select = (
-                select(*LISTING_COLUMNS).where(*page_conditions).order_by(*order)
+                select(*LISTING_COLUMNS).where(*page_conditions).order_by(*_order(query))
                 .offset(query.offset).limit(limit)
             )
             items = tuple(_to_listing(row) for row in session.execute(page_query))
         return Page(items=items, total=total, offset=query.offset)
+
+    def _needs_fixing_page_in(self, session: Session, query: ListingQuery,
+                              conditions: list[Any], limit: int) -> Page[Listing]:
+        """Listings that break a rule: the database narrows them down (may_need_fixing),
+        the rules themselves decide, and the page is cut from what is left, in order."""
+        candidates = session.execute(
+            select(*LISTING_COLUMNS)
+            .where(*conditions, may_need_fixing(self._db.dialect))
+            .order_by(*_order(query)))
+        broken = [listing for listing in map(_to_listing, candidates) if listing.needs_fixing]
+        items = tuple(broken[query.offset:query.offset + limit])
+        return Page(items=items, total=len(broken), offset=query.offset)
 
     @staticmethod
     def _count_by_status_in(session: Session) -> dict[ListingStatus, int]:
