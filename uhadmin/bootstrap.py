@@ -199,17 +199,16 @@ def needs_no_sandbox(settings: Settings) -> bool:
     return settings.stripe_key is not None or bool(settings.stripe_api_base)
 
 
-def _concurrency_for(api_base: str, remote: int) -> int:
-    """Requests in flight to a keyless base URL: a server on this machine (`uhadmin sandbox
-    serve`) shares our CPUs and answers in a millisecond, so more than the sandbox's two
+def _is_loopback(api_base: str) -> bool:
+    """A server on this machine (`uhadmin sandbox serve`): it shares our CPUs and answers
+    in a millisecond, so the sync keeps the embedded sandbox's two requests in flight; more
     only make the processes fight (1,000 creates: 20 s at 10 against 10 s at 2, measured
-    on 2 busy cores); a remote one hides its latency behind the default."""
+    on 2 busy cores). A remote one hides its latency behind the gateway's default."""
     host = urlsplit(api_base).hostname or ""
     try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        local = False
-    return SANDBOX_CONCURRENCY if local else remote
+        return False
 
 
 def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
@@ -227,10 +226,10 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
         return StripeGateway(GatewayConfig(api_key=settings.stripe_key, rate_limit=rate_limit,
                                            api_base=settings.stripe_api_base)), None
     if settings.stripe_api_base:
-        return StripeGateway(GatewayConfig(
-            api_key=SANDBOX_KEY, rate_limit=rate_limit, api_base=settings.stripe_api_base,
-            max_concurrency=_concurrency_for(settings.stripe_api_base,
-                                             remote=GatewayConfig.max_concurrency))), None
+        local = ({"max_concurrency": SANDBOX_CONCURRENCY}
+                 if _is_loopback(settings.stripe_api_base) else {})
+        return StripeGateway(GatewayConfig(api_key=SANDBOX_KEY, rate_limit=rate_limit,
+                                           api_base=settings.stripe_api_base, **local)), None
     from uhadmin.sandbox.server import SandboxServer
 
     sandbox = SandboxServer(data_path=settings.data_dir / SANDBOX_DATA_FILE).start()

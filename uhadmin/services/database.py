@@ -91,8 +91,8 @@ def _what_was_blocked(exc: OperationalError) -> str:
     """"listing 12" from the statement that waited (its table and id parameter)."""
     found = _TABLE_OF_STATEMENT.search(exc.statement or "")
     table = next((name for name in found.groups() if name), "") if found else ""
-    if not table:
-        return "a row another session holds"
+    if not table:  # e.g. the advisory lock of a schema upgrade another uhadmin runs
+        return "the database"
     name = _ROW_NAMES.get(table, f"a row of {table}")
     params = exc.params if isinstance(exc.params, dict) else {}
     ids = [value for key, value in params.items()

@@ -499,7 +499,8 @@ class ListingService:
         for status, count in session.execute(
             select(LISTINGS.c.status, func.count()).group_by(LISTINGS.c.status)
         ):
-            counts[ListingStatus(status)] = count
+            if status in counts:  # a status outside the workflow is no column of the counts
+                counts[ListingStatus(status)] = count
         return counts
 
     @staticmethod
