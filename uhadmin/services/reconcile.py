@@ -35,6 +35,7 @@ from uhadmin.errors import NotFoundError, UhadminError, ValidationError
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product, product_id_for
+from uhadmin.services.listing_rows import LISTING_COLUMNS
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.sync import SyncService
@@ -85,7 +86,7 @@ class ReconcileService:
         prices: dict[str, RemotePrice] = {
             price.id: price async for price in self.catalog.list_prices()}
         rows = await self._db.run(lambda session: session.execute(
-            select(*LISTINGS.c).order_by(LISTINGS.c.id)).all())
+            select(*LISTING_COLUMNS).order_by(LISTINGS.c.id)).all())
         findings = self._findings(catalog_id, rows, products, prices)
         counts = {"products_seen": len(products), "prices_seen": len(prices),
                   "listings_seen": len(rows),
@@ -322,7 +323,7 @@ class ReconcileService:
                          price: RemotePrice | None, finding: ReconcileFinding) -> None:
         """Copy Stripe's values into the listing (a new version, audited) and record them as
         pushed, so the next sync has nothing to send."""
-        row = session.execute(select(*LISTINGS.c).where(
+        row = session.execute(select(*LISTING_COLUMNS).where(
             LISTINGS.c.id == listing_id)).one_or_none()
         if row is None:
             raise NotFoundError(f"listing {listing_id} does not exist")
@@ -348,7 +349,7 @@ class ReconcileService:
             LISTINGS.c.id == listing_id, LISTINGS.c.version == row.version).values(**values))
         if changed.rowcount != 1:
             raise UhadminError(f"listing {listing_id} changed meanwhile; run reconcile again")
-        after = session.execute(select(*LISTINGS.c).where(LISTINGS.c.id == listing_id)).one()
+        after = session.execute(select(*LISTING_COLUMNS).where(LISTINGS.c.id == listing_id)).one()
         catalog_id = product.metadata.get("catalog_id") or ""
         desired = desired_product(after, catalog_id) if catalog_id else None
         matches = desired is not None and (

@@ -76,6 +76,7 @@ from uhadmin.errors import (
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import DesiredProduct, desired_product, needs_stripe
+from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.stripe_gateway.client import StripeGateway
 from uhadmin.services.tables import (
@@ -619,7 +620,7 @@ class SyncService:
                           queued=await self.queued(), elapsed_s=time.monotonic() - started)
 
     def _dry_run_in(self, session: Session, *, catalog_id: str) -> list[_Work]:
-        rows = session.execute(select(*LISTINGS.c).order_by(LISTINGS.c.id)).all()
+        rows = session.execute(select(*LISTING_COLUMNS).order_by(LISTINGS.c.id)).all()
         uncertain = self._uncertain_in(session, [row.id for row in rows])
         return [self._work(row, catalog_id, uncertain.get(row.id, frozenset()))
                 for row in rows]
@@ -678,7 +679,7 @@ class SyncService:
         ).scalars())
         query = select(
             LISTINGS.c.id, LISTINGS.c.title, LISTINGS.c.description,
-            LISTINGS.c.price_minor, LISTINGS.c.currency, LISTINGS.c.image_urls,
+            LISTINGS.c.price_minor, LISTINGS.c.currency, raw_column("image_urls"),
             LISTINGS.c.status, LISTINGS.c.version, LISTINGS.c.stripe_product_id,
             LISTINGS.c.pushed_fingerprint).where(needs)
         if not full:
@@ -764,7 +765,7 @@ class SyncService:
         session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(change_ids)).values(
             claimed_by=holder, lease_until=until))
         listing_rows = session.execute(
-            select(*LISTINGS.c).where(LISTINGS.c.id.in_(owned)).order_by(LISTINGS.c.id)).all()
+            select(*LISTING_COLUMNS).where(LISTINGS.c.id.in_(owned)).order_by(LISTINGS.c.id)).all()
         uncertain = self._uncertain_in(session, sorted(owned))
         return [self._work(row, catalog_id, uncertain.get(row.id, frozenset()))
                 for row in listing_rows]
