@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from uhadmin.services.database import Database
-from uhadmin.services.listings import _as_utc
+from uhadmin.services.listing_rows import parse_time as _as_utc
 from uhadmin.services.offline.replica import Replica
 from uhadmin.services.offline.schema import HISTORY, MIRROR
 from uhadmin.services.tables import AuditRow, ListingRow

@@ -21,7 +21,9 @@ from uhadmin.domain.offline import (
 )
 from uhadmin.errors import NotFoundError
 from uhadmin.services.database import Database
-from uhadmin.services.listings import MAX_PAGE_SIZE, _as_utc, _to_listing
+from uhadmin.services.listing_rows import parse_time as _as_utc
+from uhadmin.services.listing_rows import row_to_listing as _to_listing
+from uhadmin.services.listings import MAX_PAGE_SIZE
 from uhadmin.services.offline.schema import HISTORY, MIRROR, OPERATIONS, STATE, metadata
 
 _SORT_COLUMNS = {
