@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from uhadmin.config import STRIPE_KEY_NAME, KeyStore, PreferencesStore, Settings, load_settings
 from uhadmin.errors import UhadminError
+from uhadmin.services.stripe_log_context import serves
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook, show_message
 
@@ -272,6 +273,7 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
         services.auto_sync.start()
 
 
+@serves("settings")
 async def check_stripe_connection(key: str | None, api_base: str | None, *, keys: KeyStore,
                                  services: Services | None = None) -> str:
     """Which account and mode `key` (None: the stored key; "": none) reaches at `api_base`
@@ -295,6 +297,8 @@ async def check_stripe_connection(key: str | None, api_base: str | None, *, keys
     gateway = StripeGateway(GatewayConfig(api_key=key or SANDBOX_KEY, api_base=api_base,
                                           rate_limit=None, max_attempts=1,
                                           read_timeout=15.0))
+    if services is not None:  # the check's requests belong in the Stripe log too
+        gateway.recorder = services.stripe_log.record
     where = api_base or "Stripe"
     try:
         account = ""

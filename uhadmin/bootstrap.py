@@ -146,6 +146,7 @@ class Services:
             self._receiver = CheckoutReceiver(port=settings.receiver_port,
                                               webhook_secrets=secrets,
                                               mode_label=f"{settings.mode} mode")
+            self._receiver.on_webhook = self.stripe_log.record_payload
         return self._receiver
 
     @property

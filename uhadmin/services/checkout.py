@@ -61,6 +61,7 @@ from uhadmin.services.stripe_gateway.checkout import (
     payment_intent_info,
     session_info,
 )
+from uhadmin.services.stripe_log_context import serving
 from uhadmin.services.tables import CheckoutAttemptRow, WebhookEventRow
 
 log = logging.getLogger(__name__)
@@ -368,7 +369,9 @@ class CheckoutService:
         params = self._session_params(attempt, attempt.lines, attempt.tester,
                                       attempt.expires_at or expires_at)
         try:
-            info = await gateway.create_session(params, idempotency_key=f"uh_checkout_{key}")
+            with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entry
+                info = await gateway.create_session(params,
+                                                    idempotency_key=f"uh_checkout_{key}")
         except StripeRefusedError as refused:
             if refused.code == "idempotency_error":
                 # The first send may have made a session: keep the row, never guess.
@@ -540,10 +543,11 @@ class CheckoutService:
                     replace(attempt, status="expired", outcome=Outcome.EXPIRED), attempt,
                     initiator)
             return attempt
-        info = await gateway.retrieve_session(attempt.session_id)
-        intent = None
-        if info.payment_intent_id:
-            intent = await gateway.retrieve_payment_intent(info.payment_intent_id)
+        with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entries
+            info = await gateway.retrieve_session(attempt.session_id)
+            intent = None
+            if info.payment_intent_id:
+                intent = await gateway.retrieve_payment_intent(info.payment_intent_id)
         updated = apply_session(attempt, info, intent, canceled=canceled)
         return await self._store_if_changed(updated, attempt, initiator)
 
@@ -564,7 +568,8 @@ class CheckoutService:
         if attempt.session_id is None:
             raise IllegalTransitionError(f"attempt {attempt.id} has no Checkout Session yet")
         try:
-            info = await gateway.expire_session(attempt.session_id)
+            with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entry
+                info = await gateway.expire_session(attempt.session_id)
         except StripeRefusedError as refused:
             if refused.code != "checkout_session_not_open":
                 raise

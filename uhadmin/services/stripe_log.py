@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from uhadmin.domain.stripe_log import Retention, StripeLogEntry, StripeLogFilter
+from uhadmin.domain.stripe_log import (
+    RESPONSE_EXCERPT_CHARS,
+    Retention,
+    StripeLogEntry,
+    StripeLogFilter,
+)
 from uhadmin.errors import NotFoundError
 from uhadmin.services import stripe_log_store as store
 from uhadmin.services.database import Database
@@ -117,6 +123,26 @@ class StripeLogService:
         with self._db.session(write=True) as session:
             store.insert_rows(session, [row])
 
+    def record_payload(self, payload: bytes, *, verified: bool, effect: str) -> None:
+        """Record one webhook delivery from its raw body (the receiver's thread); a log
+        that cannot be written is logged and the delivery goes on."""
+        try:
+            event = _json_object(payload)
+            obj = (event.get("data") or {}).get("object") or {}
+            obj = obj if isinstance(obj, dict) else {}
+            metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            attempt = str(metadata.get("uhadmin_attempt_id") or "")
+            listing = str(metadata.get("listing_id") or "")
+            self.record_webhook(
+                event_id=_str_or_none(event.get("id")), event_type=_str_or_none(
+                    event.get("type")), verified=verified, effect=effect,
+                attempt_id=int(attempt) if attempt.isdigit() else None,
+                listing_id=int(listing) if listing.isdigit() else None,
+                object_id=_str_or_none(obj.get("id")),
+                payload_excerpt=payload[:RESPONSE_EXCERPT_CHARS].decode("utf-8", "replace"))
+        except Exception:
+            log.warning("Stripe log: a webhook event could not be recorded", exc_info=True)
+
     async def aclose(self) -> None:
         """Write what is still queued; the pending flush tasks finish first."""
         if self._tasks:
@@ -158,6 +184,18 @@ class StripeLogService:
 
     async def count(self) -> int:
         return await self._db.run(store.count_entries)
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(payload)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def _write_batch(session: Any, *, batch: list[dict[str, Any]]) -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+import functools
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,17 @@ def serving(served: str | None = None, **fields: object) -> Iterator[CallPurpose
         yield purpose
     finally:
         _PURPOSE.reset(token)
+
+
+def serves(served: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Decorates an async method whose Stripe requests all serve `served` ("reconcile")."""
+
+    def decorate(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(method)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            with serving(served):
+                return await method(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -78,6 +78,7 @@ from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import DesiredProduct, desired_product, needs_stripe
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.stripe_gateway.client import StripeGateway
+from uhadmin.services.stripe_log_context import serving
 from uhadmin.services.tables import (
     AuditRow,
     ListingRow,
@@ -296,8 +297,9 @@ class SyncService:
                 if only:
                     await self._db.run(functools.partial(self._retry_now_in, only=only),
                                        write=True)
-                return await self._run(catalog_id, holder, limit, progress, cancel,
-                                       full_scan, only)
+                with serving("sync", sync_run=holder):  # tags its Stripe log entries
+                    return await self._run(catalog_id, holder, limit, progress, cancel,
+                                           full_scan, only)
             except ModeMismatchError as error:
                 self._set_status(ConnectionState.STOPPED, await self.queued(), str(error))
                 raise
@@ -467,7 +469,8 @@ class SyncService:
     # --- one listing at Stripe -----------------------------------------------------------
     async def _push(self, work: _Work, plan: str, catalog_id: str) -> _Outcome:
         try:
-            return await self._push_plan(work, plan, catalog_id)
+            with serving(listing_id=work.listing_id, listing_revision=work.version):
+                return await self._push_plan(work, plan, catalog_id)
         except StripeUnavailableError as error:
             return _Outcome(work.listing_id, work.version, "failed", error=str(error),
                             offline=True)
