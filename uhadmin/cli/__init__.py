@@ -11,6 +11,7 @@ from uhadmin.cli import (  # noqa: E402,F401
     checkout_commands,
     db_commands,
     listing_commands,
+    log_commands,
     sandbox_commands,
     screenshot_commands,
     sync_commands,
