@@ -244,6 +244,7 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
 
     from uhadmin.views.checkout_tab import CheckoutTab
     from uhadmin.views.reconcile_tab import ReconcileTab
+    from uhadmin.views.stripe_log_tab import StripeLogTab
     from uhadmin.views.sync_tab import SyncTab, apply_sync_status
 
     sync_tab = SyncTab(services.sync, services.listings, services.bus)
@@ -253,6 +254,9 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
     window.add_tab(sync_tab, "S&ync", key="sync")
     window.add_tab(reconcile_tab, "Re&concile", key="reconcile")
     window.add_tab(checkout_tab, "&Checkout lab", key="checkout", menu_title="C&heckout")
+    log_tab = StripeLogTab(services.stripe_log)
+    window.add_tab(log_tab, "Stripe &log", key="stripe_log")
+    connect_stripe_log_links(window, log_tab, checkout_tab)
     # The Sync menu holds what syncs and compares, whichever tab is in front.
     window.sync_menu.addActions(sync_tab.menu_entries())
     window.sync_menu.addSeparator()
@@ -271,6 +275,19 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
     window.connection_tester = tester
     if auto_sync:
         services.auto_sync.start()
+
+
+def connect_stripe_log_links(window: MainWindow, log_tab: Any, checkout_tab: Any) -> None:
+    """A listing's or checkout attempt's history row opens the Stripe log at its calls."""
+
+    def open_calls(**which: Any) -> None:
+        log_tab.show_calls(**which)
+        window.tab_widget.setCurrentWidget(log_tab)
+
+    window.listings_tab.detail.stripe_calls_requested.connect(
+        lambda listing_id, revision: open_calls(listing_id=listing_id, revision=revision))
+    checkout_tab.stripe_calls_requested.connect(
+        lambda attempt_id: open_calls(attempt_id=attempt_id))
 
 
 @serves("settings")

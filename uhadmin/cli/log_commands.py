@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 import click
 
 from uhadmin.cli.common import emit, handles_errors, json_option, main_group, run_with_services
-from uhadmin.domain.stripe_log import StripeLogEntry, StripeLogFilter, parse_since
+from uhadmin.domain.stripe_log import (
+    StripeLogEntry,
+    StripeLogFilter,
+    describe_entry,
+    parse_since,
+)
 from uhadmin.domain.stripe_snippets import SNIPPET_FORMATS, snippet
 from uhadmin.errors import ValidationError
 
@@ -112,29 +117,6 @@ def show_command(ctx: click.Context, entry_id: int, kind: str | None, as_json: b
                 raise ValidationError.single("--as", str(problem)) from None
             return
         payload = {**entry.as_json(), "response_excerpt": entry.response_excerpt}
-        emit(ctx, payload, describe(entry), as_json=as_json)
+        emit(ctx, payload, entry_line(entry) + "\n\n" + describe_entry(entry), as_json=as_json)
 
     run_with_services(ctx, work)
-
-
-def describe(entry: StripeLogEntry) -> str:
-    """An entry as a person reads it: the request, then the answer."""
-    lines = [entry_line(entry), ""]
-    if entry.kind == "request":
-        lines.append(f"{entry.method} {entry.api_base}{entry.path}")
-        lines += [f"  Stripe-Version: {entry.api_version}"] if entry.api_version else []
-        lines += [f"  Idempotency-Key: {entry.idempotency_key}"] if entry.idempotency_key \
-            else []
-        lines += [f"  {name} = {value}" for name, value in entry.params]
-        lines += ["", f"-> {entry.status if entry.status else 'no answer'}"
-                  + (f"  Request-Id: {entry.request_id}" if entry.request_id else "")]
-        if entry.call_id:
-            lines.append(f"   call {entry.call_id} ({entry.endpoint}), attempt {entry.retry + 1}")
-    if entry.object_type:
-        lines.append(f"   {entry.object_type} {entry.object_id or ''}".rstrip())
-    if entry.error_type:
-        lines.append(f"   error {entry.error_type} code={entry.error_code or '-'} "
-                     f"decline_code={entry.decline_code or '-'}: {entry.error_message or ''}")
-    if entry.response_excerpt:
-        lines += ["", entry.response_excerpt]
-    return "\n".join(lines)

@@ -128,6 +128,7 @@ class StripeLogFilter:
     """Which entries to show; every field left empty matches everything."""
 
     listing_id: int | None = None
+    listing_revision: int | None = None
     attempt_id: int | None = None
     status_class: str | None = None  # one of STATUS_CLASSES
     errors_only: bool = False
@@ -289,3 +290,30 @@ def typed_params(value: Any, *, inside_metadata: bool = False) -> Any:
     if value in ("true", "false"):
         return value == "true"
     return value
+
+
+def describe_entry(entry: StripeLogEntry) -> str:
+    """An entry as a person reads it: the request, then the answer."""
+    lines: list[str] = []
+    if entry.kind == "webhook":
+        verified = "signature verified" if entry.signature_verified else "signature NOT verified"
+        lines += [f"webhook {entry.event_type or '?'} {entry.event_id or ''}".rstrip(),
+                  f"   {verified}; {entry.effect}"]
+    if entry.kind == "request":
+        lines.append(f"{entry.method} {entry.api_base}{entry.path}")
+        lines += [f"  Stripe-Version: {entry.api_version}"] if entry.api_version else []
+        lines += [f"  Idempotency-Key: {entry.idempotency_key}"] if entry.idempotency_key \
+            else []
+        lines += [f"  {name} = {value}" for name, value in entry.params]
+        lines += ["", f"-> {entry.status if entry.status else 'no answer'}"
+                  + (f"  Request-Id: {entry.request_id}" if entry.request_id else "")]
+        if entry.call_id:
+            lines.append(f"   call {entry.call_id} ({entry.endpoint}), attempt {entry.retry + 1}")
+    if entry.object_type:
+        lines.append(f"   {entry.object_type} {entry.object_id or ''}".rstrip())
+    if entry.error_type:
+        lines.append(f"   error {entry.error_type} code={entry.error_code or '-'} "
+                     f"decline_code={entry.decline_code or '-'}: {entry.error_message or ''}")
+    if entry.response_excerpt:
+        lines += ["", entry.response_excerpt]
+    return "\n".join(lines)

@@ -94,6 +94,8 @@ def _conditions(where: StripeLogFilter) -> list[Any]:
     found: list[Any] = []
     if where.listing_id is not None:
         found.append(LOG.c.listing_id == where.listing_id)
+    if where.listing_revision is not None:
+        found.append(LOG.c.listing_revision == where.listing_revision)
     if where.attempt_id is not None:
         found.append(LOG.c.attempt_id == where.attempt_id)
     if where.status_class:

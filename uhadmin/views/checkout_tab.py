@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     QSettings,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
@@ -84,6 +85,9 @@ def _reason(attempt: CheckoutAttempt) -> str:
     return attempt.decline_code or attempt.decline_message
 
 
+STRIPE_CALLS_HEADER = "Stripe"
+
+
 def attempt_columns() -> list[Column[CheckoutAttempt]]:
     return [
         Column("#", lambda a: str(a.id), sort_value=lambda a: a.id, align_right=True, width=44),
@@ -98,6 +102,8 @@ def attempt_columns() -> list[Column[CheckoutAttempt]]:
                width=200),
         Column("Expires", lambda a: format_time(a.expires_at), width=120),
         Column("Tester", lambda a: a.tester, width=120),
+        # One click opens the Stripe log at this attempt's calls (CheckoutTab.clicked).
+        Column(STRIPE_CALLS_HEADER, lambda a: "calls ›", width=60),
     ]
 
 
@@ -231,6 +237,7 @@ class CheckoutTab(WorkspaceTab):
     """
 
     state_key = "checkout"
+    stripe_calls_requested = Signal(int)  # attempt id
 
     def __init__(self, checkout: Any, listings: Any, bus: Any, *, actor: str,
                  parent: QWidget | None = None) -> None:
@@ -433,6 +440,7 @@ class CheckoutTab(WorkspaceTab):
         self.expire_mine_button.clicked.connect(self.ask_expire_mine)
         self.history_table.selectionModel().selectionChanged.connect(
             lambda *_a: self._update_buttons())
+        self.history_table.clicked.connect(self._history_clicked)
         self.tasks.busy_changed.connect(lambda _key, _busy: self._update_buttons())
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)
@@ -634,6 +642,10 @@ class CheckoutTab(WorkspaceTab):
                 self.history_table.selectRow(row)
         self._update_buttons()
         return attempts
+
+    def _history_clicked(self, index: QModelIndex) -> None:
+        if self.history_model.columns[index.column()].header == STRIPE_CALLS_HEADER:
+            self.stripe_calls_requested.emit(self.history_model.row_at(index.row()).id)
 
     def selected_attempts(self) -> list[CheckoutAttempt]:
         rows = sorted({i.row() for i in self.history_table.selectionModel().selectedRows()})
