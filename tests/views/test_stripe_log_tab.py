@@ -162,3 +162,40 @@ def test_model_alone_fetches_through_its_callback(qtmodeltester) -> None:
     model.reset_pages([])
     assert not model.canFetchMore()
     qtmodeltester.check(model)
+
+
+def test_a_checkout_history_row_opens_the_calls_behind_it(
+        qtbot, qt_loop, run, stripe_sandbox, sqlite_database, change_bus, listings,
+        make_listing, tmp_path, stripe_log) -> None:
+    from test_checkout_tab import make_lab
+
+    from uhadmin.views.checkout_tab import STRIPE_CALLS_HEADER, CheckoutTab
+
+    lab = make_lab(run, stripe_sandbox, sqlite_database, change_bus, listings, tmp_path)
+    lab.core.recorder = stripe_log.record
+    listing = make_listing("Desk lamp", 1250, ListingStatus.APPROVED)
+    run(lab.sync.run())
+    attempt = run(lab.service.create({listing.id: 1}, tester="tess"))
+    run(stripe_log.flush())
+    checkout = CheckoutTab(lab.service, listings, change_bus, actor="tess")
+    qtbot.addWidget(checkout, before_close_func=lambda widget: widget.shutdown())
+    checkout.resize(1800, 800)
+    run(checkout.load_history())
+    checkout.show()
+    tab = make_tab(qtbot, stripe_log)
+    checkout.stripe_calls_requested.connect(lambda attempt_id: tab.show_calls(
+        attempt_id=attempt_id))
+    column = [c.header for c in checkout.history_model.columns].index(STRIPE_CALLS_HEADER)
+    index = checkout.history_model.index(checkout.history_model.row_of(attempt.id), column)
+    checkout.history_table.scrollTo(index)
+    with qtbot.waitSignal(checkout.stripe_calls_requested) as clicked:
+        qtbot.mouseClick(checkout.history_table.viewport(), Qt.MouseButton.LeftButton,
+                         pos=checkout.history_table.visualRect(index).center())
+    assert clicked.args == [attempt.id]
+    settle(run, qtbot, tab)
+    shown = [tab.model.entry_at(n) for n in range(tab.model.rowCount())]
+    assert shown and {entry.attempt_id for entry in shown} == {attempt.id}
+    assert ("POST", "/v1/checkout/sessions") in {(e.method, e.path) for e in shown}
+    run(checkout.tasks.wait_idle())
+    run(lab.service.stop_receiver())
+    run(lab.core.aclose())
