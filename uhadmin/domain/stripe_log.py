@@ -27,10 +27,10 @@ RETENTION_ENTRIES_VARIABLE = "UHADMIN_STRIPE_LOG_MAX_ENTRIES"
 _SECRET_VALUE = re.compile(
     r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+"
     r"|\b[a-z]{2,4}_[A-Za-z0-9]+_secret_[A-Za-z0-9]+")
-# Parameter or field names whose value is secret whatever it looks like.
-_SECRET_NAME = re.compile(
-    r"(?:^|[\[_])(?:secret|client_secret|password|api_key|key|cvc|number|token|exp_month|"
-    r"exp_year)\]?$")
+# Parameter or field names (the last bracket segment) whose value is secret whatever it looks
+# like: card details, secrets, passwords, keys.
+_SECRET_NAMES = {"secret", "client_secret", "password", "api_key", "secret_key", "cvc",
+                 "number", "exp_month", "exp_year", "card_number", "signing_secret"}
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,12 @@ def redact_text(text: str) -> str:
 
 
 def is_secret_name(name: str) -> bool:
-    # card[number], card[cvc], ...[secret]: secret by name; metadata keys are the caller's.
-    return bool(_SECRET_NAME.search(name)) and not name.startswith("metadata[")
+    """card[number], card[cvc], ...[secret]: secret by name; metadata keys are the caller's
+    own words and never count (their values are still scanned for secret-looking text)."""
+    if name.startswith("metadata[") or "[metadata]" in name:
+        return False
+    last = name.rsplit("[", 1)[-1].rstrip("]")
+    return last.lower() in _SECRET_NAMES
 
 
 def decode_params(query: str, body: str | bytes | None) -> tuple[tuple[str, str], ...]:

@@ -133,6 +133,10 @@ class StripeLogService:
             metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
             attempt = str(metadata.get("uhadmin_attempt_id") or "")
             listing = str(metadata.get("listing_id") or "")
+            if verified and obj.get("object"):
+                states = ", ".join(f"{name}={obj[name]}" for name in (
+                    "status", "payment_status") if obj.get(name))
+                effect = f"{effect}: {obj.get('object')} {obj.get('id', '')} {states}".strip()
             self.record_webhook(
                 event_id=_str_or_none(event.get("id")), event_type=_str_or_none(
                     event.get("type")), verified=verified, effect=effect,
