@@ -158,3 +158,26 @@ def _raw(at: datetime) -> dict:
             "status": 200, "request_id": "req_x", "content": b'{"object": "list"}',
             "failure": None, "call_id": "c", "retry": 0, "endpoint": "products.list",
             "latency_ms": 1.0}
+
+
+async def test_a_sync_tags_its_calls_and_its_audit_rows_carry_the_request_ids(
+        stripe_sandbox, stripe_log, database, listing_service) -> None:
+    from uhadmin.domain import ListingStatus, NewListing
+    from uhadmin.services.change_bus import ChangeBus
+    from uhadmin.services.sync import SyncService
+
+    listing = await listing_service.create(NewListing(
+        title="Bike", price_minor=8000, currency="usd", status=ListingStatus.APPROVED),
+        actor="tess")
+    gateway = logged_gateway(stripe_sandbox, stripe_log)
+    sync = SyncService(database, ChangeBus(), CatalogGateway(gateway), actor="tess")
+    await sync.run()
+    await gateway.aclose()
+    await stripe_log.flush()
+    (entry,) = await stripe_log.page()
+    synced = await listing_service.get(listing.id)
+    assert (entry.served, entry.listing_id, entry.listing_revision) == (
+        "sync", listing.id, synced.version)
+    assert entry.sync_run and entry.object_id == synced.stripe_product_id
+    (row,) = [e for e in await listing_service.history(listing.id) if e.action == "sync"]
+    assert row.details["request_ids"] == [entry.request_id]

@@ -22,6 +22,9 @@ class CallPurpose:
     listing_id: int | None = None
     listing_revision: int | None = None
     attempt_id: int | None = None
+    # When given, the Request-Id of every answered request inside the block is appended
+    # (the sync keeps them on its audit rows).
+    request_ids: list[str] | None = None
 
 
 _NOTHING = CallPurpose()

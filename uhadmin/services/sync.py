@@ -196,6 +196,7 @@ class _Outcome:
     error: str = ""
     note: str = ""
     offline: bool = False
+    request_ids: tuple[str, ...] = ()  # Stripe's, for the audit row and the Stripe log
 
 
 class SyncService:
@@ -468,9 +469,17 @@ class SyncService:
 
     # --- one listing at Stripe -----------------------------------------------------------
     async def _push(self, work: _Work, plan: str, catalog_id: str) -> _Outcome:
+        # Tags this push's Stripe log entries and keeps their Request-Ids for the audit row.
+        request_ids: list[str] = []
+        with serving(listing_id=work.listing_id, listing_revision=work.version,
+                     request_ids=request_ids):
+            outcome = await self._push_or_fail(work, plan, catalog_id)
+        outcome.request_ids = tuple(request_ids)
+        return outcome
+
+    async def _push_or_fail(self, work: _Work, plan: str, catalog_id: str) -> _Outcome:
         try:
-            with serving(listing_id=work.listing_id, listing_revision=work.version):
-                return await self._push_plan(work, plan, catalog_id)
+            return await self._push_plan(work, plan, catalog_id)
         except StripeUnavailableError as error:
             return _Outcome(work.listing_id, work.version, "failed", error=str(error),
                             offline=True)
@@ -849,7 +858,8 @@ class SyncService:
                  for o in failed])
             audit_rows += [{"entity": "listing", "entity_id": str(o.listing_id),
                             "action": "sync_failed", "actor": self.actor, "at": now,
-                            "details": {"revision": o.version, "error": o.error}}
+                            "details": {"revision": o.version, "error": o.error,
+                                        "request_ids": list(o.request_ids)}}
                            for o in failed]
         if pushed:
             self._write_pushed_in(session, pushed, now, audit_rows)
@@ -926,7 +936,8 @@ class SyncService:
                 continue
             details: dict[str, Any] = {"result": outcome.kind, "revision": outcome.version,
                                        "product_id": outcome.product_id,
-                                       "price_id": outcome.price_id}
+                                       "price_id": outcome.price_id,
+                                       "request_ids": list(outcome.request_ids)}
             if outcome.note:
                 details["note"] = outcome.note
             audit_rows.append({"entity": "listing", "entity_id": str(outcome.listing_id),

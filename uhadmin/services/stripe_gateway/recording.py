@@ -86,6 +86,10 @@ class RecordingHTTPXClient(stripe.HTTPXClient):
     def _record(self, at: datetime, started: float, method: str, url: str, headers: Any,
                 post_data: Any, status: int, response_headers: Any, content: Any,
                 failure: BaseException | None) -> None:
+        purpose = current_purpose()
+        request_id = _header(response_headers, "Request-Id")
+        if request_id and purpose.request_ids is not None:
+            purpose.request_ids.append(request_id)
         sink = self._sink()
         if sink is None:
             return
@@ -93,7 +97,6 @@ class RecordingHTTPXClient(stripe.HTTPXClient):
         if call is None:  # a request outside StripeGateway.call (e.g. auto-paging)
             call = _LogicalCall(uuid.uuid4().hex[:16], "")
         call.attempts += 1
-        purpose = current_purpose()
         sink({
             "at": at, "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "method": method.upper(), "url": url, "body": post_data,
@@ -101,7 +104,7 @@ class RecordingHTTPXClient(stripe.HTTPXClient):
             "idempotency_key": _header(headers, "Idempotency-Key"),
             "api_version": _header(headers, "Stripe-Version") or "",
             "status": status,
-            "request_id": _header(response_headers, "Request-Id"),
+            "request_id": request_id,
             "content": content,
             "failure": f"{type(failure).__name__}: {failure}" if failure is not None else None,
             "call_id": call.call_id, "retry": call.attempts - 1, "endpoint": call.endpoint,
