@@ -181,3 +181,20 @@ async def test_a_sync_tags_its_calls_and_its_audit_rows_carry_the_request_ids(
     assert entry.sync_run and entry.object_id == synced.stripe_product_id
     (row,) = [e for e in await listing_service.history(listing.id) if e.action == "sync"]
     assert row.details["request_ids"] == [entry.request_id]
+
+
+async def test_text_finds_an_id_typed_whole_by_index_and_other_words_inside(stripe_log) -> None:
+    from stripe_log_fixtures import a_raw_exchange
+
+    now = datetime.now(UTC)
+    for number in range(12):
+        stripe_log.record(a_raw_exchange(number, now))
+    await stripe_log.flush()
+    (by_request,) = await stripe_log.page(StripeLogFilter(text="req_000004"))
+    assert by_request.request_id == "req_000004"
+    (by_key,) = await stripe_log.page(StripeLogFilter(text=" uh_key_5 "))
+    assert by_key.idempotency_key == "uh_key_5"
+    assert {e.request_id for e in await stripe_log.page(StripeLogFilter(
+        text="card_declined"))} == {"req_000007"}
+    assert len(await stripe_log.page(StripeLogFilter(text="Item 1"))) == 3  # 1, 10, 11
+    assert await stripe_log.page(StripeLogFilter(text="100%_")) == []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.stripe_log import (
@@ -22,6 +23,8 @@ from uhadmin.domain.stripe_log import (
 from uhadmin.services.tables import StripeLogRow
 
 LOG = StripeLogRow.__table__
+# req_..., uh_..., evt_..., cs_test_...: one word with an underscore after a lower-case prefix.
+_ID_SHAPE = re.compile(r"[a-z]+_[A-Za-z0-9_\-]+")
 # What a table page needs; the excerpt and search text stay in the database until asked.
 _PAGE_COLUMNS = [column for column in LOG.c
                  if column.name not in ("response_excerpt", "search_text")]
@@ -113,9 +116,8 @@ def _conditions(where: StripeLogFilter) -> list[Any]:
     if where.request_ids:
         found.append(LOG.c.request_id.in_(list(where.request_ids)))
     text = where.text.strip().lower()
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        found.append(LOG.c.search_text.like(f"%{escaped}%", escape="\\"))
+    if text and not _looks_like_an_id(where.text):
+        found.append(_like(text))
     return found
 
 
@@ -123,7 +125,32 @@ def select_page(session: Session, where: StripeLogFilter, *, before_id: int | No
                 after_id: int | None = None, limit: int = 200) -> list[StripeLogEntry]:
     """Up to `limit` entries matching `where`, newest first, older than `before_id` and
     newer than `after_id` when given (keyset paging: no OFFSET over a million rows)."""
-    query = select(*_PAGE_COLUMNS).where(*_conditions(where))
+    conditions = _conditions(where)
+    if _looks_like_an_id(where.text):
+        # A Request-Id, idempotency key, object or event id typed in full is found by index
+        # at once; only when no entry has it whole does the slower substring search run.
+        typed = where.text.strip()
+        whole = or_(LOG.c.request_id == typed, LOG.c.idempotency_key == typed,
+                    LOG.c.object_id == typed, LOG.c.event_id == typed)
+        if session.execute(select(LOG.c.id).where(whole).limit(1)).first() is not None:
+            conditions.append(whole)
+        else:
+            conditions.append(_like(typed.lower()))
+    return _page(session, conditions, before_id, after_id, limit)
+
+
+def _looks_like_an_id(text: str) -> bool:
+    return bool(_ID_SHAPE.fullmatch(text.strip()))
+
+
+def _like(text: str) -> Any:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return LOG.c.search_text.like(f"%{escaped}%", escape="\\")
+
+
+def _page(session: Session, conditions: list[Any], before_id: int | None,
+          after_id: int | None, limit: int) -> list[StripeLogEntry]:
+    query = select(*_PAGE_COLUMNS).where(*conditions)
     if before_id is not None:
         query = query.where(LOG.c.id < before_id)
     if after_id is not None:

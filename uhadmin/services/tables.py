@@ -246,4 +246,8 @@ class StripeLogRow(Base):
         Index("ix_stripe_log_method", "method", "id"),
         Index("ix_stripe_log_call", "call_id"),
         Index("ix_stripe_log_request", "request_id"),
+        # The text filter finds an id typed in full through these (stripe_log_store).
+        Index("ix_stripe_log_idempotency", "idempotency_key"),
+        Index("ix_stripe_log_object", "object_id"),
+        Index("ix_stripe_log_event", "event_id"),
     )

@@ -22,6 +22,9 @@ _INDEXES = {
     'ix_stripe_log_method': ['method', 'id'],
     'ix_stripe_log_call': ['call_id'],
     'ix_stripe_log_request': ['request_id'],
+    'ix_stripe_log_idempotency': ['idempotency_key'],
+    'ix_stripe_log_object': ['object_id'],
+    'ix_stripe_log_event': ['event_id'],
 }
 
 
