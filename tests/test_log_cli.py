@@ -71,3 +71,36 @@ def test_bad_input_is_one_clear_line(uhadmin) -> None:
     assert "--since" in uhadmin.outputs[-1] and "Traceback" not in uhadmin.outputs[-1]
     uhadmin("log", "show", "12345", code=1)
     assert uhadmin.outputs[-1].strip() == "error: no Stripe log entry 12345"
+
+
+def test_follow_prints_new_calls_as_they_happen(uhadmin, tmp_path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from stripe_log_fixtures import a_raw_exchange
+
+    from uhadmin.services.database import Database
+    from uhadmin.services.stripe_log import StripeLogService
+
+    uhadmin("db", "upgrade")
+    env = {**os.environ, "UHADMIN_DATABASE_URL": f"sqlite:///{uhadmin.database}"}
+    follower = subprocess.Popen(
+        [sys.executable, "-c", "from uhadmin.cli import main; main()", "log", "--follow",
+         "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(follower.stdout.readline()) == {"items": []}
+        db = Database(f"sqlite:///{uhadmin.database}")
+        log = StripeLogService(db)
+
+        async def write() -> None:
+            for number in (1, 2):
+                log.record(a_raw_exchange(number, datetime.now(UTC)))
+            await log.flush()
+
+        asyncio.run(write())
+        db.close()
+        lines = [json.loads(follower.stdout.readline()) for _ in range(2)]
+        assert [line["request_id"] for line in lines] == ["req_000001", "req_000002"]
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)
