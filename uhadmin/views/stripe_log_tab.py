@@ -62,6 +62,7 @@ class StripeLogTab(WorkspaceTab):
         self.text_filter.setClearButtonEnabled(True)
         self.filter_problem = QLabel(objectName="stripeLogFilterProblem")
         self.filter_problem.setStyleSheet("color: #c62828")
+        self.filter_problem.hide()
         bar = QHBoxLayout()
         for label, widget in (("Listing", self.listing_filter), ("Attempt", self.attempt_filter),
                               ("Status", self.status_filter), ("Method", self.method_filter)):
@@ -169,8 +170,9 @@ class StripeLogTab(WorkspaceTab):
             self._where = self.current_filter()
         except ValidationError as problem:
             self.filter_problem.setText(str(problem))
+            self.filter_problem.show()
             return
-        self.filter_problem.clear()
+        self.filter_problem.hide()
         self.refresh()
 
     def show_calls(self, *, listing_id: int | None = None, revision: int | None = None,
