@@ -136,13 +136,18 @@ async def test_retention_prunes_old_and_surplus_entries_in_batches(stripe_log,
 
     monkeypatch.setattr(module, "PRUNE_BATCH", 7)
     now = datetime.now(UTC)
+    stripe_log.retention = Retention(days=30, entries=4)
     for age_days in (40, 35, 31, 2, 1, 0, 0, 0):
         stripe_log.record(_raw(now - timedelta(days=age_days)))
-    await stripe_log.flush()
-    stripe_log.retention = Retention(days=30, entries=4)
-    assert await stripe_log.prune() == 4  # three too old, then one beyond the newest four
+    await stripe_log.flush()  # a process's first flush prunes: three too old, one surplus
     kept = await stripe_log.page()
     assert len(kept) == 4 and min(e.time for e in kept) >= now - timedelta(days=2, seconds=1)
+    for _ in range(10):
+        stripe_log.record(_raw(now))
+    await stripe_log.flush()  # too soon and too few to prune again
+    assert await stripe_log.count() == 14
+    assert await stripe_log.prune() == 10  # in batches of 7 and 3
+    assert [e.id for e in await stripe_log.page()] == [18, 17, 16, 15]
     stripe_log.retention = Retention(days=30, entries=100)
     assert await stripe_log.prune() == 0
 

@@ -60,7 +60,8 @@ class StripeLogService:
         self._scheduled = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._written_since_prune = 0
-        self._last_prune = time.monotonic()
+        # The first flush of a process prunes: a short-lived CLI run keeps the log bounded too.
+        self._last_prune = float("-inf")
         self._flushing = asyncio.Lock()
 
     # --- recording ---------------------------------------------------------------------
