@@ -203,3 +203,24 @@ async def test_text_finds_an_id_typed_whole_by_index_and_other_words_inside(stri
         text="card_declined"))} == {"req_000007"}
     assert len(await stripe_log.page(StripeLogFilter(text="Item 1"))) == 3  # 1, 10, 11
     assert await stripe_log.page(StripeLogFilter(text="100%_")) == []
+
+
+async def test_reconcile_and_checkout_calls_say_what_they_served(
+        stripe_sandbox, stripe_log, database) -> None:
+    from uhadmin.services.change_bus import ChangeBus
+    from uhadmin.services.reconcile import ReconcileService
+    from uhadmin.services.sync import SyncService
+
+    gateway = logged_gateway(stripe_sandbox, stripe_log)
+    catalog = CatalogGateway(gateway)
+    bus = ChangeBus()
+    sync = SyncService(database, bus, catalog, actor="tess")
+    await ReconcileService(database, bus, catalog, sync, actor="tess").check()
+    with serving("checkout", attempt_id=5):
+        await gateway.probe()
+    await gateway.aclose()
+    await stripe_log.flush()
+    entries = await stripe_log.page()
+    assert {e.served for e in entries if e.attempt_id is None} == {"reconcile"}
+    assert [(e.served, e.attempt_id) for e in await stripe_log.page(
+        StripeLogFilter(attempt_id=5))] == [("checkout", 5)]
