@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -214,7 +215,7 @@ class StripeLogRow(Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status_class: Mapped[str | None] = mapped_column(String(10), nullable=True)
     is_error: Mapped[bool] = mapped_column(default=False)
-    latency_ms: Mapped[float | None] = mapped_column(nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     call_id: Mapped[str] = mapped_column(String(32), default="")
     retry: Mapped[int] = mapped_column(Integer, default=0)
     endpoint: Mapped[str] = mapped_column(String(100), default="")
