@@ -61,7 +61,7 @@ from uhadmin.services.stripe_gateway.checkout import (
     payment_intent_info,
     session_info,
 )
-from uhadmin.services.stripe_log_context import serving
+from uhadmin.services.stripe_log_context import serves, serving
 from uhadmin.services.tables import CheckoutAttemptRow, WebhookEventRow
 
 log = logging.getLogger(__name__)
@@ -634,6 +634,7 @@ class CheckoutService:
             unsubscribe()
 
     # ----------------------------------------------------------------- receiver
+    @serves("checkout")  # its webhook-endpoint calls, in the Stripe log
     async def start_receiver(self) -> CheckoutReceiver:
         """Start the success/cancel/webhook receiver; against the sandbox, also register its
         webhook endpoint there so events arrive signed with a known secret."""
@@ -654,6 +655,7 @@ class CheckoutService:
             receiver.add_webhook_secret(endpoint.secret)
         return receiver
 
+    @serves("checkout")
     async def stop_receiver(self) -> None:
         """Stop the receiver and remove the sandbox webhook endpoint registered for it."""
         endpoint_id, self._webhook_endpoint_id = self._webhook_endpoint_id, None
