@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from uhadmin.config import STRIPE_KEY_NAME, KeyStore, PreferencesStore, Settings, load_settings
 from uhadmin.errors import UhadminError
+from uhadmin.services.stripe_log_context import serves
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook, show_message
 
@@ -249,6 +250,7 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
 
     from uhadmin.views.checkout_tab import CheckoutTab
     from uhadmin.views.reconcile_tab import ReconcileTab
+    from uhadmin.views.stripe_log_tab import StripeLogTab
     from uhadmin.views.sync_tab import SyncTab, apply_sync_status
 
     sync_tab = SyncTab(services.sync, services.listings, services.bus)
@@ -258,6 +260,9 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
     window.add_tab(sync_tab, "S&ync", key="sync")
     window.add_tab(reconcile_tab, "Re&concile", key="reconcile")
     window.add_tab(checkout_tab, "&Checkout lab", key="checkout", menu_title="C&heckout")
+    log_tab = StripeLogTab(services.stripe_log)
+    window.add_tab(log_tab, "Stripe &log", key="stripe_log")
+    connect_stripe_log_links(window, log_tab, checkout_tab)
     # The Sync menu holds what syncs and compares, whichever tab is in front.
     window.sync_menu.addActions(sync_tab.menu_entries())
     window.sync_menu.addSeparator()
@@ -278,6 +283,20 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
         services.auto_sync.start()
 
 
+def connect_stripe_log_links(window: MainWindow, log_tab: Any, checkout_tab: Any) -> None:
+    """A listing's or checkout attempt's history row opens the Stripe log at its calls."""
+
+    def open_calls(**which: Any) -> None:
+        log_tab.show_calls(**which)
+        window.tab_widget.setCurrentWidget(log_tab)
+
+    window.listings_tab.detail.stripe_calls_requested.connect(
+        lambda listing_id, revision: open_calls(listing_id=listing_id, revision=revision))
+    checkout_tab.stripe_calls_requested.connect(
+        lambda attempt_id: open_calls(attempt_id=attempt_id))
+
+
+@serves("settings")
 async def check_stripe_connection(key: str | None, api_base: str | None, *, keys: KeyStore,
                                  services: Services | None = None) -> str:
     """Which account and mode `key` (None: the stored key; "": none) reaches at `api_base`
@@ -301,6 +320,8 @@ async def check_stripe_connection(key: str | None, api_base: str | None, *, keys
     gateway = StripeGateway(GatewayConfig(api_key=key or SANDBOX_KEY, api_base=api_base,
                                           rate_limit=None, max_attempts=1,
                                           read_timeout=15.0))
+    if services is not None:  # the check's requests belong in the Stripe log too
+        gateway.recorder = services.stripe_log.record
     where = api_base or "Stripe"
     try:
         account = ""

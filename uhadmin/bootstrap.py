@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from uhadmin.config import Settings
+from uhadmin.domain.stripe_log import Retention
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
+from uhadmin.services.stripe_log import StripeLogService
 
 if TYPE_CHECKING:  # the Stripe side is imported on first use (see Services)
     from uhadmin.services.checkout import CheckoutService
@@ -57,6 +60,9 @@ class Services:
         self.db = db
         self.bus = bus
         self.listings = listings
+        # Every Stripe request and webhook event, recorded by the gateway and the receiver.
+        self.stripe_log = StripeLogService(
+            db, retention=Retention.from_environ(os.environ))
         # "sandbox" | "test" | "live" (the GUI's mode badge), known without building anything.
         self.stripe_mode: str = settings.mode
         self._stripe: _StripeSide | None = None
@@ -96,6 +102,7 @@ class Services:
 
         settings = self.settings
         gateway, sandbox = build_gateway(settings)
+        gateway.recorder = self.stripe_log.record
         self._sandbox = sandbox
         catalog = CatalogGateway(gateway)
         sync = SyncService(self.db, self.bus, catalog, actor=settings.actor)
@@ -141,6 +148,7 @@ class Services:
             self._receiver = CheckoutReceiver(port=settings.receiver_port,
                                               webhook_secrets=secrets,
                                               mode_label=f"{settings.mode} mode")
+            self._receiver.on_webhook = self.stripe_log.record_payload
         return self._receiver
 
     @property
@@ -160,6 +168,7 @@ class Services:
             await side.auto_sync.stop()
             await side.checkout.stop_receiver()
             await side.gateway.aclose()
+        await self.stripe_log.aclose()
         self.close()
 
     def close(self) -> None:

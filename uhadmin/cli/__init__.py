@@ -10,7 +10,9 @@ main = main_group
 from uhadmin.cli import (  # noqa: E402,F401
     checkout_commands,
     db_commands,
+    docs_commands,
     listing_commands,
+    log_commands,
     offline_commands,
     sandbox_commands,
     screenshot_commands,

@@ -140,6 +140,8 @@ class CheckoutReceiver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        # Told of every webhook delivery, verified or refused (the Stripe log).
+        self.on_webhook: Callable[..., None] | None = None
         self._templates = _templates()
         self._stylesheet = (resources.files("uhadmin.resources") / "pages" / "pages.css"
                             ).read_bytes()
@@ -330,6 +332,7 @@ class CheckoutReceiver:
             event = self._verify(payload, signature)
         except WebhookSignatureError as error:
             log.warning("webhook refused: %s", error)
+            self._tell_log(payload, verified=False, effect=f"refused: {error}")
             self._json(request, 400, {"error": str(error)})
             return
         if self._handler is None:
@@ -345,7 +348,12 @@ class CheckoutReceiver:
             log.exception("webhook %s could not be recorded", event.get("id"))
             self._json(request, 500, {"error": f"not recorded: {type(error).__name__}"})
             return
+        self._tell_log(payload, verified=True, effect=str(result))
         self._json(request, 200, {"received": True, "result": result})
+
+    def _tell_log(self, payload: bytes, *, verified: bool, effect: str) -> None:
+        if self.on_webhook is not None:  # the Stripe log (StripeLogService.record_payload)
+            self.on_webhook(payload, verified=verified, effect=effect)
 
     def _verify(self, payload: bytes, signature: str) -> Mapping[str, Any]:
         if not self._secrets:

@@ -38,6 +38,7 @@ from uhadmin.services.fingerprint import desired_product, product_id_for
 from uhadmin.services.listing_rows import LISTING_COLUMNS
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
+from uhadmin.services.stripe_log_context import serves
 from uhadmin.services.sync import SyncService
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 
@@ -73,6 +74,7 @@ class ReconcileService:
         self.actor = actor
 
     # --- read ----------------------------------------------------------------------------
+    @serves("reconcile")
     async def check(self) -> ReconcileReport:
         """Every difference, with no change anywhere."""
         findings, counts, _ = await self._compare()
@@ -187,6 +189,7 @@ class ReconcileService:
         return findings
 
     # --- fix -----------------------------------------------------------------------------
+    @serves("reconcile")
     async def fix(self, *, kinds: Iterable[FindingKind] | None = None,
                   fixes: Iterable[tuple[FindingKind, Fix]] = (), dry_run: bool = False,
                   ) -> ReconcileReport:
@@ -208,6 +211,7 @@ class ReconcileService:
         return ReconcileReport(findings=tuple(findings), applied=tuple(applied),
                                dry_run=dry_run, errors=errors, **counts)
 
+    @serves("reconcile")
     async def apply(self, choices: Sequence[tuple[ReconcileFinding, Fix]], *,
                     dry_run: bool = False) -> ReconcileReport:
         """Apply one chosen fix per finding (the GUI's buttons)."""
@@ -384,6 +388,7 @@ class ReconcileService:
             at=_utcnow(), details=details))
 
     # --- adopt ---------------------------------------------------------------------------
+    @serves("adopt")
     async def adopt(self, product_ids: Sequence[str]) -> list[Listing]:
         """Create a listing for each product made elsewhere (e.g. the Dashboard); the next
         sync tags the product with our metadata. NotFoundError for an unknown id."""

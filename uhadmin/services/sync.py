@@ -79,6 +79,7 @@ from uhadmin.services.fingerprint import DesiredProduct, desired_product, needs_
 from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.stripe_gateway.client import StripeGateway
+from uhadmin.services.stripe_log_context import serving
 from uhadmin.services.tables import (
     AuditRow,
     ListingRow,
@@ -196,6 +197,7 @@ class _Outcome:
     error: str = ""
     note: str = ""
     offline: bool = False
+    request_ids: tuple[str, ...] = ()  # Stripe's, for the audit row and the Stripe log
 
 
 class SyncService:
@@ -297,8 +299,9 @@ class SyncService:
                 if only:
                     await self._db.run(functools.partial(self._retry_now_in, only=only),
                                        write=True)
-                return await self._run(catalog_id, holder, limit, progress, cancel,
-                                       full_scan, only)
+                with serving("sync", sync_run=holder):  # tags its Stripe log entries
+                    return await self._run(catalog_id, holder, limit, progress, cancel,
+                                           full_scan, only)
             except ModeMismatchError as error:
                 self._set_status(ConnectionState.STOPPED, await self.queued(), str(error))
                 raise
@@ -467,6 +470,15 @@ class SyncService:
 
     # --- one listing at Stripe -----------------------------------------------------------
     async def _push(self, work: _Work, plan: str, catalog_id: str) -> _Outcome:
+        # Tags this push's Stripe log entries and keeps their Request-Ids for the audit row.
+        request_ids: list[str] = []
+        with serving(listing_id=work.listing_id, listing_revision=work.version,
+                     request_ids=request_ids):
+            outcome = await self._push_or_fail(work, plan, catalog_id)
+        outcome.request_ids = tuple(request_ids)
+        return outcome
+
+    async def _push_or_fail(self, work: _Work, plan: str, catalog_id: str) -> _Outcome:
         try:
             return await self._push_plan(work, plan, catalog_id)
         except StripeUnavailableError as error:
@@ -847,7 +859,8 @@ class SyncService:
                  for o in failed])
             audit_rows += [{"entity": "listing", "entity_id": str(o.listing_id),
                             "action": "sync_failed", "actor": self.actor, "at": now,
-                            "details": {"revision": o.version, "error": o.error}}
+                            "details": {"revision": o.version, "error": o.error,
+                                        "request_ids": list(o.request_ids)}}
                            for o in failed]
         if pushed:
             self._write_pushed_in(session, pushed, now, audit_rows)
@@ -924,7 +937,8 @@ class SyncService:
                 continue
             details: dict[str, Any] = {"result": outcome.kind, "revision": outcome.version,
                                        "product_id": outcome.product_id,
-                                       "price_id": outcome.price_id}
+                                       "price_id": outcome.price_id,
+                                       "request_ids": list(outcome.request_ids)}
             if outcome.note:
                 details["note"] = outcome.note
             audit_rows.append({"entity": "listing", "entity_id": str(outcome.listing_id),

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -194,3 +195,64 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class StripeLogRow(Base):
+    """One HTTP attempt at Stripe, or one webhook event received (services/stripe_log.py).
+
+    Newest first is `id` descending; each filter the log tab offers has an index ending in
+    `id`, so a filtered first page is an index range scan even with a million entries.
+    """
+
+    __tablename__ = "stripe_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(10))  # "request" | "webhook"
+    method: Mapped[str] = mapped_column(String(10), default="")
+    api_base: Mapped[str] = mapped_column(String(200), default="")
+    path: Mapped[str] = mapped_column(String(500), default="")
+    api_version: Mapped[str] = mapped_column(String(40), default="")
+    params: Mapped[str] = mapped_column(Text, default="[]")  # JSON [[name, value], ...]
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_class: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    is_error: Mapped[bool] = mapped_column(default=False)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    call_id: Mapped[str] = mapped_column(String(32), default="")
+    retry: Mapped[int] = mapped_column(Integer, default=0)
+    endpoint: Mapped[str] = mapped_column(String(100), default="")
+    served: Mapped[str] = mapped_column(String(30), default="")
+    sync_run: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    listing_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    listing_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempt_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decline_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    object_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    object_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    event_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    signature_verified: Mapped[bool | None] = mapped_column(nullable=True)
+    effect: Mapped[str] = mapped_column(Text, default="")
+    # Lower-cased words the text filter looks in (path, ids, codes, parameters).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_stripe_log_at", "at"),
+        Index("ix_stripe_log_listing", "listing_id", "id"),
+        Index("ix_stripe_log_attempt", "attempt_id", "id"),
+        Index("ix_stripe_log_errors", "is_error", "id"),
+        Index("ix_stripe_log_status_class", "status_class", "id"),
+        Index("ix_stripe_log_method", "method", "id"),
+        Index("ix_stripe_log_call", "call_id"),
+        Index("ix_stripe_log_request", "request_id"),
+        # The text filter finds an id typed in full through these (stripe_log_store).
+        Index("ix_stripe_log_idempotency", "idempotency_key"),
+        Index("ix_stripe_log_object", "object_id"),
+        Index("ix_stripe_log_event", "event_id"),
+    )

@@ -49,6 +49,9 @@ def card_text(attempt: CheckoutAttempt) -> str:
     return text
 
 
+STRIPE_CALLS_HEADER = "Stripe"
+
+
 def attempt_columns() -> list[Column[CheckoutAttempt]]:
     return [
         Column("#", lambda a: str(a.id), sort_value=lambda a: a.id, align_right=True, width=44),
@@ -64,6 +67,8 @@ def attempt_columns() -> list[Column[CheckoutAttempt]]:
                width=200),
         Column("Expires", lambda a: format_time(a.expires_at), width=120),
         Column("Tester", lambda a: a.tester, width=120),
+        # One click opens the Stripe log at this attempt's calls (CheckoutTab.clicked).
+        Column(STRIPE_CALLS_HEADER, lambda a: "calls ›", width=60),
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QWidget
 from qasync import asyncSlot
@@ -17,6 +17,7 @@ from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.checkout_layout import CheckoutLabLayout
 from uhadmin.views.checkout_models import (
     OUTCOME_COLOURS,
+    STRIPE_CALLS_HEADER,
     CheckoutAttemptTableModel,
     CheckoutCartModel,
     PickListingTableModel,
@@ -42,6 +43,7 @@ class CheckoutTab(CheckoutLabLayout):
     """
 
     state_key = "checkout"
+    stripe_calls_requested = Signal(int)  # attempt id
 
     def __init__(self, checkout: Any, listings: Any, bus: Any, *, actor: str,
                  parent: QWidget | None = None) -> None:
@@ -69,6 +71,10 @@ class CheckoutTab(CheckoutLabLayout):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
 
+    def _history_clicked(self, index: QModelIndex) -> None:
+        if self.history_model.columns[index.column()].header == STRIPE_CALLS_HEADER:
+            self.stripe_calls_requested.emit(self.history_model.row_at(index.row()).id)
+
     def _connect_signals(self, bus: Any) -> None:
         self.create_action.triggered.connect(lambda _checked=False: self.start_create())
         self.expire_mine_action.triggered.connect(lambda _checked=False: self.ask_expire_mine())
@@ -95,6 +101,7 @@ class CheckoutTab(CheckoutLabLayout):
         self.expire_mine_button.clicked.connect(self.ask_expire_mine)
         self.history_table.selectionModel().selectionChanged.connect(
             lambda *_a: self._update_buttons())
+        self.history_table.clicked.connect(self._history_clicked)
         self.tasks.busy_changed.connect(lambda _key, _busy: self._update_buttons())
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)

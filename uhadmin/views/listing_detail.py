@@ -164,6 +164,8 @@ def _short(value: Any) -> str:
 class ListingDetailPane(QWidget):
     """Shows the selected listing; loads its image and history without blocking."""
 
+    stripe_calls_requested = Signal(int, object)  # listing id, revision (or None)
+
     def __init__(self, listings: Any, *, dashboard_base: str | None = None,
                  image_loader: ImageLoader | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,7 +223,9 @@ class ListingDetailPane(QWidget):
         history_layout.addWidget(QLabel("<b>History</b> (newest first)"))
         self.history = QTreeWidget()
         self.history.setObjectName("historyList")
-        self.history.setHeaderLabels(["When", "Who", "What", "Details"])
+        self.history.setHeaderLabels(["When", "Who", "What", "Details", "Stripe"])
+        # One click on "calls ›" opens the Stripe log at the calls behind that row.
+        self.history.itemClicked.connect(self._history_clicked)
         self.history.setRootIsDecorated(False)
         self.history.setUniformRowHeights(True)
         self.history.setMinimumHeight(90)
@@ -320,9 +324,17 @@ class ListingDetailPane(QWidget):
             item = QTreeWidgetItem([format_time(entry.at), entry.actor, entry.action,
                                     _details_text(entry.details)])
             item.setToolTip(3, _details_text(entry.details, limit=None))
+            if entry.action.startswith("sync"):
+                item.setText(4, "calls ›")
+                item.setData(4, Qt.ItemDataRole.UserRole, entry.details.get("revision"))
             self.history.addTopLevelItem(item)
         if not entries:
             self.history.addTopLevelItem(QTreeWidgetItem(["", "", "no history recorded", ""]))
+
+    def _history_clicked(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == 4 and item.text(4) and self.listing is not None:
+            self.stripe_calls_requested.emit(self.listing.id,
+                                             item.data(4, Qt.ItemDataRole.UserRole))
 
     def _show_history_error(self, error: Exception) -> None:
         self.history.clear()

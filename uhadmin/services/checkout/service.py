@@ -51,6 +51,7 @@ from uhadmin.services.checkout.waiting import PagesDelivered, WaitResult, wait_f
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.checkout import CheckoutGateway, session_params
+from uhadmin.services.stripe_log_context import serves, serving
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,9 @@ class CheckoutService:
         params = session_params(attempt, success_url=success_url, cancel_url=cancel_url,
                                 expires_at=attempt.expires_at or expires_at)
         try:
-            info = await gateway.create_session(params, idempotency_key=f"uh_checkout_{key}")
+            with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entry
+                info = await gateway.create_session(params,
+                                                    idempotency_key=f"uh_checkout_{key}")
         except StripeRefusedError as refused:
             if refused.code == "idempotency_error":
                 # The first send may have made a session: keep the row, never guess.
@@ -291,10 +294,11 @@ class CheckoutService:
             return await self.store.transition(
                 attempt.id, lambda stored: apply_unanswered_expiry(stored, now),
                 source=source, initiator=initiator)
-        info = await gateway.retrieve_session(attempt.session_id)
-        intent = None
-        if info.payment_intent_id:
-            intent = await gateway.retrieve_payment_intent(info.payment_intent_id)
+        with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entries
+            info = await gateway.retrieve_session(attempt.session_id)
+            intent = None
+            if info.payment_intent_id:
+                intent = await gateway.retrieve_payment_intent(info.payment_intent_id)
         return await self.store.transition(
             attempt.id, lambda stored: apply_session(stored, info, intent, canceled=canceled),
             source=source, initiator=initiator)
@@ -315,7 +319,8 @@ class CheckoutService:
         if attempt.session_id is None:
             raise IllegalTransitionError(f"attempt {attempt.id} has no Checkout Session yet")
         try:
-            info = await gateway.expire_session(attempt.session_id)
+            with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entry
+                info = await gateway.expire_session(attempt.session_id)
         except StripeRefusedError as refused:
             if refused.code != "checkout_session_not_open":
                 raise
@@ -333,7 +338,8 @@ class CheckoutService:
         expired: list[CheckoutAttempt] = []
         for attempt in await self.store.open_of(tester or self._settings.actor):
             try:
-                info = await gateway.expire_session(attempt.session_id or "")
+                with serving("checkout", attempt_id=attempt.id):  # tags its Stripe log entry
+                    info = await gateway.expire_session(attempt.session_id or "")
             except StripeRefusedError as refused:
                 if refused.code != "checkout_session_not_open":
                     raise
@@ -362,10 +368,12 @@ class CheckoutService:
             on_outcome=on_outcome, **options)
 
     # ----------------------------------------------------------------- receiver callbacks
+    @serves("checkout")  # its webhook-endpoint calls, in the Stripe log
     async def start_receiver(self) -> Any:
         """Start the success/cancel/webhook receiver (and its sandbox webhook endpoint)."""
         return await self._link.start(required=True)
 
+    @serves("checkout")
     async def stop_receiver(self) -> None:
         """Stop the receiver and remove the sandbox webhook endpoint registered for it."""
         await self._link.stop()

@@ -54,6 +54,11 @@ from tenacity import (
 from uhadmin.config import SecretKey, key_mode
 from uhadmin.errors import ModeMismatchError, StripeRefusedError, StripeUnavailableError
 from uhadmin.services.stripe_gateway.pacing import AdaptivePacer, RatePacer
+from uhadmin.services.stripe_gateway.recording import (
+    RecordingHTTPXClient,
+    RecordSink,
+    records_logical_call,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,22 +123,6 @@ class GatewayStats:
     rate_limited: int = 0
 
 
-class _CountingHTTPXClient(stripe.HTTPXClient):
-    """The SDK's HTTPX client, counting every request it really sends (SDK retries too)."""
-
-    def __init__(self, counter: Counter[int], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._counter = counter
-
-    async def request_async(self, method: str, url: str, headers: Any, post_data: Any = None):
-        try:
-            content, status, response_headers = await super().request_async(
-                method, url, headers, post_data)
-        except BaseException:
-            self._counter[0] += 1
-            raise
-        self._counter[status] += 1
-        return content, status, response_headers
 
 
 class _Retryable(Exception):
@@ -225,8 +214,10 @@ class StripeGateway:
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: stripe.StripeClient | None = None
-        self._http: _CountingHTTPXClient | None = None
-        self._stale_http: list[_CountingHTTPXClient] = []
+        self._http: RecordingHTTPXClient | None = None
+        self._stale_http: list[RecordingHTTPXClient] = []
+        # Where every HTTP attempt is reported (the Stripe log); None records nothing.
+        self.recorder: RecordSink | None = None
 
     def __repr__(self) -> str:
         return f"StripeGateway(mode={self.mode!r}, api_base={self.config.api_base!r})"
@@ -264,7 +255,8 @@ class StripeGateway:
             if self._http is not None:
                 self._stale_http.append(self._http)
             timeout = httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
-            self._http = _CountingHTTPXClient(self._status_counter, timeout=timeout)
+            self._http = RecordingHTTPXClient(self._status_counter, timeout=timeout,
+                                              sink=lambda: self.recorder)
             # The SDK's own retries are off on purpose: this gateway retries every attempt
             # itself (429 included, which the SDK never retries) with the caller's key, and
             # counts each one.
@@ -287,6 +279,7 @@ class StripeGateway:
         return sum(self._status_counter.values())
 
     # --- calls --------------------------------------------------------------------------
+    @records_logical_call
     async def call(self, endpoint: str, send: SendFunction[T], *,
                    idempotency_key: str | None = None, write: bool | None = None,
                    max_attempts: int | None = None) -> T:

@@ -1,0 +1,209 @@
+"""The Stripe log's SQL: raw exchanges to rows, filtered newest-first pages, pruning batches."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from uhadmin.domain.stripe_log import (
+    StripeLogEntry,
+    StripeLogFilter,
+    decode_params,
+    redact_text,
+    split_url,
+    status_class_of,
+    summarise_response,
+)
+from uhadmin.services.tables import StripeLogRow
+
+LOG = StripeLogRow.__table__
+# req_..., uh_..., evt_..., cs_test_...: one word with an underscore after a lower-case prefix.
+_ID_SHAPE = re.compile(r"[a-z]+_[A-Za-z0-9_\-]+")
+# What a table page needs; the excerpt and search text stay in the database until asked.
+_PAGE_COLUMNS = [column for column in LOG.c
+                 if column.name not in ("response_excerpt", "search_text")]
+
+
+def row_from_exchange(raw: dict[str, Any]) -> dict[str, Any]:
+    """One raw exchange (recording.RecordingHTTPXClient) as stripe_log column values."""
+    api_base, path, query = split_url(raw["url"])
+    params = decode_params(query, raw.get("body"))
+    summary = summarise_response(raw.get("content"))
+    status = raw.get("status")
+    if raw.get("failure"):
+        summary["error_type"] = "api_connection_error"
+        summary["error_message"] = redact_text(raw["failure"])[:500]
+    values = {
+        "at": raw["at"], "kind": "request", "method": raw["method"], "api_base": api_base,
+        "path": path, "api_version": raw.get("api_version") or "",
+        "params": json.dumps(params), "idempotency_key": raw.get("idempotency_key"),
+        "request_id": raw.get("request_id"), "status": status,
+        "status_class": status_class_of(status),
+        "is_error": summary["error_type"] is not None or not status or status >= 400,
+        "latency_ms": raw.get("latency_ms"), "call_id": raw.get("call_id") or "",
+        "retry": raw.get("retry") or 0, "endpoint": raw.get("endpoint") or "",
+        "served": raw.get("served") or "", "sync_run": raw.get("sync_run"),
+        "listing_id": raw.get("listing_id"), "listing_revision": raw.get("listing_revision"),
+        "attempt_id": raw.get("attempt_id"), "event_id": None, "event_type": None,
+        "signature_verified": None, "effect": "", **summary,
+    }
+    values["search_text"] = _search_text(values)
+    return values
+
+
+def row_from_webhook(*, at: datetime, event_id: str | None, event_type: str | None,
+                     verified: bool, effect: str, attempt_id: int | None = None,
+                     listing_id: int | None = None, object_id: str | None = None,
+                     payload_excerpt: str = "") -> dict[str, Any]:
+    """One webhook event received as stripe_log column values."""
+    values = {
+        "at": at, "kind": "webhook", "method": "POST", "api_base": "", "path": "/webhook",
+        "api_version": "", "params": "[]", "idempotency_key": None, "request_id": None,
+        "status": None, "status_class": None, "is_error": not verified, "latency_ms": None,
+        "call_id": "", "retry": 0, "endpoint": "webhook", "served": "webhook",
+        "sync_run": None, "listing_id": listing_id, "listing_revision": None,
+        "attempt_id": attempt_id, "error_type": None if verified else "signature",
+        "error_code": None, "decline_code": None,
+        "error_message": None if verified else redact_text(effect)[:500],
+        "object_type": "event", "object_id": object_id,
+        "response_excerpt": redact_text(payload_excerpt)[:2000], "event_id": event_id,
+        "event_type": event_type, "signature_verified": verified,
+        "effect": redact_text(effect)[:1000],
+    }
+    values["search_text"] = _search_text(values)
+    return values
+
+
+def _search_text(values: dict[str, Any]) -> str:
+    words = [values.get(name) for name in (
+        "path", "endpoint", "served", "object_id", "request_id", "idempotency_key",
+        "error_code", "decline_code", "error_message", "event_id", "event_type", "effect")]
+    words.append(values.get("params") if values.get("params") != "[]" else None)
+    return " ".join(str(word) for word in words if word).lower()
+
+
+def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(LOG), list(rows))
+
+
+def _conditions(where: StripeLogFilter) -> list[Any]:
+    found: list[Any] = []
+    if where.listing_id is not None:
+        found.append(LOG.c.listing_id == where.listing_id)
+    if where.listing_revision is not None:
+        found.append(LOG.c.listing_revision == where.listing_revision)
+    if where.attempt_id is not None:
+        found.append(LOG.c.attempt_id == where.attempt_id)
+    if where.call_id:
+        found.append(LOG.c.call_id == where.call_id)
+    if where.request_ids:
+        found.append(LOG.c.request_id.in_(list(where.request_ids)))
+    # With a listing, attempt or call chosen, those few rows are the way in. SQLite would
+    # rather walk the errors (or method, status) index in id order for the LIMIT and read
+    # tens of thousands of rows (389 ms at a million entries, bench/): coalesce() keeps
+    # it off those indexes, and costs nothing on the few rows left.
+    narrow = bool(found)
+
+    def broad(column: Any, default: Any) -> Any:
+        return func.coalesce(column, default) if narrow else column
+
+    if where.status_class:
+        found.append(broad(LOG.c.status_class, "") == where.status_class)
+    if where.errors_only:
+        found.append(broad(LOG.c.is_error, False).is_(True))
+    if where.method:
+        found.append(broad(LOG.c.method, "") == where.method.upper())
+    if where.kind:
+        found.append(broad(LOG.c.kind, "") == where.kind)
+    if where.since is not None:
+        found.append(LOG.c.at >= where.since)
+    text = where.text.strip().lower()
+    if text and not _looks_like_an_id(where.text):
+        found.append(_like(text))
+    return found
+
+
+def select_page(session: Session, where: StripeLogFilter, *, before_id: int | None = None,
+                after_id: int | None = None, limit: int = 200) -> list[StripeLogEntry]:
+    """Up to `limit` entries matching `where`, newest first, older than `before_id` and
+    newer than `after_id` when given (keyset paging: no OFFSET over a million rows)."""
+    conditions = _conditions(where)
+    if _looks_like_an_id(where.text):
+        # A Request-Id, idempotency key, object or event id typed in full is found by index
+        # at once; only when no entry has it whole does the slower substring search run.
+        typed = where.text.strip()
+        whole = or_(LOG.c.request_id == typed, LOG.c.idempotency_key == typed,
+                    LOG.c.object_id == typed, LOG.c.event_id == typed)
+        if session.execute(select(LOG.c.id).where(whole).limit(1)).first() is not None:
+            conditions.append(whole)
+        else:
+            conditions.append(_like(typed.lower()))
+    return _page(session, conditions, before_id, after_id, limit)
+
+
+def _looks_like_an_id(text: str) -> bool:
+    return bool(_ID_SHAPE.fullmatch(text.strip()))
+
+
+def _like(text: str) -> Any:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return LOG.c.search_text.like(f"%{escaped}%", escape="\\")
+
+
+def _page(session: Session, conditions: list[Any], before_id: int | None,
+          after_id: int | None, limit: int) -> list[StripeLogEntry]:
+    query = select(*_PAGE_COLUMNS).where(*conditions)
+    if before_id is not None:
+        query = query.where(LOG.c.id < before_id)
+    if after_id is not None:
+        query = query.where(LOG.c.id > after_id)
+    rows = session.execute(query.order_by(LOG.c.id.desc()).limit(limit)).mappings().all()
+    return [entry_from_row(row) for row in rows]
+
+
+def select_entry(session: Session, entry_id: int) -> StripeLogEntry | None:
+    row = session.execute(select(LOG).where(LOG.c.id == entry_id)).mappings().first()
+    return entry_from_row(row) if row is not None else None
+
+
+def entry_from_row(row: Any) -> StripeLogEntry:
+    values = {name: row[name] for name in row.keys()
+              if name in StripeLogEntry.__dataclass_fields__}
+    values["params"] = tuple(tuple(pair) for pair in json.loads(row["params"] or "[]"))
+    at = row["at"]
+    values["time"] = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    values.pop("at", None)
+    values["response_excerpt"] = row.get("response_excerpt") or ""
+    values["effect"] = row["effect"] or ""
+    return StripeLogEntry(**values)
+
+
+def prune_batch(session: Session, *, cutoff: datetime, keep: int, batch: int) -> int:
+    """Delete at most `batch` of the oldest entries that are older than `cutoff` or beyond
+    the newest `keep`; returns how many went."""
+    boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
+                               .offset(keep).limit(1)).scalar_one_or_none()
+    oldest = select(LOG.c.id, LOG.c.at).order_by(LOG.c.id).limit(batch)
+    doomed = [row.id for row in session.execute(oldest)
+              if (boundary is not None and row.id <= boundary) or _before(row.at, cutoff)]
+    if not doomed:
+        return 0
+    session.execute(delete(LOG).where(LOG.c.id.in_(doomed)))
+    return len(doomed)
+
+
+def _before(at: datetime, cutoff: datetime) -> bool:
+    if at.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
+        cutoff = cutoff.replace(tzinfo=None)
+    return at < cutoff
+
+
+def count_entries(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(LOG)).scalar_one()
