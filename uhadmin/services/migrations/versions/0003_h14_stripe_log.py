@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003_h14'
-down_revision = '0002'
+down_revision = '0003_h10'
 branch_labels = None
 depends_on = None
 
