@@ -74,7 +74,7 @@ async def run_flow(scratch: Path) -> dict[str, Any]:
             if paid.is_redirect:
                 await browser.get(landed)
         async with asyncio.timeout(20):
-            attempt = await services.checkout.wait_for_outcome(attempt.id)
+            attempt = (await services.checkout.wait_for_outcome(attempt.id)).attempt
         await asyncio.sleep(0.3)  # the webhook's log entry is written by the receiver thread
         await services.stripe_log.flush()
         entries = list(reversed(await services.stripe_log.page(StripeLogFilter(), limit=200)))
