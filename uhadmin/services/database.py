@@ -59,18 +59,21 @@ _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s
 
 
 class DatabaseUnavailableError(UhadminError):
-    """The database cannot be reached or stayed locked too long; nothing was written."""
+    """The database cannot be reached; nothing was written."""
 
 
-class DatabaseBusyError(DatabaseUnavailableError):
-    """A PostgreSQL lock or statement timeout ran out; the transaction was rolled back."""
+class DatabaseBusyError(UhadminError):
+    """A PostgreSQL lock or statement timeout ran out; the transaction was rolled back.
+
+    Not a DatabaseUnavailableError: the catalog answered, so this is no reason to go offline.
+    """
 
 
 class SchemaTooNewError(UhadminError):
     """The database was migrated by a newer uhadmin; this one changes nothing in it."""
 
 
-def _unavailable(database: Database, exc: OperationalError) -> DatabaseUnavailableError:
+def _unavailable(database: Database, exc: OperationalError) -> UhadminError:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate == _PG_LOCK_TIMEOUT:
         return DatabaseBusyError(
