@@ -408,7 +408,7 @@ async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesS
 
 def run_gui(database_url: str | None = None) -> int:
     """Start the desktop app; returns the process exit code."""
-    import qasync
+    from uhadmin.views.event_loop import run_app
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -423,7 +423,7 @@ def run_gui(database_url: str | None = None) -> int:
         # Before the event loop runs, so a blocking message box is fine here.
         QMessageBox.critical(None, "uhadmin cannot start", str(exc))
         return 2
-    return qasync.run(_run_app(settings, keys, preferences))
+    return run_app(_run_app(settings, keys, preferences))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -276,17 +276,17 @@ def screenshot(ctx: click.Context, outdir: Path, theme: str) -> None:
 
 
 def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dark")) -> list[Path]:
-    import qasync
     from keyring.backends import fail
     from PySide6.QtCore import QSettings
 
     from uhadmin.app import build_gui, ensure_application
     from uhadmin.bootstrap import build_services
     from uhadmin.config import KeyStore, PreferencesStore, load_settings
+    from uhadmin.views.event_loop import QtEventLoop
 
     outdir.mkdir(parents=True, exist_ok=True)
     app = ensure_application()
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="uhadmin-demo-") as temp:
