@@ -13,8 +13,16 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from uhadmin.config import STRIPE_KEY_NAME, KeyStore, PreferencesStore, Settings, load_settings
-from uhadmin.errors import UhadminError
+from uhadmin.config import (
+    STRIPE_KEY_NAME,
+    KeyStore,
+    PreferencesStore,
+    Settings,
+    catalog_file_problem,
+    default_database_url,
+    load_settings,
+)
+from uhadmin.errors import ConfigError, UhadminError
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook, show_message
 
@@ -406,8 +414,9 @@ async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesS
     return 0
 
 
-def run_gui(database_url: str | None = None) -> int:
-    """Start the desktop app; returns the process exit code."""
+def run_gui(database_url: str | None = None, *, create_database: bool = False) -> int:
+    """Start the desktop app; returns the process exit code. A SQLite catalog is created
+    only in the data folder or with `create_database` (a mistyped path is refused)."""
     from uhadmin.views.event_loop import run_app
 
     logging.basicConfig(level=logging.INFO,
@@ -419,6 +428,11 @@ def run_gui(database_url: str | None = None) -> int:
     try:
         settings = load_settings({"database_url": database_url}, keys=keys,
                                  preferences=preferences)
+        may_create = (create_database
+                      or settings.database_url == default_database_url(settings.data_dir))
+        problem = catalog_file_problem(settings.database_url, may_create=may_create)
+        if problem:
+            raise ConfigError(problem)
     except UhadminError as exc:
         # Before the event loop runs, so a blocking message box is fine here.
         QMessageBox.critical(None, "uhadmin cannot start", str(exc))
@@ -434,8 +448,11 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="uhadmin-gui", description=main.__doc__)
     parser.add_argument("--database-url", help="Overrides UHADMIN_DATABASE_URL for this run.")
+    parser.add_argument("--create", action="store_true",
+                        help="Create the SQLite catalog if the --database-url file does not "
+                             "exist.")
     args = parser.parse_args(argv)
-    sys.exit(run_gui(database_url=args.database_url))
+    sys.exit(run_gui(database_url=args.database_url, create_database=args.create))
 
 
 if __name__ == "__main__":

@@ -466,3 +466,29 @@ def test_preferences_file_problems_are_config_errors(prefs: PreferencesStore) ->
         prefs.load()
     prefs.path.write_text('{"currency": "eur", "from_a_newer_version": 1}', encoding="utf-8")
     assert prefs.load() == {"currency": "eur"}
+
+
+class CountingKeyring(DictKeyring):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.reads += 1
+        return super().get_password(service, username)
+
+
+def test_without_a_key_store_the_keyring_is_opened_only_when_a_secret_is_read(
+        global_keyring) -> None:
+    backend = CountingKeyring()
+    backend.set_password("uhadmin", "stripe_api_key", TEST_KEY)
+    backend.set_password("uhadmin", "webhook_secret", "not-a-whsec")
+    keyring.set_keyring(backend)
+    settings = load_settings({}, {}, preferences=PreferencesStore(Path("/nonexistent/p.json")))
+    assert backend.reads == 0 and settings.currency == "usd"  # `listings list` stops here
+    assert settings.mode == "test" and settings.stripe_key.reveal() == TEST_KEY
+    assert backend.reads == 1
+    with pytest.raises(ConfigError, match="webhook_secret in the OS keyring.*whsec_"):
+        _ = settings.webhook_secret
+    assert settings.key_notice.startswith("saved in the OS keyring")
+    assert backend.reads == 2

@@ -45,7 +45,7 @@ def test_run_gui_starts_and_quits_when_the_window_closes(qapp, monkeypatch, tmp_
             window.close()
 
     QTimer.singleShot(1500, close_main_window)
-    assert run_gui() == 0
+    assert run_gui(create_database=True) == 0
     assert windows and windows[0].listings_tab.model.total == 0
 
 

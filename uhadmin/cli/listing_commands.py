@@ -8,6 +8,9 @@ import click
 
 from uhadmin.bootstrap import Services
 from uhadmin.cli.common import (
+    COUNT,
+    CURRENCY,
+    ROW_ID,
     emit,
     handles_errors,
     json_option,
@@ -87,7 +90,8 @@ def listings_group() -> None:
 @listings_group.command("add")
 @click.option("--title", required=True, help="Product name shown to buyers.")
 @click.option("--price", "price_text", required=True, help="Price like 12.50 (no grouping).")
-@click.option("--currency", default=None, help="ISO code; default UHADMIN_CURRENCY or usd.")
+@click.option("--currency", type=CURRENCY, default=None,
+              help="ISO code; default UHADMIN_CURRENCY or usd.")
 @click.option("--description", default="", help="Longer text (Stripe allows 40,000 chars).")
 @click.option("--image", "images", multiple=True, help="Image URL (repeat for several, max 8).")
 @click.option("--status", "status", type=_STATUS_CHOICE, default=ListingStatus.DRAFT.value,
@@ -102,7 +106,7 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
     """Create a listing and print it (id first)."""
 
     async def work(services: Services) -> Listing:
-        code = (currency or services.settings.currency).lower()
+        code = currency if currency is not None else services.settings.currency
         new = NewListing(title=title, price_minor=parse_money(price_text, code),
                          currency=code, description=description, image_urls=images,
                          status=ListingStatus(status.lower()))
@@ -121,7 +125,7 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
 @click.option("--sort", type=_SORT_CHOICE, default=SortKey.UPDATED.value, show_default=True)
 @click.option("--ascending", is_flag=True, help="Smallest / oldest / A first.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--offset", type=COUNT, default=0, show_default=True)
 @json_option
 @click.pass_context
 @handles_errors
@@ -145,7 +149,7 @@ def list_listings(ctx: click.Context, statuses: tuple[str, ...], search: str,
 
 
 @listings_group.command("show")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @json_option
 @click.pass_context
 @handles_errors
@@ -156,7 +160,7 @@ def show_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
 
 
 @listings_group.command("update")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @click.option("--title", default=None)
 @click.option("--price", "price_text", default=None, help="New price like 12.50.")
 @click.option("--description", default=None)
@@ -188,7 +192,7 @@ def update_listing(ctx: click.Context, listing_id: int, title: str | None,
 
 
 @listings_group.command("status")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @click.argument("new_status", type=_STATUS_CHOICE)
 @click.option("--reason", default="", help="Why (kept with a rejection, and in the history).")
 @json_option
@@ -208,7 +212,7 @@ def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, 
 
 
 @listings_group.command("delete")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @json_option
 @click.pass_context
 @handles_errors
