@@ -1,5 +1,5 @@
-"""View-tier fixtures: the app's qasync loop over pytest-qt's QApplication, a real ListingService on a
-temporary SQLite catalog, temporary QSettings, and settings with an in-memory key store."""
+"""View-tier fixtures: the app's qasync loop over pytest-qt's QApplication, a real ListingService
+on a temporary SQLite catalog, temporary QSettings, and settings with an in-memory key store."""
 
 from __future__ import annotations
 
