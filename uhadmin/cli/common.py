@@ -161,13 +161,17 @@ def _end_of_options(arguments: list[str]) -> int:
 
 def _refuse_undecodable(arguments: list[str]) -> None:
     """Arguments that were not valid UTF-8 reach Python as lone surrogates, which no
-    database, file or terminal accepts: refuse them here, naming the argument."""
+    database, file or terminal accepts, and a NUL (possible only in-process) ends a C
+    string early: refuse them here, naming the argument."""
     for position, argument in enumerate(arguments, start=1):
         try:
             argument.encode("utf-8")
         except UnicodeEncodeError:
             raise click.UsageError(f"argument {position} ({_one_line(argument)}) is not valid "
                                    "UTF-8 text") from None
+        if "\x00" in argument:
+            raise click.UsageError(f"argument {position} ({_one_line(argument)}) contains a "
+                                   "NUL character")
 
 
 def _one_line(text: str) -> str:

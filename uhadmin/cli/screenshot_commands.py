@@ -262,17 +262,20 @@ async def demo_gui_activity(parts: Any) -> None:
 
 
 @main_group.command("screenshot")
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--theme", type=click.Choice(["light", "dark", "both"]), default="both",
               show_default=True, help="Palette(s) to render.")
 @json_option
 @click.pass_context
 @handles_errors
-def screenshot(ctx: click.Context, outdir: Path, theme: str, as_json: bool) -> None:
+def screenshot(ctx: click.Context, outdir: str, theme: str, as_json: bool) -> None:
     """Render each main-window tab and each dialog, offscreen, with a demo catalog, to PNGs."""
-    _writable_folder(outdir)
+    if not outdir.strip():  # Path("") would be the current folder
+        raise click.BadParameter("must name a folder", param_hint="OUTDIR")
+    folder = Path(outdir)
+    _writable_folder(folder)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    written = render_screenshots(outdir, themes=("light", "dark") if theme == "both"
+    written = render_screenshots(folder, themes=("light", "dark") if theme == "both"
                                  else (theme,))
     emit(ctx, {"written": [str(p) for p in written]},
          "\n".join(str(p) for p in written), as_json=as_json)
