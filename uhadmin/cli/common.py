@@ -222,12 +222,14 @@ def wants_json(ctx: click.Context, local_flag: bool = False) -> bool:
     return local_flag or bool(ctx.find_root().obj.get("json"))
 
 
-def emit(ctx: click.Context, payload: Any, text: str, *, as_json: bool = False) -> None:
-    """Print `payload` as JSON or `text` for people."""
+def emit(ctx: click.Context, payload: Any, text: str | Callable[[], str], *,
+         as_json: bool = False) -> None:
+    """Print `payload` as JSON or `text` for people (a callable is called only then: the
+    locale data for formatted prices costs more than the rest of a `--json` run)."""
     if wants_json(ctx, as_json):
         click.echo(json.dumps(payload, default=str, sort_keys=False))
     else:
-        click.echo(text)
+        click.echo(text() if callable(text) else text)
 
 
 def handles_errors(func: Callable) -> Callable:

@@ -113,7 +113,7 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
         return await services.listings.create(new, actor=services.settings.actor)
 
     listing = run_with_services(ctx, work)
-    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+    emit(ctx, listing_json(listing), lambda: listing_line(listing), as_json=as_json)
 
 
 @listings_group.command("list")
@@ -140,12 +140,14 @@ def list_listings(ctx: click.Context, statuses: tuple[str, ...], search: str,
         sort=SortKey(sort.lower()), descending=not ascending, offset=offset, limit=limit,
     )
     page = run_with_services(ctx, lambda services: services.listings.search(query))
-    lines = [listing_line(listing) for listing in page.items]
-    shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
-    lines.append(f"({shown} of {page.total} listings)")
+    def text() -> str:
+        lines = [listing_line(listing) for listing in page.items]
+        shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
+        return "\n".join([*lines, f"({shown} of {page.total} listings)"])
+
     emit(ctx, {"total": page.total, "offset": page.offset,
                "items": [listing_json(listing) for listing in page.items]},
-         "\n".join(lines), as_json=as_json)
+         text, as_json=as_json)
 
 
 @listings_group.command("show")
@@ -156,7 +158,7 @@ def list_listings(ctx: click.Context, statuses: tuple[str, ...], search: str,
 def show_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
     """Show every field of one listing."""
     listing = run_with_services(ctx, lambda services: services.listings.get(listing_id))
-    emit(ctx, listing_json(listing), listing_details(listing), as_json=as_json)
+    emit(ctx, listing_json(listing), lambda: listing_details(listing), as_json=as_json)
 
 
 @listings_group.command("update")
@@ -188,7 +190,7 @@ def update_listing(ctx: click.Context, listing_id: int, title: str | None,
             actor=services.settings.actor)
 
     listing = run_with_services(ctx, work)
-    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+    emit(ctx, listing_json(listing), lambda: listing_line(listing), as_json=as_json)
 
 
 @listings_group.command("status")
@@ -208,7 +210,7 @@ def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, 
             reason=reason)
 
     listing = run_with_services(ctx, work)
-    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+    emit(ctx, listing_json(listing), lambda: listing_line(listing), as_json=as_json)
 
 
 @listings_group.command("delete")
