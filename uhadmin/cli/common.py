@@ -213,6 +213,11 @@ def main_group(ctx: click.Context, database_url: str | None, create_database: bo
     ctx.obj["create_database"] = create_database
     ctx.obj["json"] = as_json
     if ctx.invoked_subcommand is None:
+        from uhadmin.launch import desktop_problem
+
+        problem = desktop_problem()  # before Qt loads: Qt itself would abort the process
+        if problem:
+            raise UhadminError(problem)
         from uhadmin.app import run_gui
 
         sys.exit(run_gui(database_url=database_url, create_database=create_database))
