@@ -36,8 +36,9 @@ def seconds(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def compare(name: str, command: list[str], baseline: list[str], env: dict[str, str],
-            runs: int) -> tuple[float, float]:
+def compare(
+    name: str, command: list[str], baseline: list[str], env: dict[str, str], runs: int
+) -> tuple[float, float]:
     for _ in range(2):  # warm the file cache and .pyc files
         seconds(command, env), seconds(baseline, env)
     ours, theirs = [], []
@@ -50,17 +51,19 @@ def compare(name: str, command: list[str], baseline: list[str], env: dict[str, s
 def seed(env: dict[str, str], count: int = 200) -> None:
     uhadmin = uhadmin_command()
     subprocess.run([*uhadmin, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
-    code = ("import asyncio\n"
-            "from uhadmin.bootstrap import build_services\n"
-            "from uhadmin.config import load_settings\n"
-            "from uhadmin.domain import NewListing\n"
-            "services = build_services(load_settings())\n"
-            "async def main():\n"
-            f"    for n in range({count}):\n"
-            "        await services.listings.create(NewListing(title=f'Listing {n}',"
-            " price_minor=100 + n, currency='usd'), actor='bench')\n"
-            "asyncio.run(main())\n"
-            "services.close()\n")
+    code = (
+        "import asyncio\n"
+        "from uhadmin.bootstrap import build_services\n"
+        "from uhadmin.config import load_settings\n"
+        "from uhadmin.domain import NewListing\n"
+        "services = build_services(load_settings())\n"
+        "async def main():\n"
+        f"    for n in range({count}):\n"
+        "        await services.listings.create(NewListing(title=f'Listing {n}',"
+        " price_minor=100 + n, currency='usd'), actor='bench')\n"
+        "asyncio.run(main())\n"
+        "services.close()\n"
+    )
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
@@ -69,33 +72,47 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="runs of each command")
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory(prefix="uhadmin-startup-") as temp:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith("UHADMIN_")}
+        env = {key: value for key, value in os.environ.items() if not key.startswith("UHADMIN_")}
         # A private catalog and settings; the OS keyring is whatever this machine has, as
         # for a person (uhadmin must not ask it for commands that need no Stripe key).
-        env.update(XDG_DATA_HOME=f"{temp}/data", XDG_CONFIG_HOME=f"{temp}/config",
-                   UHADMIN_DATABASE_URL=f"sqlite:///{temp}/catalog.sqlite3")
+        env.update(
+            XDG_DATA_HOME=f"{temp}/data",
+            XDG_CONFIG_HOME=f"{temp}/config",
+            UHADMIN_DATABASE_URL=f"sqlite:///{temp}/catalog.sqlite3",
+        )
         seed(env)
         uhadmin = uhadmin_command()
         python = sys.executable
         rows = [
-            ("uhadmin --help", [*uhadmin, "--help"], 'python -c "import click"',
-             [python, "-c", "import click"], HELP_TARGET),
-            ("uhadmin listings list --limit 50 --json",
-             [*uhadmin, "listings", "list", "--limit", "50", "--json"],
-             'python -c "import sqlalchemy, click"',
-             [python, "-c", "import sqlalchemy, click"], LIST_TARGET),
+            (
+                "uhadmin --help",
+                [*uhadmin, "--help"],
+                'python -c "import click"',
+                [python, "-c", "import click"],
+                HELP_TARGET,
+            ),
+            (
+                "uhadmin listings list --limit 50 --json",
+                [*uhadmin, "listings", "list", "--limit", "50", "--json"],
+                'python -c "import sqlalchemy, click"',
+                [python, "-c", "import sqlalchemy, click"],
+                LIST_TARGET,
+            ),
         ]
-        print(f"{runs} runs each, medians (load average {os.getloadavg()[0]:.1f} on "
-              f"{os.cpu_count()} cores; figures are noisy on a busy machine)")
+        print(
+            f"{runs} runs each, medians (load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} cores; figures are noisy on a busy machine)"
+        )
         print(f"{'command':<42} {'ms':>7}   {'baseline':<36} {'ms':>7}  ratio  target")
         failed = False
         for name, command, base_name, baseline, target in rows:
             ours, theirs = compare(name, command, baseline, env, runs)
             ratio = ours / theirs
             failed |= ratio > target
-            print(f"{name:<42} {ours * 1000:7.0f}   {base_name:<36} {theirs * 1000:7.0f}  "
-                  f"{ratio:5.2f}  {'<=' if ratio <= target else '> '} {target}")
+            print(
+                f"{name:<42} {ours * 1000:7.0f}   {base_name:<36} {theirs * 1000:7.0f}  "
+                f"{ratio:5.2f}  {'<=' if ratio <= target else '> '} {target}"
+            )
     sys.exit(1 if failed else 0)
 
 

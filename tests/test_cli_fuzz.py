@@ -20,9 +20,25 @@ from uhadmin.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, LAZY_COMMANDS
 pytestmark = pytest.mark.slow
 
 HOSTILE = [
-    "", " ", "-1", "0", "2147483648", "9223372036854775808", "1" * 40, "1e309", "nan", "abc",
-    "\x00", "a\nb", "\udcff", "\U0001f4a5", "x" * 5000, "--json", "../../../etc/passwd",
-    "/proc/nope/x", "'; DROP TABLE listings;--",
+    "",
+    " ",
+    "-1",
+    "0",
+    "2147483648",
+    "9223372036854775808",
+    "1" * 40,
+    "1e309",
+    "nan",
+    "abc",
+    "\x00",
+    "a\nb",
+    "\udcff",
+    "\U0001f4a5",
+    "x" * 5000,
+    "--json",
+    "../../../etc/passwd",
+    "/proc/nope/x",
+    "'; DROP TABLE listings;--",
 ]
 
 # Enough valid arguments for each command to get past its required ones, so each hostile
@@ -87,14 +103,18 @@ def cases() -> list[tuple[str, list[str]]]:
     return out
 
 
-def with_value(command: click.Command, base: list[str], param: click.Parameter,
-               value: str) -> list[str]:
+def with_value(
+    command: click.Command, base: list[str], param: click.Parameter, value: str
+) -> list[str]:
     """`base` with `param` given `value` (replacing the base's own value, if any)."""
     replaced = list(base)
     if isinstance(param, click.Argument):
         arguments = [p for p in command.params if isinstance(p, click.Argument)]
-        positionals = [i for i, a in enumerate(base) if not a.startswith("-")
-                       and (i == 0 or not base[i - 1].startswith("-"))]
+        positionals = [
+            i
+            for i, a in enumerate(base)
+            if not a.startswith("-") and (i == 0 or not base[i - 1].startswith("-"))
+        ]
         index = arguments.index(param)
         if index < len(positionals):
             replaced[positionals[index]] = value
@@ -121,20 +141,22 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stripe_sandbox) -> 
     monkeypatch.setenv("UHADMIN_STRIPE_API_BASE", stripe_sandbox.url)
     monkeypatch.chdir(tmp_path)  # a relative path in a hostile value lands here
     runner = CliRunner()
-    for args in (["db", "upgrade"],
-                 ["listings", "add", "--title", "Desk", "--price", "40"],
-                 ["listings", "add", "--title", "Bike", "--price", "90", "--status", "approved"]):
+    for args in (
+        ["db", "upgrade"],
+        ["listings", "add", "--title", "Desk", "--price", "40"],
+        ["listings", "add", "--title", "Bike", "--price", "90", "--status", "approved"],
+    ):
         assert runner.invoke(main, args).exit_code == 0
     return path
 
 
-def check(result, args: list[str], before: list[str], catalog: Path, *,
-          as_json: bool) -> list[str]:
+def check(result, args: list[str], before: list[str], catalog: Path, *, as_json: bool) -> list[str]:
     """The assertions of one invocation; returns the database as it is now."""
     shown = f"uhadmin {' '.join(map(repr, args))}"
     output = result.stdout + result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"{shown}: {result.exception!r}")
+        f"{shown}: {result.exception!r}"
+    )
     assert "Traceback" not in output, f"{shown}:\n{output}"
     assert result.exit_code in (EXIT_OK, EXIT_ERROR, EXIT_USAGE), f"{shown}: {output}"
     after = dump(catalog)
@@ -143,7 +165,8 @@ def check(result, args: list[str], before: list[str], catalog: Path, *,
         assert len(lines) == 1, f"{shown}: {result.stderr!r}"
         if as_json:
             assert lines[0].startswith("{") and "error" in json.loads(lines[0]), (
-                f"{shown}: {lines[0]}")
+                f"{shown}: {lines[0]}"
+            )
         assert after == before, f"{shown} failed but changed the database"
     return after
 
@@ -172,20 +195,21 @@ def test_usage_errors_are_one_json_object_with_json(catalog: Path):
 
 def test_a_mistyped_catalog_path_is_refused_and_nothing_is_created(tmp_path: Path):
     typo = tmp_path / "no-such-folder" / "catalog.sqlite3"
-    result = CliRunner().invoke(main, ["--database-url", f"sqlite:///{typo}", "listings",
-                                       "list"])
+    result = CliRunner().invoke(main, ["--database-url", f"sqlite:///{typo}", "listings", "list"])
     assert result.exit_code == EXIT_ERROR
     assert str(typo) in result.stderr and "does not exist" in result.stderr
     assert not typo.parent.exists()
-    created = CliRunner().invoke(main, ["--create", "--database-url", f"sqlite:///{typo}",
-                                        "listings", "list", "--json"])
+    created = CliRunner().invoke(
+        main, ["--create", "--database-url", f"sqlite:///{typo}", "listings", "list", "--json"]
+    )
     assert created.exit_code == EXIT_OK and json.loads(created.stdout)["total"] == 0
 
 
 def test_currency_empty_is_refused_not_usd(catalog: Path):
     before = dump(catalog)
-    result = CliRunner().invoke(main, ["listings", "add", "--title", "Lamp", "--price", "1",
-                                       "--currency", ""])
+    result = CliRunner().invoke(
+        main, ["listings", "add", "--title", "Lamp", "--price", "1", "--currency", ""]
+    )
     assert result.exit_code == EXIT_USAGE and "--currency" in result.stderr
     assert dump(catalog) == before
 
@@ -204,20 +228,25 @@ def test_every_command_module_is_in_the_lazy_table_with_its_own_help():
 def uhadmin(*args: str | bytes, database: Path | None = None) -> subprocess.CompletedProcess:
     """The real executable, as a shell runs it (arguments may be raw bytes)."""
     env_args = ["--database-url", f"sqlite:///{database}"] if database else []
-    return subprocess.run([sys.executable, "-m", "uhadmin.cli", *env_args, *args],
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "uhadmin.cli", *env_args, *args], capture_output=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize("args, code, needle", [
-    ((b"listings", b"show", b"\xff\xfe"), EXIT_USAGE, b"not valid UTF-8"),
-    (("listings", "show", "99999999999999999999"), EXIT_USAGE, b"LISTING_ID"),
-    (("listings", "delete", "2147483648"), EXIT_USAGE, b"LISTING_ID"),
-    (("--json", "listings", "list", "--limit", "0"), EXIT_USAGE, b'"error": "UsageError"'),
-    (("listings", "list"), EXIT_ERROR, b"is not a SQLite database"),
-    (("screenshot", "/proc/nope"), EXIT_ERROR, b"/proc/nope"),
-])
-def test_real_processes_print_one_line_and_a_documented_code(catalog: Path, tmp_path: Path,
-                                                             args, code, needle):
+@pytest.mark.parametrize(
+    "args, code, needle",
+    [
+        ((b"listings", b"show", b"\xff\xfe"), EXIT_USAGE, b"not valid UTF-8"),
+        (("listings", "show", "99999999999999999999"), EXIT_USAGE, b"LISTING_ID"),
+        (("listings", "delete", "2147483648"), EXIT_USAGE, b"LISTING_ID"),
+        (("--json", "listings", "list", "--limit", "0"), EXIT_USAGE, b'"error": "UsageError"'),
+        (("listings", "list"), EXIT_ERROR, b"is not a SQLite database"),
+        (("screenshot", "/proc/nope"), EXIT_ERROR, b"/proc/nope"),
+    ],
+)
+def test_real_processes_print_one_line_and_a_documented_code(
+    catalog: Path, tmp_path: Path, args, code, needle
+):
     database = catalog
     if needle == b"is not a SQLite database":
         database = tmp_path / "notes.txt"

@@ -186,12 +186,12 @@ class GuiParts:
         app = QApplication.instance()
         quits = isinstance(app, QApplication) and app.quitOnLastWindowClosed()
         if quits:
-            app.setQuitOnLastWindowClosed(False)
+            QApplication.setQuitOnLastWindowClosed(False)
         try:
             self.close()
         finally:
             if quits:
-                app.setQuitOnLastWindowClosed(True)
+                QApplication.setQuitOnLastWindowClosed(True)
         if services is not None:
             await services.aclose()
 
@@ -393,7 +393,7 @@ async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyS
 
 
 async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesStore) -> int:
-    app = QApplication.instance()
+    app = ensure_application()
     # Closing the window ends this coroutine, which ends the loop; Qt quitting by itself
     # would stop the loop under a still-running coroutine ("Event loop stopped before
     # Future completed"), e.g. when the window is closed while the first page loads.

@@ -56,6 +56,7 @@ class SecretKey:
     """A Stripe secret that shows only its mask in repr, str, f-strings and logs."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str):
         if not isinstance(value, str) or not value:
@@ -446,13 +447,13 @@ class _DeferredField(Generic[V]):
         if isinstance(value, Deferred):
             value = value.compute()
             settings.__dict__[self._slot] = value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def __set__(self, settings: Any, value: V | Deferred) -> None:
         settings.__dict__[self._slot] = value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the composition root needs to wire the app, already validated (secrets
     from the OS keyring when first read)."""

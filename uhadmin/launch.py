@@ -13,8 +13,11 @@ from pathlib import Path
 
 # Debian names a library's package after its soname ("libxcb-icccm.so.4" -> libxcb-icccm4,
 # with a dash when the name ends in a digit: libxkbcommon-x11-0); these do not follow it.
-_PACKAGE_EXCEPTIONS = {"libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
-                       "libgobject-2.0.so.0": "libglib2.0-0"}
+_PACKAGE_EXCEPTIONS = {
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libgobject-2.0.so.0": "libglib2.0-0",
+}
 _NOT_FOUND = re.compile(r"^\s*(\S+)\s+=>\s+not found", re.MULTILINE)
 # Exit code when no window can be opened (the README's "1: an error, said in one line").
 EXIT_NO_DESKTOP = 1
@@ -45,8 +48,13 @@ def missing_libraries(plugin: Path, env: Mapping[str, str] | None = None) -> lis
     ldd = shutil.which("ldd")
     if ldd is None:
         return []
-    result = subprocess.run([ldd, str(plugin)], capture_output=True, text=True,
-                            env=dict(env if env is not None else os.environ), check=False)
+    result = subprocess.run(
+        [ldd, str(plugin)],
+        capture_output=True,
+        text=True,
+        env=dict(env if env is not None else os.environ),
+        check=False,
+    )
     return sorted(set(_NOT_FOUND.findall(result.stdout)))
 
 
@@ -64,11 +72,15 @@ def desktop_problem(env: Mapping[str, str] | None = None) -> str | None:
     missing = missing_libraries(plugin, env) if plugin is not None else []
     if missing:
         packages = " ".join(sorted({debian_package(name) for name in missing}))
-        problems.append(f"Qt's X11 plugin needs {', '.join(missing)}, not installed (on "
-                        f"Debian/Ubuntu: sudo apt-get install {packages})")
+        problems.append(
+            f"Qt's X11 plugin needs {', '.join(missing)}, not installed (on "
+            f"Debian/Ubuntu: sudo apt-get install {packages})"
+        )
     if not env.get("DISPLAY"):
-        problems.append("there is no display (DISPLAY is not set): run it on a desktop, "
-                        "under `xvfb-run -a uhadmin`, or with QT_QPA_PLATFORM=offscreen")
+        problems.append(
+            "there is no display (DISPLAY is not set): run it on a desktop, "
+            "under `xvfb-run -a uhadmin`, or with QT_QPA_PLATFORM=offscreen"
+        )
     if not problems:
         return None
     return "uhadmin cannot open a window: " + "; and ".join(problems)

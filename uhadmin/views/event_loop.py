@@ -25,7 +25,7 @@ class QtEventLoop(qasync.QEventLoop):
     far more often there; the bug itself is the same on every version.
     """
 
-    def run_until_complete(self, future: Awaitable[T]) -> T:  # type: ignore[override]
+    def run_until_complete(self, future: Awaitable[T]) -> T:
         if self.is_running():
             raise RuntimeError("Event loop already running")
         task = asyncio.ensure_future(future, loop=self)
