@@ -199,6 +199,7 @@ def test_history_turns_paid_when_the_success_page_reports(tab, run, lab, make_li
     assert not tab.open_button.isEnabled()  # a paid session has no page any more
 
 
+@pytest.mark.slow
 def test_a_declined_card_shows_its_reason(tab, run, lab, make_listing, stripe_sandbox):
     choose(tab, run, published(make_listing, run, lab))
     attempt = run(tab.create_session())
@@ -210,6 +211,7 @@ def test_a_declined_card_shows_its_reason(tab, run, lab, make_listing, stripe_sa
     assert "insufficient_funds" in tab.history_model.data(tab.history_model.index(row, 5))
 
 
+@pytest.mark.slow
 def test_expire_and_expire_all_mine(tab, run, lab, make_listing):
     choose(tab, run, published(make_listing, run, lab))
     first = run(tab.create_session())

@@ -21,6 +21,9 @@ from uhadmin.views.settings_dialog import SettingsDialog
 from uhadmin.views.theme import Theme
 from uhadmin.views.workspace import WorkspaceTab
 
+# Seconds each (real windows, browsers, subprocesses): outside the `-m "not slow"` loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def make_window(qtbot, app_settings, listings, change_bus, key_store, preferences, qsettings,
