@@ -164,14 +164,14 @@ def _refuse_undecodable(arguments: list[str]) -> None:
     database, file or terminal accepts, and a NUL (possible only in-process) ends a C
     string early: refuse them here, naming the argument."""
     for position, argument in enumerate(arguments, start=1):
+        shown = _one_line(argument[:60]) + ("…" if len(argument) > 60 else "")
         try:
             argument.encode("utf-8")
         except UnicodeEncodeError:
-            raise click.UsageError(f"argument {position} ({_one_line(argument)}) is not valid "
-                                   "UTF-8 text") from None
+            raise click.UsageError(f"argument {position} ({shown}) is not valid UTF-8 "
+                                   "text") from None
         if "\x00" in argument:
-            raise click.UsageError(f"argument {position} ({_one_line(argument)}) contains a "
-                                   "NUL character")
+            raise click.UsageError(f"argument {position} ({shown}) contains a NUL character")
 
 
 def _one_line(text: str) -> str:
