@@ -39,6 +39,20 @@ def test_no_display_is_one_line_and_exit_1(module: str):
     assert "DISPLAY is not set" in line and "xvfb-run" in line
 
 
+def test_a_display_without_an_x_server_is_named(tmp_path: Path):
+    env = {**without_display(), "DISPLAY": ":4711"}
+    result = subprocess.run(
+        [sys.executable, "-m", "uhadmin.launch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "no X server runs on DISPLAY=:4711" in line
+
+
 def test_offscreen_and_wayland_need_no_x11():
     assert desktop_problem({"QT_QPA_PLATFORM": "offscreen"}) is None
     assert desktop_problem({"WAYLAND_DISPLAY": "wayland-0"}) is None
@@ -105,4 +119,3 @@ def test_a_hidden_library_is_named_with_its_package(tmp_path: Path):
     [line] = result.stderr.splitlines()
     assert "libxcb.so.1" in line and "sudo apt-get install" in line
     assert " libxcb1" in line.split("apt-get install", 1)[1] + " "
-    assert "DISPLAY" not in line  # a display was set: only the library is missing

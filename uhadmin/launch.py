@@ -58,6 +58,19 @@ def missing_libraries(plugin: Path, env: Mapping[str, str] | None = None) -> lis
     return sorted(set(_NOT_FOUND.findall(result.stdout)))
 
 
+_DISPLAY_FIXES = (
+    "run it on a desktop, under `xvfb-run -a uhadmin`, or with QT_QPA_PLATFORM=offscreen"
+)
+_LOCAL_DISPLAY = re.compile(r"^(?:unix)?:(\d+)(?:\.\d+)?$")
+
+
+def _local_display_answers(display: str) -> bool:
+    """For a local display (":0"), whether its X server's socket exists; a remote one
+    (host:0, ssh forwarding) cannot be checked without connecting and is assumed there."""
+    local = _LOCAL_DISPLAY.match(display)
+    return local is None or Path(f"/tmp/.X11-unix/X{local.group(1)}").exists()
+
+
 def desktop_problem(env: Mapping[str, str] | None = None) -> str | None:
     """Why Qt could not open a window here, in one line with the fix; None when it can (or
     when the platform is not X11: offscreen, Wayland, macOS, Windows)."""
@@ -76,11 +89,11 @@ def desktop_problem(env: Mapping[str, str] | None = None) -> str | None:
             f"Qt's X11 plugin needs {', '.join(missing)}, not installed (on "
             f"Debian/Ubuntu: sudo apt-get install {packages})"
         )
-    if not env.get("DISPLAY"):
-        problems.append(
-            "there is no display (DISPLAY is not set): run it on a desktop, "
-            "under `xvfb-run -a uhadmin`, or with QT_QPA_PLATFORM=offscreen"
-        )
+    display = env.get("DISPLAY", "")
+    if not display:
+        problems.append(f"there is no display (DISPLAY is not set): {_DISPLAY_FIXES}")
+    elif not _local_display_answers(display):
+        problems.append(f"no X server runs on DISPLAY={display}: {_DISPLAY_FIXES}")
     if not problems:
         return None
     return "uhadmin cannot open a window: " + "; and ".join(problems)
