@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -128,7 +129,8 @@ def with_value(
 
 
 def dump(path: Path) -> list[str]:
-    with sqlite3.connect(path) as connection:
+    # closing(): sqlite3's own context manager ends the transaction but keeps it open.
+    with closing(sqlite3.connect(path)) as connection:
         return list(connection.iterdump())
 
 
