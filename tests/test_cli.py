@@ -157,6 +157,7 @@ def test_database_url_comes_from_the_environment_and_the_flag_wins(tmp_path, mon
     assert flag_db.exists()
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_one_line_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", "from uhadmin.cli import main; main()", "--database-url",

@@ -13,8 +13,16 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from uhadmin.config import STRIPE_KEY_NAME, KeyStore, PreferencesStore, Settings, load_settings
-from uhadmin.errors import UhadminError
+from uhadmin.config import (
+    STRIPE_KEY_NAME,
+    KeyStore,
+    PreferencesStore,
+    Settings,
+    catalog_file_problem,
+    default_database_url,
+    load_settings,
+)
+from uhadmin.errors import ConfigError, UhadminError
 from uhadmin.services.stripe_log_context import serves
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook, show_message
@@ -185,12 +193,12 @@ class GuiParts:
         app = QApplication.instance()
         quits = isinstance(app, QApplication) and app.quitOnLastWindowClosed()
         if quits:
-            app.setQuitOnLastWindowClosed(False)
+            QApplication.setQuitOnLastWindowClosed(False)
         try:
             self.close()
         finally:
             if quits:
-                app.setQuitOnLastWindowClosed(True)
+                QApplication.setQuitOnLastWindowClosed(True)
         if services is not None:
             await services.aclose()
 
@@ -420,7 +428,7 @@ async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyS
 
 
 async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesStore) -> int:
-    app = QApplication.instance()
+    app = ensure_application()
     # Closing the window ends this coroutine, which ends the loop; Qt quitting by itself
     # would stop the loop under a still-running coroutine ("Event loop stopped before
     # Future completed"), e.g. when the window is closed while the first page loads.
@@ -441,9 +449,10 @@ async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesS
     return 0
 
 
-def run_gui(database_url: str | None = None) -> int:
-    """Start the desktop app; returns the process exit code."""
-    import qasync
+def run_gui(database_url: str | None = None, *, create_database: bool = False) -> int:
+    """Start the desktop app; returns the process exit code. A SQLite catalog is created
+    only in the data folder or with `create_database` (a mistyped path is refused)."""
+    from uhadmin.views.event_loop import run_app
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -454,11 +463,16 @@ def run_gui(database_url: str | None = None) -> int:
     try:
         settings = load_settings({"database_url": database_url}, keys=keys,
                                  preferences=preferences)
+        may_create = (create_database
+                      or settings.database_url == default_database_url(settings.data_dir))
+        problem = catalog_file_problem(settings.database_url, may_create=may_create)
+        if problem:
+            raise ConfigError(problem)
     except UhadminError as exc:
         # Before the event loop runs, so a blocking message box is fine here.
         QMessageBox.critical(None, "uhadmin cannot start", str(exc))
         return 2
-    return qasync.run(_run_app(settings, keys, preferences))
+    return run_app(_run_app(settings, keys, preferences))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -469,8 +483,11 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="uhadmin-gui", description=main.__doc__)
     parser.add_argument("--database-url", help="Overrides UHADMIN_DATABASE_URL for this run.")
+    parser.add_argument("--create", action="store_true",
+                        help="Create the SQLite catalog if the --database-url file does not "
+                             "exist.")
     args = parser.parse_args(argv)
-    sys.exit(run_gui(database_url=args.database_url))
+    sys.exit(run_gui(database_url=args.database_url, create_database=args.create))
 
 
 if __name__ == "__main__":

@@ -63,13 +63,17 @@ class Services:
         # Every Stripe request and webhook event, recorded by the gateway and the receiver.
         self.stripe_log = StripeLogService(
             db, retention=Retention.from_environ(os.environ))
-        # "sandbox" | "test" | "live" (the GUI's mode badge), known without building anything.
-        self.stripe_mode: str = settings.mode
         self._stripe: _StripeSide | None = None
         self._receiver: CheckoutReceiver | None = None
         self._sandbox: Any = None
         self._building = threading.Lock()
         self._closed = False
+
+    @property
+    def stripe_mode(self) -> str:
+        """"sandbox" | "test" | "live" (the GUI's mode badge), known without building
+        anything (it reads the Stripe key, so the OS keyring is opened here, not before)."""
+        return self.settings.mode
 
     # --- the Stripe side, built on first use ---------------------------------------------
     @property

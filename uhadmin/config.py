@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -10,17 +11,20 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
-import keyring
-import keyring.backend
-import keyring.errors
-from keyring.backends import chainer, fail, null
+# keyring is imported when a KeyStore is made: finding the OS backend costs more than the
+# whole start of `uhadmin listings list`, which needs no secret.
 from platformdirs import user_config_dir, user_data_dir
 
 from uhadmin.errors import ConfigError
 from uhadmin.money import is_known_currency
+
+if TYPE_CHECKING:
+    import keyring.backend
+
+V = TypeVar("V")
 
 APP_NAME = "uhadmin"
 KEYRING_SERVICE = "uhadmin"
@@ -52,6 +56,7 @@ class SecretKey:
     """A Stripe secret that shows only its mask in repr, str, f-strings and logs."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str):
         if not isinstance(value, str) or not value:
@@ -129,6 +134,8 @@ class KeyStore:
 
     def __init__(self, service: str = KEYRING_SERVICE,
                  backend: keyring.backend.KeyringBackend | None = None):
+        import keyring
+
         self.service = service
         self._memory: dict[str, str] = {}
         self._backend = backend if backend is not None else keyring.get_keyring()
@@ -140,6 +147,8 @@ class KeyStore:
 
     @staticmethod
     def _is_unusable(backend: keyring.backend.KeyringBackend) -> bool:
+        from keyring.backends import chainer, fail, null
+
         if isinstance(backend, (fail.Keyring, null.Keyring)):
             return True
         # A chainer with nothing to chain silently drops every password it is given.
@@ -150,6 +159,8 @@ class KeyStore:
         self.notice = notice
 
     def get(self, name: str = STRIPE_KEY_NAME) -> SecretKey | None:
+        import keyring.errors
+
         if self.persistent:
             try:
                 value = self._backend.get_password(self.service, name)
@@ -161,6 +172,8 @@ class KeyStore:
         return SecretKey(value) if value else None
 
     def set(self, value: str, name: str = STRIPE_KEY_NAME) -> None:
+        import keyring.errors
+
         raw = value.reveal() if isinstance(value, SecretKey) else value
         if not isinstance(raw, str) or not raw.strip() or raw != raw.strip():
             raise ConfigError(f"{name}: must be non-empty with no surrounding spaces")
@@ -174,6 +187,8 @@ class KeyStore:
         self._memory[name] = raw
 
     def delete(self, name: str = STRIPE_KEY_NAME) -> None:
+        import keyring.errors
+
         self._memory.pop(name, None)
         if self.persistent:
             try:
@@ -338,6 +353,40 @@ def default_database_url(data_dir: Path | None = None) -> str:
     return f"sqlite:///{(data_dir or default_data_dir()) / 'uhadmin.sqlite3'}"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a `sqlite:///PATH` URL; None for PostgreSQL or an in-memory database."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme.split("+", 1)[0] != "sqlite":
+        return None
+    path = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
+    return Path(path).expanduser() if path and path != ":memory:" else None
+
+
+def catalog_file_problem(database_url: str, *, may_create: bool) -> str | None:
+    """Why the SQLite file of `database_url` cannot be the catalog, or None: it is not a
+    SQLite database, cannot be read, or does not exist while `may_create` is False (a
+    mistyped path must not silently become a new, empty catalog)."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        if may_create:
+            return None
+        return (f"database {path} does not exist (check the path; `uhadmin --create "
+                "--database-url URL ...` or `uhadmin db upgrade` creates a new catalog there)")
+    except OSError as exc:
+        return f"database {path}: cannot be read ({exc.strerror})"
+    if header and header != SQLITE_HEADER:  # an empty file is a new SQLite database
+        return f"database {path} is not a SQLite database"
+    return None
+
+
 class PreferencesStore:
     """Non-secret preferences as JSON in the user config dir; refuses anything like a key."""
 
@@ -398,22 +447,50 @@ class PreferencesStore:
             raise
 
 
-@dataclass(frozen=True)
+class Deferred:
+    """A setting worked out when first read: a secret from the OS keyring."""
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self.compute = compute
+
+
+class _DeferredField(Generic[V]):
+    """A Settings field that may be given a Deferred, computed once on first read (so a
+    command that needs no Stripe key never opens the OS keyring)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_value"
+
+    def __get__(self, settings: Any, owner: type | None = None) -> V:
+        if settings is None:
+            raise AttributeError("no default")  # dataclasses: a field without a default
+        value = settings.__dict__[self._slot]
+        if isinstance(value, Deferred):
+            value = value.compute()
+            settings.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, settings: Any, value: V | Deferred) -> None:
+        settings.__dict__[self._slot] = value
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Everything the composition root needs to wire the app, already validated."""
+    """Everything the composition root needs to wire the app, already validated (secrets
+    from the OS keyring when first read)."""
 
     database_url: str
-    stripe_key: SecretKey | None
+    stripe_key: _DeferredField[SecretKey | None] = _DeferredField()
     stripe_api_base: str | None
     currency: str
     success_url: str | None
     cancel_url: str | None
-    webhook_secret: SecretKey | None
+    webhook_secret: _DeferredField[SecretKey | None] = _DeferredField()
     allow_live_mode: bool
     receiver_port: int
     actor: str
     data_dir: Path
-    key_notice: str
+    key_notice: _DeferredField[str] = _DeferredField()
     # Requests/s to pace Stripe calls to; None: Stripe's limits for Stripe's API, none for
     # any other base URL or the offline sandbox (429s slow it down either way).
     stripe_rate_limit: float | None = None
@@ -451,10 +528,13 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
 
     Every invalid value is reported, all at once, in one ConfigError naming its variable.
     Override keys are Settings field names; a None override means "flag not given".
+    Without `keys`, the OS keyring is opened only when a secret is first read (a command
+    that needs no Stripe key never waits for it); a bad stored secret is reported then.
     """
     overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     environ = os.environ if environ is None else environ
-    keys = keys if keys is not None else KeyStore()
+    store: Callable[[], KeyStore] = (functools.cache(KeyStore) if keys is None
+                                     else lambda: keys)
     preferences = preferences if preferences is not None else PreferencesStore()
     unknown = set(overrides) - _OVERRIDABLE
     if unknown:
@@ -487,11 +567,12 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     actor = pick(_ACTOR, None) or _os_user()
     stripe_rate_limit = pick(_RATE_LIMIT, None)
 
-    stripe_key = _pick_secret(overrides.get("stripe_key"), environ, keys, STRIPE_KEY_VARIABLE,
-                              STRIPE_KEY_NAME, _stripe_key_problem, problems)
-    webhook_secret = _pick_secret(overrides.get("webhook_secret"), environ, keys,
+    stripe_key = _pick_secret(overrides.get("stripe_key"), environ, store, STRIPE_KEY_VARIABLE,
+                              STRIPE_KEY_NAME, _stripe_key_problem, problems,
+                              deferred=keys is None)
+    webhook_secret = _pick_secret(overrides.get("webhook_secret"), environ, store,
                                   WEBHOOK_SECRET_VARIABLE, WEBHOOK_SECRET_NAME,
-                                  _webhook_secret_problem, problems)
+                                  _webhook_secret_problem, problems, deferred=keys is None)
     # A live key is accepted: staff sync the live catalog with it (the GUI shows a LIVE
     # badge). `allow_live_mode` guards only the checkout test lab, which would charge real
     # cards; that service refuses a live key unless it is set.
@@ -499,25 +580,47 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         raise ConfigError("; ".join(problems))
     if values["database_url"] == default_database_url(data_dir):
         data_dir.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
+    notice = Deferred(lambda: store().notice) if keys is None else keys.notice
     return Settings(stripe_key=stripe_key, webhook_secret=webhook_secret, actor=actor,
-                    data_dir=data_dir, key_notice=keys.notice,
-                    stripe_rate_limit=stripe_rate_limit,
-                    **values)
+                    data_dir=data_dir, key_notice=notice,
+                    stripe_rate_limit=stripe_rate_limit, **values)
 
 
-def _pick_secret(override: Any, environ: Mapping[str, str], keys: KeyStore, variable: str,
-                 name: str, problem_of: Callable[[str], str | None],
-                 problems: list[str]) -> SecretKey | None:
+def _pick_secret(override: Any, environ: Mapping[str, str], keys: Callable[[], KeyStore],
+                 variable: str, name: str, problem_of: Callable[[str], str | None],
+                 problems: list[str], *, deferred: bool) -> SecretKey | None | Deferred:
     if override is not None:
         raw, where = (override.reveal() if isinstance(override, SecretKey) else override,
                       f"--{name.replace('_', '-')} ({variable})")
     elif environ.get(variable, "").strip():
         raw, where = environ[variable].strip(), variable
+    elif deferred:
+        return Deferred(lambda: _stored_secret(keys(), name, problem_of))
     else:
-        stored = keys.get(name)
-        if stored is None:
+        try:
+            return _stored_secret(keys(), name, problem_of)
+        except ConfigError as error:
+            problems.append(str(error))
             return None
-        raw, where = stored.reveal(), f"{name} in the OS keyring (service {keys.service!r})"
+    return _checked_secret(raw, where, problem_of, problems)
+
+
+def _stored_secret(keys: KeyStore, name: str,
+                   problem_of: Callable[[str], str | None]) -> SecretKey | None:
+    """The secret `name` from the key store, validated; ConfigError naming where it is."""
+    stored = keys.get(name)
+    if stored is None:
+        return None
+    problems: list[str] = []
+    secret = _checked_secret(stored.reveal(), f"{name} in the OS keyring (service "
+                             f"{keys.service!r})", problem_of, problems)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return secret
+
+
+def _checked_secret(raw: Any, where: str, problem_of: Callable[[str], str | None],
+                    problems: list[str]) -> SecretKey | None:
     problem = problem_of(raw) if isinstance(raw, str) else "expected text"
     if problem:
         problems.append(f"{where}: {problem}")

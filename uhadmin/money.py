@@ -7,11 +7,11 @@ import re
 import unicodedata
 from decimal import Decimal
 from functools import lru_cache
-
-from babel import Locale, UnknownLocaleError
-from babel.numbers import get_currency_symbol
+from typing import Any
 
 from uhadmin.errors import ValidationError
+
+# babel is imported where text is formatted or parsed: `--json` output never needs it.
 
 # Stripe's zero-decimal currencies (STRIPE_FACTS.md): amounts are whole units, 500 JPY is 500.
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -91,7 +91,9 @@ def format_plain(minor: int, currency: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _currency_pattern(locale: str, places: int):
+def _currency_pattern(locale: str, places: int) -> Any:
+    from babel import Locale
+
     pattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
     # Stripe's decimals, not ISO's or the locale's: the same listing must read the same
     # in every locale, and Stripe is what charges it.
@@ -105,6 +107,8 @@ def format_money(minor: int, currency: str, locale: str = "en_US") -> str:
     Never raises for a currency Stripe does not know (a row the website wrote badly):
     tables must still paint it, so it shows the raw minor units and the code as stored.
     """
+    from babel import UnknownLocaleError
+
     if not is_known_currency(str(currency).strip().lower()):
         return f"{minor} (minor units, unknown currency {currency!r})"
     code = _code(currency)
@@ -159,6 +163,8 @@ def check_amount(minor: int, currency: str, *, field: str = "price") -> None:
 
 def _strip_symbol(text: str, code: str) -> str:
     """Drop one leading "$" (the en_US symbol of THIS currency) or "USD"; others stay and fail."""
+    from babel.numbers import get_currency_symbol
+
     # Longest first, so "CA$12" loses "CA$" rather than failing on a left-over "$".
     prefixes = sorted({get_currency_symbol(code.upper(), "en_US"), code.upper()}, key=len,
                       reverse=True)

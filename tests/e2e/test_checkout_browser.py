@@ -14,7 +14,7 @@ import pytest
 
 from uhadmin.domain import ListingStatus, NewListing, Outcome, SyncState
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
 
 
 async def synced_listing(services, title: str = "Physics textbook", price_minor: int = 2450):

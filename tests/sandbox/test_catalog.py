@@ -159,6 +159,7 @@ def test_list_filters_active_ids_product_and_prices_active(stripe_client):
     assert {p.product.id for p in expanded.data} == {one.id, three.id}
 
 
+@pytest.mark.slow
 def test_pagination_over_250_products_both_directions(stripe_client):
     created = [stripe_client.v1.products.create({"name": f"Item {i}"}).id for i in range(250)]
     newest_first = list(reversed(created))

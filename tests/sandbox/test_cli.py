@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import stripe
 from click.testing import CliRunner
 
@@ -16,6 +17,7 @@ from uhadmin.sandbox import server as sandbox_server
 SERVE = [sys.executable, "-c", "from uhadmin.cli import main; main()", "sandbox", "serve"]
 
 
+@pytest.mark.slow
 def test_serve_prints_url_key_and_secret_serves_the_sdk_and_stops_on_ctrl_c(tmp_path):
     data = tmp_path / "cli.sqlite3"
     process = subprocess.Popen([*SERVE, "--port", "0", "--data", str(data), "--latency-ms",

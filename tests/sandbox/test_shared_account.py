@@ -126,6 +126,7 @@ def test_reset_on_one_empties_the_other(pair):
     assert client_for(gui).v1.products.list().data == []
 
 
+@pytest.mark.slow
 def test_a_separate_process_shares_the_account(tmp_path):
     data = tmp_path / "stripe_sandbox.sqlite3"
     process = subprocess.Popen(

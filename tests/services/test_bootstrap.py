@@ -28,6 +28,7 @@ def settings_for(tmp_path, environ=None):
                          KeyStore(), preferences=PreferencesStore(tmp_path / "prefs.json"))
 
 
+@pytest.mark.slow
 def test_a_catalog_only_start_imports_no_stripe_and_no_alembic(tmp_path):
     Database(f"sqlite:///{tmp_path / 'catalog.db'}").upgrade()  # an existing, current catalog
     script = textwrap.dedent(f"""
@@ -62,6 +63,7 @@ def test_a_catalog_only_start_imports_no_stripe_and_no_alembic(tmp_path):
     assert seen["url"].startswith("http://127.0.0.1:") and seen["closed_sandbox"]
 
 
+@pytest.mark.slow
 def test_no_sandbox_until_stripe_is_needed_then_one_shared_side(tmp_path):
     services = bootstrap.build_services(settings_for(tmp_path))
     try:

@@ -45,6 +45,7 @@ def read_line(stream, timeout: float = 30.0) -> str:
     return box[0]
 
 
+@pytest.mark.slow
 def test_create_wait_prints_the_session_then_the_outcome(approved_listing):
     command = [sys.executable, "-c", "from uhadmin.cli import main; main()", "checkout",
                "create", "--listing", f"{approved_listing}:2", "--no-open", "--wait"]

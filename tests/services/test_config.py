@@ -477,3 +477,29 @@ def test_stripe_rate_limit_is_read_from_its_variable_and_flag() -> None:
     assert load(environ={}).stripe_rate_limit is None
     assert load(environ={"UHADMIN_STRIPE_RATE_LIMIT": " 25 "}).stripe_rate_limit == 25.0
     assert load(environ={}, overrides={"stripe_rate_limit": "12.5"}).stripe_rate_limit == 12.5
+
+
+class CountingKeyring(DictKeyring):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.reads += 1
+        return super().get_password(service, username)
+
+
+def test_without_a_key_store_the_keyring_is_opened_only_when_a_secret_is_read(
+        global_keyring) -> None:
+    backend = CountingKeyring()
+    backend.set_password("uhadmin", "stripe_api_key", TEST_KEY)
+    backend.set_password("uhadmin", "webhook_secret", "not-a-whsec")
+    keyring.set_keyring(backend)
+    settings = load_settings({}, {}, preferences=PreferencesStore(Path("/nonexistent/p.json")))
+    assert backend.reads == 0 and settings.currency == "usd"  # `listings list` stops here
+    assert settings.mode == "test" and settings.stripe_key.reveal() == TEST_KEY
+    assert backend.reads == 1
+    with pytest.raises(ConfigError, match="webhook_secret in the OS keyring.*whsec_"):
+        _ = settings.webhook_secret
+    assert settings.key_notice.startswith("saved in the OS keyring")
+    assert backend.reads == 2

@@ -93,6 +93,7 @@ async def test_dropped_reply_is_retried_and_replayed_not_repeated(stripe_sandbox
 
 
 @pytest.mark.parametrize("code", ["rate_limit", "lock_timeout"])
+@pytest.mark.slow
 async def test_429_storm_is_absorbed(stripe_sandbox, code: str) -> None:
     stripe_sandbox.set_faults(rate_limit=20, rate_limit_code=code)
     gateway = make_gateway(stripe_sandbox, max_attempts=30, backoff_max_s=0.2)

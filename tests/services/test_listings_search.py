@@ -95,6 +95,7 @@ async def test_sort_by_title_ignores_case(listing_service, catalog):
 
 
 @pytest.mark.parametrize("key", list(SortKey))
+@pytest.mark.slow
 async def test_every_sort_key_pages_through_every_listing_exactly_once(
         listing_service, catalog, key):
     seen = []

@@ -284,6 +284,7 @@ def test_round_trip_through_decimal(amount: tuple[int, str]) -> None:
 @example("9" * 5000, "usd")
 @example("１２", "usd")
 @example("-0", "usd")
+@pytest.mark.slow
 def test_parse_is_total_over_arbitrary_text(text: str, currency: str) -> None:
     """Whatever is typed, the result is minor units Stripe accepts or a ValidationError."""
     try:
@@ -299,6 +300,7 @@ def test_parse_is_total_over_arbitrary_text(text: str, currency: str) -> None:
 
 
 @given(st.from_regex(r"[0-9]{1,8}(\.[0-9]{1,4})?", fullmatch=True), currencies)
+@pytest.mark.slow
 def test_numeric_text_is_parsed_exactly_or_refused(text: str, currency: str) -> None:
     places = decimal_places(currency)
     try:

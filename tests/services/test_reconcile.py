@@ -51,6 +51,7 @@ async def test_matching_catalog_has_no_findings_and_reads_only_lists(
                                                 ("GET", "/v1/prices"): 1}
 
 
+@pytest.mark.slow
 async def test_lists_page_by_100(services, stripe_client, stripe_sandbox) -> None:
     _, reconcile = services
     for number in range(130):

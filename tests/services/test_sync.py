@@ -81,6 +81,7 @@ def rows(database: Database, sql: str) -> list:
 
 
 # --- what a sync does per listing ----------------------------------------------------------
+@pytest.mark.slow
 async def test_new_approved_listing_is_one_create_with_our_id_and_price(
         sync, listing_service, stripe_sandbox) -> None:
     [listing] = await approved(listing_service, 1, description="Good as new",
@@ -251,6 +252,7 @@ async def test_crash_after_stripe_before_commit_makes_no_duplicate(
     assert stored.sync_state == SyncState.SYNCED
 
 
+@pytest.mark.slow
 async def test_storm_of_429_500_and_drops_ends_with_each_listing_once(
         database, listing_service, stripe_sandbox) -> None:
     made = await approved(listing_service, 30)
@@ -272,6 +274,7 @@ async def test_storm_of_429_500_and_drops_ends_with_each_listing_once(
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 async def test_two_syncs_at_once_on_postgresql_double_claim_nothing(
         postgres_database_url, stripe_sandbox) -> None:
     from db_fixtures import _empty_postgres  # the shared cleaner
@@ -373,6 +376,7 @@ async def test_older_result_never_overwrites_a_newer_one(sync, database, listing
 
 
 # --- offline, progress, cancel, limit, dry run, mode ---------------------------------------
+@pytest.mark.slow
 async def test_offline_keeps_changes_queued_and_auto_sync_drains_them(
         database, listing_service, stripe_sandbox) -> None:
     await approved(listing_service, 3)

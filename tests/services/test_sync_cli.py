@@ -24,6 +24,8 @@ def run(tmp_path, monkeypatch, stripe_sandbox):
     monkeypatch.setattr(stripe_gateway, "GatewayConfig", functools.partial(
         GatewayConfig, backoff_initial_s=0.01, backoff_max_s=0.02))
     runner = CliRunner()
+    # A catalog outside the data folder is made only when asked (a mistyped path is refused).
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
 
     def invoke(*args: str) -> tuple[int, str, str]:
         result = runner.invoke(main, list(args), catch_exceptions=False)

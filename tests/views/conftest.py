@@ -1,5 +1,5 @@
-"""View-tier fixtures: a qasync loop over pytest-qt's QApplication, a real ListingService on a
-temporary SQLite catalog, temporary QSettings, and settings with an in-memory key store."""
+"""View-tier fixtures: the app's qasync loop over pytest-qt's QApplication, a real ListingService
+on a temporary SQLite catalog, temporary QSettings, and settings with an in-memory key store."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import qasync
 from keyring.backends import fail
 from PySide6.QtCore import QSettings
 
@@ -19,6 +18,7 @@ from uhadmin.domain import Listing, ListingStatus, NewListing
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
+from uhadmin.views.event_loop import QtEventLoop
 
 T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, T]], T]
@@ -39,9 +39,9 @@ def _garbage_collected_on_the_main_thread() -> Iterator[None]:
 
 
 @pytest.fixture
-def qt_loop(qapp) -> Iterator[qasync.QEventLoop]:
-    """A qasync event loop on the test's QApplication, as qasync's own tests build it."""
-    loop = qasync.QEventLoop(qapp)
+def qt_loop(qapp) -> Iterator[QtEventLoop]:
+    """The app's event loop (qasync's, see uhadmin.views.event_loop) on the test's QApplication."""
+    loop = QtEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:
         yield loop
@@ -56,7 +56,7 @@ def qt_loop(qapp) -> Iterator[qasync.QEventLoop]:
 
 
 @pytest.fixture
-def run(qt_loop: qasync.QEventLoop) -> Runner:
+def run(qt_loop: QtEventLoop) -> Runner:
     """Drive a coroutine to completion on the Qt-integrated loop (Qt events keep flowing)."""
 
     def runner(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -33,6 +34,7 @@ def test_build_gui_wires_real_services(qapp, qt_loop, run, app_settings, key_sto
         run(window.tasks.wait_idle())
 
 
+@pytest.mark.slow
 def test_run_gui_starts_and_quits_when_the_window_closes(qapp, monkeypatch, tmp_path: Path):
     monkeypatch.setenv("UHADMIN_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
     windows: list[MainWindow] = []
@@ -45,10 +47,11 @@ def test_run_gui_starts_and_quits_when_the_window_closes(qapp, monkeypatch, tmp_
             window.close()
 
     QTimer.singleShot(1500, close_main_window)
-    assert run_gui() == 0
+    assert run_gui(create_database=True) == 0
     assert windows and windows[0].listings_tab.model.total == 0
 
 
+@pytest.mark.slow
 def test_open_gui_paints_the_window_before_the_services_start(
         qapp, qt_loop, run, app_settings, key_store, preferences, qsettings, tmp_path: Path,
         make_listing):

@@ -210,6 +210,7 @@ def test_history_turns_paid_when_the_success_page_reports(tab, run, lab, make_li
     assert not tab.open_button.isEnabled()  # a paid session has no page any more
 
 
+@pytest.mark.slow
 def test_a_declined_card_shows_its_reason(tab, run, lab, make_listing, stripe_sandbox):
     choose(tab, run, published(make_listing, run, lab))
     attempt = run(tab.create_session())
@@ -223,6 +224,7 @@ def test_a_declined_card_shows_its_reason(tab, run, lab, make_listing, stripe_sa
     assert "Card: Visa ····9995" in tab.outcome_label.text()
 
 
+@pytest.mark.slow
 def test_expire_and_expire_all_mine(tab, run, lab, make_listing):
     choose(tab, run, published(make_listing, run, lab))
     first = run(tab.create_session())

@@ -16,6 +16,9 @@ from uhadmin.config import load_settings
 from uhadmin.domain import ConnectionState, ListingStatus, Outcome, SyncState
 from uhadmin.errors import UhadminError
 
+# Seconds each (real windows, browsers, subprocesses): outside the `-m "not slow"` loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def gui_settings(key_store, preferences, tmp_path: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 
 from uhadmin.cli.screenshot_commands import draw_demo_photos, serve_folder
@@ -63,6 +64,7 @@ def test_text_people_typed_is_shown_as_typed(qtbot, listings, make_listing, run)
     assert pane.title.text() == "<b>Bold</b> lamp"
 
 
+@pytest.mark.slow
 def test_image_loads_asynchronously_and_falls_back_to_a_placeholder(
         qtbot, listings, make_listing, run, tmp_path: Path):
     photo = draw_demo_photos(tmp_path / "photos")[0]

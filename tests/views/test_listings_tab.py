@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -266,6 +267,7 @@ def test_closing_cancels_running_tasks(qtbot, listings, change_bus, run):
     assert not tab.tasks.pending
 
 
+@pytest.mark.slow
 def test_a_stream_of_changes_reloads_at_most_about_once_a_second(qtbot, listings, change_bus,
                                                                  run):
     from uhadmin.services.change_bus import Change

@@ -20,6 +20,9 @@ from uhadmin.views.settings_dialog import SettingsDialog
 from uhadmin.views.theme import Theme
 from uhadmin.views.workspace import WorkspaceTab
 
+# Seconds each (real windows, browsers, subprocesses): outside the `-m "not slow"` loop.
+pytestmark = pytest.mark.slow
+
 
 def test_title_shortcuts_and_sync_placeholder(make_window):
     window = make_window()

@@ -58,6 +58,7 @@ def test_unexpected_errors_propagate_to_the_caller(run):
         run(runner.run("load", bug()))
 
 
+@pytest.mark.slow
 def test_cancel_all_stops_running_tasks_and_refuses_new_ones(run):
     runner = TaskRunner()
 

@@ -4,17 +4,6 @@ from __future__ import annotations
 
 from uhadmin.cli.common import main_group
 
+# Each command family lives in its own module, registers itself on `main` and is imported
+# only when one of its commands runs (common.LAZY_COMMANDS).
 main = main_group
-
-# Each command family lives in its own module and registers itself on `main`.
-from uhadmin.cli import (  # noqa: E402,F401
-    checkout_commands,
-    db_commands,
-    docs_commands,
-    listing_commands,
-    log_commands,
-    offline_commands,
-    sandbox_commands,
-    screenshot_commands,
-    sync_commands,
-)

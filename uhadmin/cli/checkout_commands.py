@@ -17,6 +17,7 @@ import click
 
 from uhadmin.bootstrap import Services
 from uhadmin.cli.common import (
+    MAX_ID,
     emit,
     handles_errors,
     json_option,
@@ -323,5 +324,10 @@ def cards_command(ctx: click.Context, as_json: bool) -> None:
 
 
 def _ref(text: str) -> int | str:
-    """A session id (cs_...) or an attempt number."""
-    return int(text) if text.isdigit() else text
+    """A session id (cs_...) or an attempt number (within the id column's range)."""
+    if not (text.isascii() and text.isdigit()):
+        return text
+    if not 1 <= int(text) <= MAX_ID:
+        raise ValidationError.single("SESSION_ID", f"attempt number {text} is not between 1 "
+                                                   f"and {MAX_ID}")
+    return int(text)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from uhadmin.cli.common import emit, handles_errors, main_group
-from uhadmin.config import load_settings
+from uhadmin.cli.common import emit, handles_errors, json_option, main_group, settings_for
 from uhadmin.services.database import Database
 
 
@@ -15,13 +14,13 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")
+@json_option
 @click.pass_context
 @handles_errors
 def upgrade(ctx: click.Context, as_json: bool) -> None:
-    """Apply every missing migration (safe to run again; the app also does it at start)."""
-    root = ctx.find_root().obj or {}
-    settings = load_settings(overrides={"database_url": root.get("database_url")})
+    """Apply every missing migration (safe to run again; the app also does it at start);
+    creates a new SQLite catalog where --database-url points."""
+    settings = settings_for(ctx, create=True)
     # Alembic loads here, not with every other command (it is a fifth of their start-up).
     from uhadmin.services.migrations import current_revision
 

@@ -8,6 +8,9 @@ import click
 
 from uhadmin.bootstrap import Services
 from uhadmin.cli.common import (
+    COUNT,
+    CURRENCY,
+    ROW_ID,
     emit,
     handles_errors,
     json_option,
@@ -105,11 +108,11 @@ def _write(ctx: click.Context, listing_id: int, work: Any, work_offline: Any,
     """Run a listing write on the catalog, or with --offline record it in the copy."""
     if work_offline is None:
         listing = catalog_write(ctx, work)
-        emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+        emit(ctx, listing_json(listing), lambda: listing_line(listing), as_json=as_json)
         return
     listing = record_offline(ctx, listing_id, work_offline)
     emit(ctx, {**listing_json(listing), "offline": True},
-         f"{listing_line(listing)}\t(offline: `uhadmin offline push` sends it)",
+         lambda: f"{listing_line(listing)}\t(offline: `uhadmin offline push` sends it)",
          as_json=as_json)
 
 
@@ -121,7 +124,8 @@ def listings_group() -> None:
 @listings_group.command("add")
 @click.option("--title", required=True, help="Product name shown to buyers.")
 @click.option("--price", "price_text", required=True, help="Price like 12.50 (no grouping).")
-@click.option("--currency", default=None, help="ISO code; default UHADMIN_CURRENCY or usd.")
+@click.option("--currency", type=CURRENCY, default=None,
+              help="ISO code; default UHADMIN_CURRENCY or usd.")
 @click.option("--description", default="", help="Longer text (Stripe allows 40,000 chars).")
 @click.option("--image", "images", multiple=True, help="Image URL (repeat for several, max 8).")
 @click.option("--status", "status", type=_STATUS_CHOICE, default=ListingStatus.DRAFT.value,
@@ -136,14 +140,14 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
     """Create a listing and print it (id first)."""
 
     async def work(services: Services) -> Listing:
-        code = (currency or services.settings.currency).lower()
+        code = currency if currency is not None else services.settings.currency
         new = NewListing(title=title, price_minor=parse_money(price_text, code),
                          currency=code, description=description, image_urls=images,
                          status=ListingStatus(status.lower()))
         return await services.listings.create(new, actor=services.settings.actor)
 
     listing = catalog_write(ctx, work)
-    emit(ctx, listing_json(listing), listing_line(listing), as_json=as_json)
+    emit(ctx, listing_json(listing), lambda: listing_line(listing), as_json=as_json)
 
 
 @listings_group.command("list")
@@ -157,7 +161,7 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
 @click.option("--sort", type=_SORT_CHOICE, default=SortKey.UPDATED.value, show_default=True)
 @click.option("--ascending", is_flag=True, help="Smallest / oldest / A first.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--offset", type=COUNT, default=0, show_default=True)
 @json_option
 @click.pass_context
 @handles_errors
@@ -173,32 +177,35 @@ def list_listings(ctx: click.Context, statuses: tuple[str, ...], search: str,
         offset=offset, limit=limit,
     )
     page = run_with_services(ctx, lambda services: services.listings.search(query))
-    lines = [listing_line(listing) for listing in page.items]
-    shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
-    broken = sum(listing.needs_fixing for listing in page.items)
-    note = f"; {broken} shown need fixing" if broken and not needs_fixing else ""
-    lines.append(f"({shown} of {page.total} listings{note})")
+    def text() -> str:
+        lines = [listing_line(listing) for listing in page.items]
+        shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
+        broken = sum(listing.needs_fixing for listing in page.items)
+        note = f"; {broken} shown need fixing" if broken and not needs_fixing else ""
+        return "\n".join([*lines, f"({shown} of {page.total} listings{note})"])
+
     emit(ctx, {"total": page.total, "offset": page.offset,
                "items": [listing_json(listing) for listing in page.items]},
-         "\n".join(lines), as_json=as_json)
+         text, as_json=as_json)
 
 
 @listings_group.command("show")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @json_option
 @click.pass_context
 @handles_errors
 def show_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
     """Show every field of one listing."""
     listing = run_with_services(ctx, lambda services: services.listings.get(listing_id))
-    emit(ctx, listing_json(listing), listing_details(listing), as_json=as_json)
+    emit(ctx, listing_json(listing), lambda: listing_details(listing), as_json=as_json)
 
 
 @listings_group.command("update")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @click.option("--title", default=None)
 @click.option("--price", "price_text", default=None, help="New price like 12.50.")
-@click.option("--currency", default=None, help="New ISO currency code (the price is read in it).")
+@click.option("--currency", type=CURRENCY, default=None,
+              help="New ISO currency code (the price is read in it).")
 @click.option("--description", default=None)
 @click.option("--image", "images", multiple=True, help="Replace the images (repeatable).")
 @_offline_option
@@ -237,7 +244,7 @@ def update_listing(ctx: click.Context, listing_id: int, title: str | None,
 
 
 @listings_group.command("status")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @click.argument("new_status", type=_STATUS_CHOICE)
 @click.option("--reason", default="",
               help="Why; required for rejected (the seller sees it), kept in the history.")
@@ -268,7 +275,7 @@ def change_listing_status(ctx: click.Context, listing_id: int, new_status: str, 
 
 
 @listings_group.command("delete")
-@click.argument("listing_id", type=int)
+@click.argument("listing_id", type=ROW_ID)
 @json_option
 @click.pass_context
 @handles_errors

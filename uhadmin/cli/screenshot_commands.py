@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from uhadmin.cli.common import emit, handles_errors, main_group
+from uhadmin.cli.common import emit, handles_errors, json_option, main_group
+from uhadmin.errors import ConfigError
 
 # (title, price, category, condition, description, final status, colour of its photo)
 DEMO_LISTINGS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
@@ -261,32 +262,47 @@ async def demo_gui_activity(parts: Any) -> None:
 
 
 @main_group.command("screenshot")
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--theme", type=click.Choice(["light", "dark", "both"]), default="both",
               show_default=True, help="Palette(s) to render.")
+@json_option
 @click.pass_context
 @handles_errors
-def screenshot(ctx: click.Context, outdir: Path, theme: str) -> None:
+def screenshot(ctx: click.Context, outdir: str, theme: str, as_json: bool) -> None:
     """Render each main-window tab and each dialog, offscreen, with a demo catalog, to PNGs."""
+    if not outdir.strip():  # Path("") would be the current folder
+        raise click.BadParameter("must name a folder", param_hint="OUTDIR")
+    folder = Path(outdir)
+    _writable_folder(folder)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    written = render_screenshots(outdir, themes=("light", "dark") if theme == "both"
+    written = render_screenshots(folder, themes=("light", "dark") if theme == "both"
                                  else (theme,))
     emit(ctx, {"written": [str(p) for p in written]},
-         "\n".join(str(p) for p in written))
+         "\n".join(str(p) for p in written), as_json=as_json)
+
+
+def _writable_folder(folder: Path) -> None:
+    """Make `folder` (and its parents) or say in one line why not, before Qt even loads."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{folder}: the folder is not writable")
 
 
 def render_screenshots(outdir: Path, *, themes: tuple[str, ...] = ("light", "dark")) -> list[Path]:
-    import qasync
     from keyring.backends import fail
     from PySide6.QtCore import QSettings
 
     from uhadmin.app import build_gui, ensure_application
     from uhadmin.bootstrap import build_services
     from uhadmin.config import KeyStore, PreferencesStore, load_settings
+    from uhadmin.views.event_loop import QtEventLoop
 
     outdir.mkdir(parents=True, exist_ok=True)
     app = ensure_application()
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="uhadmin-demo-") as temp:

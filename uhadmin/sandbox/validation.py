@@ -26,6 +26,8 @@ from uhadmin.sandbox.supported import refuse_unsupported
 _OPTION_KEYS = frozenset(RequestOptions.__annotations__)
 _REQUIRED_WRAPPERS = (typing.NotRequired, typing.Required)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Python 3.13 warns (DeprecationWarning) unless type_params is given; 3.12.0-3.12.3 refuse it.
+_EVAL_OPTIONS: dict[str, Any] = {"type_params": ()} if sys.version_info >= (3, 13) else {}
 
 
 @functools.cache
@@ -38,7 +40,8 @@ def fields_of(params_type: type) -> tuple[dict[str, Any], frozenset[str]]:
             continue
         if isinstance(annotation, str):
             annotation = typing.ForwardRef(annotation)
-        resolved[name] = typing._eval_type(annotation, namespace, namespace)  # type: ignore[attr-defined]
+        resolved[name] = typing._eval_type(  # type: ignore[attr-defined]
+            annotation, namespace, namespace, **_EVAL_OPTIONS)
     required = frozenset(params_type.__required_keys__) - _OPTION_KEYS
     return resolved, required
 

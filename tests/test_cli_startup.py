@@ -1,0 +1,43 @@
+"""What the command line loads: `--help` no command module, `listings` no keyring or Stripe."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import json, sys
+from uhadmin.cli import main
+code = main.main(sys.argv[1:], standalone_mode=False)
+loaded = sorted({name.split(".")[0] if not name.startswith("uhadmin") else name
+                 for name in sys.modules})
+print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+"""
+
+
+def loaded_by(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
+                            text=True, timeout=120, env=env)
+    report = json.loads(result.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, result.stderr
+    return set(report["loaded"])
+
+
+def test_help_loads_no_command_module_and_no_database_layer():
+    loaded = loaded_by("--help")
+    assert not {name for name in loaded if name.startswith("uhadmin.cli.")} - {
+        "uhadmin.cli.common"}
+    assert not loaded & {"sqlalchemy", "keyring", "stripe", "PySide6", "asyncio", "babel"}
+
+
+def test_listings_list_json_opens_no_keyring_and_no_stripe(tmp_path: Path):
+    env = {**os.environ, "UHADMIN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}"}
+    env.pop("PYTHON_KEYRING_BACKEND", None)  # the machine's own keyring, as for a person
+    subprocess.run([sys.executable, "-m", "uhadmin.cli", "db", "upgrade"], env=env,
+                   check=True, capture_output=True, timeout=120)
+    loaded = loaded_by("listings", "list", "--limit", "50", "--json", env=env)
+    assert "uhadmin.cli.listing_commands" in loaded and "sqlalchemy" in loaded
+    assert not loaded & {"keyring", "stripe", "alembic", "PySide6", "babel"}

@@ -1,0 +1,5 @@
+"""`python -m uhadmin.cli`: the `uhadmin` command."""
+
+from uhadmin.cli import main
+
+main()
