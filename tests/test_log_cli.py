@@ -22,7 +22,7 @@ def uhadmin(tmp_path: Path, stripe_sandbox):
 
     def run(*args: str, code: int = 0) -> str:
         result = subprocess.run([sys.executable, "-c", "from uhadmin.cli import main; main()",
-                                 *args], env=env, capture_output=True, text=True,
+                                 "--create", *args], env=env, capture_output=True, text=True,
                                 timeout=120, check=False)
         assert result.returncode == code, result.stderr
         outputs.append(result.stdout + result.stderr)

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 
 import click
 
-from uhadmin.cli.common import emit, handles_errors, json_option, main_group, run_with_services
+from uhadmin.cli.common import (
+    ROW_ID,
+    emit,
+    handles_errors,
+    json_option,
+    main_group,
+    run_with_services,
+)
 from uhadmin.domain.stripe_log import (
     StripeLogEntry,
     StripeLogFilter,
@@ -46,9 +53,9 @@ def entry_line(entry: StripeLogEntry) -> str:
 
 
 @main_group.group("log", invoke_without_command=True)
-@click.option("--listing", "listing_id", type=int, default=None,
+@click.option("--listing", "listing_id", type=ROW_ID, default=None,
               help="Only the calls for this listing.")
-@click.option("--attempt", "attempt_id", type=int, default=None,
+@click.option("--attempt", "attempt_id", type=ROW_ID, default=None,
               help="Only the calls for this checkout attempt.")
 @click.option("--errors", is_flag=True, help="Only failed calls (4xx, 5xx, no answer).")
 @click.option("--since", default=None, help="Only the last DURATION (90s, 15m, 2h, 1d).")
@@ -99,7 +106,7 @@ async def _follow(services, where: StripeLogFilter, newest: int, *, as_json: boo
 
 
 @log_command.command("show")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ROW_ID)
 @click.option("--as", "kind", type=click.Choice(SNIPPET_FORMATS), default=None,
               help="Print the request as a runnable curl, Node or Python snippet.")
 @json_option

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from uhadmin.cli.common import emit, handles_errors, json_option, main_group, run_with_services
+from uhadmin.cli.common import (
+    ROW_ID,
+    emit,
+    handles_errors,
+    json_option,
+    main_group,
+    run_with_services,
+)
 from uhadmin.errors import NotFoundError, UhadminError
 
 if TYPE_CHECKING:
@@ -180,7 +187,7 @@ def offline_push(ctx: click.Context, as_json: bool) -> None:
 
 
 @offline_group.command("resolve")
-@click.argument("operation_id", type=int)
+@click.argument("operation_id", type=ROW_ID)
 @click.option("--take", type=click.Choice(["mine", "theirs"]), required=True,
               help="Keep your offline values (mine) or the catalog's (theirs).")
 @json_option
