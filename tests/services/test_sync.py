@@ -32,6 +32,7 @@ from uhadmin.services.sync import (
     SyncBusyError,
     SyncService,
 )
+from uhadmin.services.sync import run as sync_run
 
 pytestmark = pytest.mark.anyio
 
@@ -230,12 +231,13 @@ async def test_crash_after_stripe_before_commit_makes_no_duplicate(
     def crash(*_args, **_kwargs):
         raise _Crash
 
-    monkeypatch.setattr(crashing, "_write_results_in", crash)
+    monkeypatch.setattr(sync_run, "write_results_in", crash)
     with pytest.raises(_Crash):
         await crashing.run()
     assert len(products(stripe_sandbox)) == 1  # Stripe has it, the database does not know
     assert (await listing_service.get(listing.id)).stripe_product_id is None
     await crashing.gateway.aclose()
+    monkeypatch.undo()  # the next process writes its results
     stripe_sandbox.clock.advance(hours_later * 3600)  # past the 24 h key lifetime if 25
     stripe_sandbox.reset_stats()
     restarted = make_sync(database, stripe_sandbox)
@@ -286,14 +288,14 @@ async def test_two_syncs_at_once_on_postgresql_double_claim_nothing(
     first.batch_size = second.batch_size = 10
     claimed: dict[str, list[int]] = {"first": [], "second": []}
     for name, service in (("first", first), ("second", second)):
-        original = service._claim_in
+        original = service.store._claim_in
 
         def recording(session, *, _original=original, _name=name, **kwargs):
             batch = _original(session, **kwargs)
             claimed[_name].extend(work.listing_id for work in batch)
             return batch
 
-        service._claim_in = recording
+        service.store._claim_in = recording
     reports = await asyncio.gather(first.run(), second.run())
     await first.gateway.aclose()
     await second.gateway.aclose()

@@ -59,10 +59,13 @@ def test_sync_limit_and_nonzero_exit_on_failure(run, stripe_sandbox) -> None:
     add_approved(run, "One")
     add_approved(run, "Two")
     code, out, _ = run("sync", "--limit", "1")
-    assert code == 0 and "created        1" in out
+    # Honest: the listing --limit left out is still queued, so this is not success.
+    assert code == 3 and "created        1" in out and "still queued: 1 change(s)" in out
     stripe_sandbox.set_faults(fail_rate=1.0)
-    code, out, _ = run("sync")
-    assert code == 1 and "offline" in out and "1 change(s) stay queued" in out
+    code, out, _ = run("sync", "--json")
+    report = json.loads(out)
+    assert code == 3 and report["offline"] and report["queued"] == 1
+    assert set(report["waiting"]) == {"2"}  # named, with why
     stripe_sandbox.set_faults(fail_rate=0.0)
     code, out, _ = run("sync")
     assert code == 0 and "created        1" in out

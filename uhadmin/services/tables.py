@@ -110,7 +110,13 @@ class StripeChangeRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (Index("ix_stripe_changes_pending", "done_at", "listing_id"),)
+    __table_args__ = (
+        Index("ix_stripe_changes_pending", "done_at", "listing_id"),
+        # One pending change per listing, whoever queues it (migration 0003_h9): several
+        # admins' syncs fold their scans into the same row instead of pushing it twice.
+        Index("ux_stripe_changes_one_pending", "listing_id", unique=True,
+              sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
+    )
 
 
 class StripeOperationRow(Base):

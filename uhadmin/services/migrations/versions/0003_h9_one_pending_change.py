@@ -1,0 +1,39 @@
+"""At most one pending outbox row per listing, enforced by a partial unique index.
+
+Several admins syncing one PostgreSQL catalog each queued their own row for the same
+listing (1,500 rows for 300 listings); the write path now upserts into the one pending row,
+and the schema refuses a second. Existing duplicates are folded first: the newest pending
+row of a listing stays, carrying the highest revision; the others are marked done.
+
+Revision ID: 0003_h9
+Revises: 0002
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0003_h9'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+PENDING = sa.text("done_at IS NULL")
+
+
+def upgrade() -> None:
+    op.execute(
+        "UPDATE stripe_changes SET revision = (SELECT MAX(other.revision) FROM stripe_changes "
+        "AS other WHERE other.listing_id = stripe_changes.listing_id AND other.done_at IS NULL) "
+        "WHERE done_at IS NULL")
+    op.execute(
+        "UPDATE stripe_changes SET done_at = CURRENT_TIMESTAMP, claimed_by = NULL, "
+        "lease_until = NULL WHERE done_at IS NULL AND id < (SELECT MAX(other.id) FROM "
+        "stripe_changes AS other WHERE other.listing_id = stripe_changes.listing_id "
+        "AND other.done_at IS NULL)")
+    op.create_index('ux_stripe_changes_one_pending', 'stripe_changes', ['listing_id'],
+                    unique=True, sqlite_where=PENDING, postgresql_where=PENDING)
+
+
+def downgrade() -> None:
+    op.drop_index('ux_stripe_changes_one_pending', table_name='stripe_changes')
