@@ -110,6 +110,7 @@ class FindingKind(StrEnum):
     ACTIVE_MISMATCH = "active_mismatch"  # active in one place, archived in the other
     DUPLICATE = "duplicate"  # more than one product claims the same listing
     FOREIGN = "foreign"  # made elsewhere (e.g. the Dashboard): can be adopted
+    STALE_PRICE = "stale_price"  # a product of ours with active prices besides its default
 
 
 class Fix(StrEnum):
@@ -118,6 +119,7 @@ class Fix(StrEnum):
     ARCHIVE = "archive"  # archive the product in Stripe
     LINK = "link"  # point the listing at this product
     ADOPT = "adopt"  # create a listing from the product
+    ARCHIVE_PRICES = "archive_prices"  # archive every active price but the default
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,11 @@ from uhadmin.errors import ConflictError, NotFoundError, UhadminError, Validatio
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product, product_id_for
-from uhadmin.services.listing_writes import insert_listing, write_listing
+from uhadmin.services.listing_writes import AuditNote, audit, insert_listing, write_listing
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.sync import SyncService
-from uhadmin.services.sync.planning import matches
+from uhadmin.services.sync.planning import matches, stale_prices
 from uhadmin.services.tables import ListingRow
 
 LISTINGS = ListingRow.__table__
@@ -55,6 +55,7 @@ DEFAULT_FIX = {
     FindingKind.ACTIVE_MISMATCH: Fix.PUSH_OURS,
     FindingKind.DUPLICATE: Fix.ARCHIVE,
     FindingKind.FOREIGN: Fix.ADOPT,
+    FindingKind.STALE_PRICE: Fix.ARCHIVE_PRICES,
 }
 
 
@@ -146,6 +147,9 @@ class ReconcileService:
                             f"second product for listing {listing_id} (kept {main.id})",
                             (Fix.ARCHIVE,)))
         remote_by_id = {product.id: product for product in products}
+        prices_of: dict[str, list[RemotePrice]] = defaultdict(list)
+        for price in prices.values():
+            prices_of[price.product].append(price)
         for row in rows:
             desired = desired_product(row, catalog_id)
             approved = row.status == ListingStatus.APPROVED.value
@@ -185,6 +189,12 @@ class ReconcileService:
                     FindingKind.ACTIVE_MISMATCH, row.id, remote.id,
                     f"listing is {row.status}, product is "
                     f"{'active' if remote.active else 'archived'}", fixes))
+            stale = stale_prices(prices_of[remote.id], remote.default_price_id)
+            if stale:
+                findings.append(ReconcileFinding(
+                    FindingKind.STALE_PRICE, row.id, remote.id,
+                    f"{len(stale)} active price(s) besides the default "
+                    f"{remote.default_price_id}: {', '.join(stale)}", (Fix.ARCHIVE_PRICES,)))
         return findings
 
     # --- fix -----------------------------------------------------------------------------
@@ -259,6 +269,8 @@ class ReconcileService:
             Fix.ARCHIVE: f"archive product {finding.product_id} in Stripe",
             Fix.LINK: f"link listing {finding.listing_id} to product {finding.product_id}",
             Fix.ADOPT: f"create a listing from product {finding.product_id}",
+            Fix.ARCHIVE_PRICES: f"archive the active prices of product {finding.product_id} "
+                                "except its default",
         }[fix]
 
     async def _apply_one(self, finding: ReconcileFinding, fix: Fix,
@@ -269,6 +281,8 @@ class ReconcileService:
             await self.catalog.update_product(
                 product.id, active=False,
                 key=f"uh-reconcile-archive-{product.id}-{int(_utcnow().timestamp() // 3600)}")
+        elif fix == Fix.ARCHIVE_PRICES:
+            await self._archive_stale_prices(finding)
         elif fix == Fix.ADOPT:
             if product is None:
                 raise NotFoundError(f"product {finding.product_id} is not in Stripe")
@@ -291,6 +305,23 @@ class ReconcileService:
                 product=product if (fix == Fix.LINK or finding.kind != FindingKind.ORPHAN)
                 else None, price=price), write=True)
             push_ids.add(finding.listing_id)
+
+    async def _archive_stale_prices(self, finding: ReconcileFinding) -> None:
+        """Archive the product's active prices except its default, read fresh so the
+        price a concurrent sync just made the default is never archived."""
+        assert finding.product_id is not None
+        fresh = await self.catalog.retrieve_product(finding.product_id)
+        if fresh is None:
+            raise NotFoundError(f"product {finding.product_id} is not in Stripe")
+        stale = stale_prices(await self.catalog.list_active_prices(fresh.id),
+                             fresh.default_price_id)
+        for price_id in stale:
+            await self.catalog.archive_price(price_id, key=f"uh-reconcile-archive-{price_id}")
+        if stale and finding.listing_id is not None:
+            await self._db.run(lambda session: audit(session, [AuditNote(
+                finding.listing_id, "reconcile",  # type: ignore[arg-type]
+                {"fix": str(Fix.ARCHIVE_PRICES), "product_id": fresh.id,
+                 "archived_prices": stale})], actor=self.actor), write=True)
 
     async def _price_of(self, product: RemoteProduct) -> RemotePrice | None:
         if product.default_price is not None:

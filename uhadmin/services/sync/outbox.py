@@ -151,14 +151,15 @@ class OutboxStore:
         await self._db.run(release, write=True)
 
     # --- scan ----------------------------------------------------------------------------
-    async def scan_and_enqueue(self, catalog_id: str, *, full: bool) -> int:
+    async def scan_and_enqueue(self, catalog_id: str, *, full: bool) -> tuple[int, int]:
         """Queue every listing Stripe is behind on that has no pending change (the rows
-        the website wrote); how many listings Stripe already matches."""
+        the website wrote); how many listings Stripe already matches, and how many were
+        queued."""
         behind, matching = await self._db.run(functools.partial(
             self._scan_in, catalog_id=catalog_id, full=full))
         if behind:
             await self._db.run(functools.partial(self._enqueue_in, behind=behind), write=True)
-        return matching
+        return matching, len(behind)
 
     def _scan_in(self, session: Session, *, catalog_id: str, full: bool,
                  ) -> tuple[dict[int, int], int]:

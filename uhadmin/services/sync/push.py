@@ -82,8 +82,10 @@ class StripePusher:
             plan = replan(price_id, pushed_price, pushed_active, desired)
         assert product_id is not None
         if plan == "price_change":
-            return await self._change_price(work, catalog_id, product_id, price_id,
-                                            recovered or bool(work.uncertain))
+            # Unsure which prices Stripe holds: an earlier attempt's outcome is unknown,
+            # recovery found the product, or reconcile linked a product it did not make.
+            unsure = recovered or bool(work.uncertain) or work.pushed_fingerprint is None
+            return await self._change_price(work, catalog_id, product_id, price_id, unsure)
         operations: dict[str, str | None] = {}
         remote = await self.catalog.update_product(
             product_id, desired.fields, active=desired.active,

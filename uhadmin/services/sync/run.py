@@ -202,7 +202,7 @@ class SyncService:
                    cancel: CancelToken | None, full_scan: bool,
                    only: frozenset[int] | None, wait_for_others: bool) -> SyncReport:
         calls_before = self.gateway.api_calls
-        unchanged = await self.store.scan_and_enqueue(catalog_id, full=full_scan)
+        unchanged, _ = await self.store.scan_and_enqueue(catalog_id, full=full_scan)
         total = await self.queued_listings(only)
         tally = _Tally(total if limit is None else min(total, limit), unchanged, progress)
         remaining = limit
@@ -234,9 +234,12 @@ class SyncService:
                     continue
                 if stopping() or not wait_for_others:
                     break
-                # Nothing claimable: listings other admins hold (or an edit made while
-                # they pushed) may still come back; wait for them instead of reporting
-                # success with work left. Their leases bound the wait.
+                # Nothing claimable. Rows the website wrote while this run pushed are
+                # behind too: a quick scan (versions that moved) queues them. Listings
+                # other admins hold may come back (edited meanwhile): wait for them
+                # instead of reporting success with work left. Their leases bound it.
+                if only is None:
+                    await self.store.scan_and_enqueue(catalog_id, full=False)
                 left = await self.store.leftover(holder, only)
                 if not left.held_elsewhere and not left.waiting:
                     break
