@@ -549,3 +549,37 @@ async def test_quick_scan_finds_rows_whose_version_moved(sync, database, listing
     assert (await sync.run(full_scan=False)).api_calls == 0
     report = await sync.run()
     assert (report.updated, report.api_calls) == (1, 1)
+
+
+async def test_sqlite_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(
+        sqlite_database, listing_service, stripe_sandbox) -> None:
+    import os
+    import socket
+    import sys
+
+    finished = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await finished.wait()  # its PID is now free: the holder is dead
+    dead = f"{socket.gethostname()}:{finished.pid}:abc"
+    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    await approved(ListingService(sqlite_database, ChangeBus()), 2)
+    with sqlite_database.session(write=True) as session:
+        session.execute(text("INSERT INTO app_settings (key, value) VALUES (:k, :v)"),
+                        {"k": SQLITE_LOCK_SETTING, "v": json.dumps({"holder": dead,
+                                                                    "until": until})})
+        # It died holding claims too: they are freed now, not when the lease runs out.
+        session.execute(text("UPDATE stripe_changes SET claimed_by = :h, lease_until = :u"),
+                        {"h": dead, "u": until})
+    service = make_sync(sqlite_database, stripe_sandbox)
+    report = await service.run()
+    await service.gateway.aclose()
+    assert (report.created, report.queued, report.exit_code) == (2, 0, 0)
+    # A live holder on this host (this very test process's parent) still blocks.
+    with sqlite_database.session(write=True) as session:
+        session.execute(text("INSERT INTO app_settings (key, value) VALUES (:k, :v)"),
+                        {"k": SQLITE_LOCK_SETTING, "v": json.dumps({
+                            "holder": f"{socket.gethostname()}:{os.getppid()}:x",
+                            "until": until})})
+    service = make_sync(sqlite_database, stripe_sandbox)
+    with pytest.raises(SyncBusyError):
+        await service.run()
+    await service.gateway.aclose()

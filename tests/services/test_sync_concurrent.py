@@ -62,14 +62,16 @@ def seed(db: Database, count: int) -> list[int]:
     return asyncio.run(make())
 
 
-def sync_started(db: Database) -> bool:
+def sync_started(db: Database, *, claiming: bool = False) -> bool:
+    """Whether a sync has claimed a change (`claiming`: holds one now)."""
+    condition = "claimed_by IS NOT NULL" + ("" if claiming else " OR done_at IS NOT NULL")
     with db.session() as session:
         return bool(session.execute(text(
-            "SELECT COUNT(*) FROM stripe_changes WHERE claimed_by IS NOT NULL "
-            "OR done_at IS NOT NULL")).scalar_one())
+            f"SELECT COUNT(*) FROM stripe_changes WHERE {condition}")).scalar_one())
 
 
-def edit(db: Database, ids: list[int], count: int, seed_value: int = 9) -> None:
+def edit(db: Database, ids: list[int], count: int, seed_value: int = 9, *,
+         once_syncing: bool = True) -> None:
     """`count` edits, half staff price edits, half website title edits, 20 ms apart (the
     syncs running meanwhile see them arrive)."""
     async def edits() -> None:
@@ -91,7 +93,7 @@ def edit(db: Database, ids: list[int], count: int, seed_value: int = 9) -> None:
             made += 1
             await asyncio.sleep(0.02)
 
-    while not sync_started(db):  # processes take seconds to start on a loaded box
+    while once_syncing and not sync_started(db):  # processes take seconds to start
         time.sleep(0.05)
     asyncio.run(edits())
 
@@ -179,12 +181,19 @@ def test_kill_9_at_random_points_then_one_clean_sync(
     stripe_sandbox.set_faults(latency_ms=15, drop_rate=0.03)
     env = sync_env(url, stripe_sandbox)
     rng = random.Random(5)
+    killed = 0
     for _ in range(3):
         [process] = start_syncs(1, env)
-        time.sleep(rng.uniform(0.8, 2.5))
+        deadline = time.monotonic() + 90
+        while (process.poll() is None and time.monotonic() < deadline
+               and not sync_started(db, claiming=True)):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.0))  # a random point of the push
+        killed += process.poll() is None
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
-        edit(db, ids, 6, seed_value=len(ids))
+        edit(db, ids, 6, seed_value=len(ids) + killed, once_syncing=False)
+    assert killed >= 2  # most kills landed while the sync was running
     stripe_sandbox.set_faults(latency_ms=0, drop_rate=0.0)
     started = time.monotonic()
     final = subprocess.run(SYNC, env=env, capture_output=True, text=True, timeout=240)
