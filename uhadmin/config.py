@@ -268,6 +268,23 @@ def _parse_port(value: Any) -> int:
     return port
 
 
+# Requests per second: above any Stripe limit, and far above what one process can send.
+MAX_RATE_LIMIT = 10_000.0
+
+
+def _parse_rate_limit(value: Any) -> float:
+    text = str(value).strip() if isinstance(value, (int, float)) else _text(value)
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ValueError(f"expected requests per second, a number like 25 (got {text!r})"
+                         ) from None
+    if not 0 < rate <= MAX_RATE_LIMIT:  # also refuses nan
+        raise ValueError(f"expected more than 0 and at most {MAX_RATE_LIMIT:g} requests per "
+                         f"second (got {text})")
+    return rate
+
+
 def _parse_actor(value: Any) -> str:
     text = _text(value)
     if len(text) > 200:  # the audit log's actor column
@@ -306,7 +323,11 @@ _OPTIONS = (
 _OPTION_BY_FIELD = {option.field: option for option in _OPTIONS}
 PREFERENCE_KEYS = frozenset(_OPTION_BY_FIELD)
 _ACTOR = _Option("actor", "UHADMIN_ACTOR", "--actor", _parse_actor)
-_OVERRIDABLE = PREFERENCE_KEYS | {"actor", "stripe_key", "webhook_secret", "data_dir"}
+# Not a preference: a limit belongs to the deployment (the server, the shared account).
+_RATE_LIMIT = _Option("stripe_rate_limit", "UHADMIN_STRIPE_RATE_LIMIT", "--stripe-rate-limit",
+                      _parse_rate_limit)
+_OVERRIDABLE = PREFERENCE_KEYS | {"actor", "stripe_key", "webhook_secret", "data_dir",
+                                  "stripe_rate_limit"}
 
 
 def default_data_dir() -> Path:
@@ -393,6 +414,9 @@ class Settings:
     actor: str
     data_dir: Path
     key_notice: str
+    # Requests/s to pace Stripe calls to; None: Stripe's limits for Stripe's API, none for
+    # any other base URL or the offline sandbox (429s slow it down either way).
+    stripe_rate_limit: float | None = None
 
     @property
     def mode(self) -> Literal["sandbox", "test", "live"]:
@@ -461,6 +485,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     values["allow_live_mode"] = bool(values["allow_live_mode"])
     values["receiver_port"] = values["receiver_port"] or 0
     actor = pick(_ACTOR, None) or _os_user()
+    stripe_rate_limit = pick(_RATE_LIMIT, None)
 
     stripe_key = _pick_secret(overrides.get("stripe_key"), environ, keys, STRIPE_KEY_VARIABLE,
                               STRIPE_KEY_NAME, _stripe_key_problem, problems)
@@ -476,6 +501,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         data_dir.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
     return Settings(stripe_key=stripe_key, webhook_secret=webhook_secret, actor=actor,
                     data_dir=data_dir, key_notice=keys.notice,
+                    stripe_rate_limit=stripe_rate_limit,
                     **values)
 
 

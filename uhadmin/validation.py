@@ -89,6 +89,14 @@ def _price_problems(price_minor: object, currency: str) -> list[FieldProblem]:
     return []
 
 
+def _price_in_problems(price_minor: object, currency: object) -> list[FieldProblem]:
+    """The price rules of `currency`, or those of every currency when it is not one Stripe
+    knows (a stored row's currency may be anything the website wrote)."""
+    if isinstance(currency, str) and is_known_currency(currency):
+        return _price_problems(price_minor, currency)
+    return _bare_price_problems(price_minor)
+
+
 def _bare_price_problems(price_minor: object) -> list[FieldProblem]:
     """The rules that hold in every currency, for a price whose currency is not known here."""
     if isinstance(price_minor, bool) or not isinstance(price_minor, int):
@@ -117,14 +125,31 @@ def validate_new_listing(new: NewListing) -> None:
     problems = _text_problems("title", new.title, MAX_TITLE_CHARS, required=True)
     problems += _text_problems("description", new.description, MAX_DESCRIPTION_CHARS)
     problems += _currency_problems(new.currency)
-    if is_known_currency(new.currency):
-        problems += _price_problems(new.price_minor, new.currency)
+    problems += _price_in_problems(new.price_minor, new.currency)
     problems += _image_problems(new.image_urls)
     problems += _text_problems("seller_contact", new.seller_contact, MAX_SELLER_CONTACT_CHARS)
     problems += _text_problems("category", new.category, MAX_CATEGORY_CHARS)
     problems += _text_problems("condition", new.condition, MAX_CONDITION_CHARS)
     problems += _status_problems(new.status)
     _raise_if_any(problems)
+
+
+def listing_problems(listing: Listing) -> tuple[FieldProblem, ...]:
+    """Every rule of a staff edit that a stored listing breaks (empty when it is valid).
+
+    Pure and total: the listing may come from a row the website wrote, with anything in it.
+    """
+    problems = _text_problems("title", listing.title, MAX_TITLE_CHARS, required=True)
+    problems += _text_problems("description", listing.description, MAX_DESCRIPTION_CHARS)
+    problems += _currency_problems(listing.currency)
+    problems += _price_in_problems(listing.price_minor, listing.currency)
+    problems += _image_problems(listing.image_urls)
+    problems += _text_problems("seller_contact", listing.seller_contact,
+                               MAX_SELLER_CONTACT_CHARS)
+    problems += _text_problems("category", listing.category, MAX_CATEGORY_CHARS)
+    problems += _text_problems("condition", listing.condition, MAX_CONDITION_CHARS)
+    problems += _status_problems(listing.status)
+    return tuple(problems)
 
 
 def validate_listing_changes(changes: ListingChanges, *, current: Listing | None = None) -> None:
@@ -148,10 +173,7 @@ def validate_listing_changes(changes: ListingChanges, *, current: Listing | None
     # A currency change alone re-checks the stored price: 0.50 USD is not a valid JPY price.
     price_touched = changes.price_minor is not None or changes.currency is not None
     if price_touched and price is not None:
-        if currency is None:
-            problems += _bare_price_problems(price)
-        elif is_known_currency(currency):
-            problems += _price_problems(price, currency)
+        problems += _price_in_problems(price, currency)
     if changes.image_urls is not None:
         problems += _image_problems(changes.image_urls)
     if changes.seller_contact is not None:

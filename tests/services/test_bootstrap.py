@@ -131,3 +131,20 @@ def test_a_catalog_behind_the_head_is_still_migrated(tmp_path):
             assert current_revision(connection) == head_revision()
     finally:
         db.close()
+
+
+def test_pacing_follows_the_target_and_the_configured_limit(tmp_path):
+    local = "http://127.0.0.1:12111"
+    gateway, sandbox = bootstrap.build_gateway(settings_for(
+        tmp_path, {"UHADMIN_STRIPE_API_BASE": local}))
+    assert sandbox is None and gateway.pace is None  # a Stripe-compatible server: unpaced
+    assert gateway.config.max_concurrency == bootstrap.SANDBOX_CONCURRENCY  # on this machine
+    remote, _ = bootstrap.build_gateway(settings_for(
+        tmp_path, {"UHADMIN_STRIPE_API_BASE": "https://stripe-mock.example"}))
+    assert remote.pace is None and remote.config.max_concurrency == 10
+    limited, _ = bootstrap.build_gateway(settings_for(
+        tmp_path, {"UHADMIN_STRIPE_API_BASE": local, "UHADMIN_STRIPE_RATE_LIMIT": "25"}))
+    assert limited.pace == 25.0
+    stripe, _ = bootstrap.build_gateway(settings_for(
+        tmp_path, {"UHADMIN_STRIPE_API_KEY": "sk_test_" + "a" * 24}))
+    assert stripe.pace == pytest.approx(23.75)  # Stripe's test-mode limit, a little under

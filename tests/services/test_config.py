@@ -335,6 +335,11 @@ def test_live_key_is_accepted_and_live_mode_permission_is_kept_apart() -> None:
         ("UHADMIN_RECEIVER_PORT", "-1", "expected a port number 0-65535"),
         ("UHADMIN_RECEIVER_PORT", "８０", "expected a port number 0-65535"),
         ("UHADMIN_ACTOR", "x" * 201, "at most 200 characters"),
+        ("UHADMIN_STRIPE_RATE_LIMIT", "fast", "expected requests per second"),
+        ("UHADMIN_STRIPE_RATE_LIMIT", "0", "expected more than 0"),
+        ("UHADMIN_STRIPE_RATE_LIMIT", "-5", "expected more than 0"),
+        ("UHADMIN_STRIPE_RATE_LIMIT", "nan", "expected more than 0"),
+        ("UHADMIN_STRIPE_RATE_LIMIT", "1e9", "at most 10000"),
     ],
 )
 def test_invalid_value_names_its_variable(variable: str, value: str, rule: str) -> None:
@@ -466,3 +471,9 @@ def test_preferences_file_problems_are_config_errors(prefs: PreferencesStore) ->
         prefs.load()
     prefs.path.write_text('{"currency": "eur", "from_a_newer_version": 1}', encoding="utf-8")
     assert prefs.load() == {"currency": "eur"}
+
+
+def test_stripe_rate_limit_is_read_from_its_variable_and_flag() -> None:
+    assert load(environ={}).stripe_rate_limit is None
+    assert load(environ={"UHADMIN_STRIPE_RATE_LIMIT": " 25 "}).stripe_rate_limit == 25.0
+    assert load(environ={}, overrides={"stripe_rate_limit": "12.5"}).stripe_rate_limit == 12.5

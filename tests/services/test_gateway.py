@@ -15,6 +15,7 @@ from uhadmin.errors import ModeMismatchError, StripeRefusedError, StripeUnavaila
 from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, ProductFields
 from uhadmin.services.stripe_gateway.client import RatePacer
+from uhadmin.services.stripe_gateway.pacing import AdaptivePacer
 
 pytestmark = pytest.mark.anyio
 
@@ -104,7 +105,8 @@ async def test_429_storm_is_absorbed(stripe_sandbox, code: str) -> None:
 
 async def test_client_limiter_keeps_under_the_sandbox_limit(stripe_sandbox) -> None:
     stripe_sandbox.set_faults(rate_limit=25)
-    gateway = make_gateway(stripe_sandbox, rate_limit="auto")  # a test key: 25/s * 0.95
+    # A configured limit (UHADMIN_STRIPE_RATE_LIMIT): "auto" would not pace a sandbox.
+    gateway = make_gateway(stripe_sandbox, rate_limit=25 * 0.95)
     started = time.monotonic()
     await asyncio.gather(*(create(gateway, f"uh_paced_{n}", f"paced-{n}") for n in range(40)))
     elapsed = time.monotonic() - started
@@ -217,6 +219,81 @@ def test_limits_follow_the_key_mode() -> None:
     assert test._endpoint_rate is None
     assert live._global_limiter.rate == pytest.approx(95.0)
     assert live._endpoint_rate == pytest.approx(23.75)
-    assert none._global_limiter is None and none._endpoint_rate is None
+    assert none.pace is None and none._endpoint_rate is None
     with pytest.raises(ValueError):
         StripeGateway(GatewayConfig(api_key="sk_test_abc123abc123abc", rate_limit=0))
+
+
+def test_auto_paces_only_when_talking_to_stripe() -> None:
+    key = "sk_test_abc123abc123abc"
+    for base in (None, "https://api.stripe.com", "https://files.stripe.com/"):
+        assert StripeGateway(GatewayConfig(api_key=key, api_base=base)).pace == \
+            pytest.approx(23.75), base
+    for base in ("http://127.0.0.1:12111", "https://stripe-mock.example", "http://notstripe.com"):
+        assert StripeGateway(GatewayConfig(api_key=key, api_base=base)).pace is None, base
+    configured = StripeGateway(GatewayConfig(api_key=key, api_base="http://127.0.0.1:1",
+                                             rate_limit=40))
+    assert configured.pace == 40
+    configured.set_rate_limit(10)  # a shared limit divided among processes
+    assert configured.pace == 10
+    configured.set_rate_limit(None)
+    assert configured.pace is None
+
+
+async def test_rate_pacer_changes_its_rate_at_run_time() -> None:
+    pacer = RatePacer(1000.0)
+    loop = asyncio.get_running_loop()
+    for _ in range(5):
+        await pacer.acquire()
+    pacer.set_rate(20.0)  # from the next slot on: 50 ms apart
+    await pacer.acquire()
+    started = loop.time()
+    for _ in range(3):
+        await pacer.acquire()
+    assert loop.time() - started >= 3 * 0.050 - 0.005
+    with pytest.raises(ValueError):
+        pacer.set_rate(0)
+
+
+def test_adaptive_pace_halves_on_429_and_recovers_gradually() -> None:
+    now = [100.0]
+    pacer = AdaptivePacer(None, clock=lambda: now[0])
+    for _ in range(80):  # unpaced: 80 requests in this second
+        asyncio.run(pacer.acquire())
+    pacer.rate_limited()
+    assert pacer.rate == pytest.approx(40)  # half of what it was sending
+    pacer.rate_limited()  # a burst of 429s in the same second lowers it once
+    assert pacer.rate == pytest.approx(40)
+    now[0] += 1.0
+    pacer.rate_limited()
+    assert pacer.rate == pytest.approx(20)
+    rates = []
+    for _ in range(5):  # quiet seconds: 10 % more each
+        now[0] += 1.0
+        pacer._recover(now[0])
+        rates.append(pacer.rate)
+    assert rates == pytest.approx([20 * 1.1 ** n for n in range(1, 6)])
+    for _ in range(200):
+        now[0] += 1.0
+        pacer._recover(now[0])
+    assert pacer.rate is None  # recovered all the way: unpaced again
+
+    capped = AdaptivePacer(25.0, clock=lambda: now[0])
+    capped.rate_limited()
+    assert capped.rate == pytest.approx(12.5)
+    for _ in range(20):
+        now[0] += 1.0
+        capped._recover(now[0])
+    assert capped.rate == 25.0  # back to the configured limit, never above
+
+
+async def test_429s_from_a_custom_server_slow_an_unpaced_gateway(stripe_sandbox) -> None:
+    stripe_sandbox.set_faults(rate_limit=20)
+    gateway = make_gateway(stripe_sandbox, rate_limit="auto", max_attempts=30,
+                           backoff_max_s=0.2)
+    assert gateway.pace is None  # a sandbox URL: unpaced until it says 429
+    await asyncio.gather(*(create(gateway, f"uh_adapt_{n}", f"adapt-{n}") for n in range(60)))
+    assert len(products_in(stripe_sandbox)) == 60
+    assert gateway.stats.rate_limited > 0
+    assert gateway.pace is not None and gateway.pace < 60
+    await gateway.aclose()

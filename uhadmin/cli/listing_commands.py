@@ -24,7 +24,7 @@ from uhadmin.domain import (
     SyncState,
 )
 from uhadmin.errors import ValidationError
-from uhadmin.money import format_money, format_plain, parse_money
+from uhadmin.money import format_money, format_plain, is_known_currency, parse_money
 
 _STATUS_CHOICE = click.Choice([status.value for status in ListingStatus], case_sensitive=False)
 _SYNC_CHOICE = click.Choice([state.value for state in SyncState], case_sensitive=False)
@@ -36,7 +36,9 @@ def listing_json(listing: Listing) -> dict[str, Any]:
     return {
         "id": listing.id,
         "title": listing.title,
-        "price": format_plain(listing.price_minor, listing.currency),
+        # None when the stored currency is not one Stripe knows: no major units to show.
+        "price": (format_plain(listing.price_minor, listing.currency)
+                  if is_known_currency(listing.currency.strip().lower()) else None),
         "price_minor": listing.price_minor,
         "currency": listing.currency,
         "status": listing.status.value,
@@ -56,6 +58,8 @@ def listing_json(listing: Listing) -> dict[str, Any]:
         "created_by": listing.created_by,
         "updated_by": listing.updated_by,
         "last_synced_at": _iso(listing.last_synced_at),
+        "needs_fixing": listing.needs_fixing,
+        "problems": [{"field": p.field, "rule": p.rule} for p in listing.problems],
     }
 
 
@@ -66,14 +70,25 @@ def _iso(value: Any) -> str | None:
 def listing_line(listing: Listing) -> str:
     """One line per listing, id first: what `add`, `update`, `status` and `list` print."""
     price = format_money(listing.price_minor, listing.currency)
-    return (f"{listing.id}\t{listing.status.value}\t{listing.sync_state.value}\t"
+    line = (f"{listing.id}\t{listing.status.value}\t{listing.sync_state.value}\t"
             f"{price}\t{listing.title}")
+    if listing.needs_fixing:
+        line += f"\tneeds fixing: {_problems_text(listing)}"
+    return line
+
+
+def _problems_text(listing: Listing) -> str:
+    return "; ".join(str(problem) for problem in listing.problems)
 
 
 def listing_details(listing: Listing) -> str:
     data = listing_json(listing)
     data["price"] = format_money(listing.price_minor, listing.currency)
     data["image_urls"] = ", ".join(listing.image_urls)
+    del data["needs_fixing"], data["problems"]
+    if listing.needs_fixing:
+        # First, where a person looks: what must be fixed before it can go to Stripe.
+        data = {"needs fixing": _problems_text(listing), **data}
     width = max(len(key) for key in data)
     return "\n".join(f"{key:<{width}}  {'' if value is None else value}"
                      for key, value in data.items())
@@ -118,6 +133,8 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
 @click.option("--search", default="", help="Words in title or description; last may be a prefix.")
 @click.option("--sync-state", "sync_states", type=_SYNC_CHOICE, multiple=True,
               help="Only these Stripe sync states (repeatable).")
+@click.option("--needs-fixing", is_flag=True,
+              help="Only listings that break a rule (field and rule shown on each line).")
 @click.option("--sort", type=_SORT_CHOICE, default=SortKey.UPDATED.value, show_default=True)
 @click.option("--ascending", is_flag=True, help="Smallest / oldest / A first.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
@@ -126,19 +143,22 @@ def add_listing(ctx: click.Context, title: str, price_text: str, currency: str |
 @click.pass_context
 @handles_errors
 def list_listings(ctx: click.Context, statuses: tuple[str, ...], search: str,
-                  sync_states: tuple[str, ...], sort: str, ascending: bool, limit: int,
-                  offset: int, as_json: bool) -> None:
+                  sync_states: tuple[str, ...], needs_fixing: bool, sort: str,
+                  ascending: bool, limit: int, offset: int, as_json: bool) -> None:
     """List listings, newest change first: id, status, sync state, price, title."""
     query = ListingQuery(
         search=search,
         statuses=frozenset(ListingStatus(s.lower()) for s in statuses),
         sync_states=frozenset(SyncState(s.lower()) for s in sync_states),
-        sort=SortKey(sort.lower()), descending=not ascending, offset=offset, limit=limit,
+        needs_fixing=needs_fixing, sort=SortKey(sort.lower()), descending=not ascending,
+        offset=offset, limit=limit,
     )
     page = run_with_services(ctx, lambda services: services.listings.search(query))
     lines = [listing_line(listing) for listing in page.items]
     shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
-    lines.append(f"({shown} of {page.total} listings)")
+    broken = sum(listing.needs_fixing for listing in page.items)
+    note = f"; {broken} shown need fixing" if broken and not needs_fixing else ""
+    lines.append(f"({shown} of {page.total} listings{note})")
     emit(ctx, {"total": page.total, "offset": page.offset,
                "items": [listing_json(listing) for listing in page.items]},
          "\n".join(lines), as_json=as_json)
@@ -159,25 +179,29 @@ def show_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
 @click.argument("listing_id", type=int)
 @click.option("--title", default=None)
 @click.option("--price", "price_text", default=None, help="New price like 12.50.")
+@click.option("--currency", default=None, help="New ISO currency code (the price is read in it).")
 @click.option("--description", default=None)
 @click.option("--image", "images", multiple=True, help="Replace the images (repeatable).")
 @json_option
 @click.pass_context
 @handles_errors
 def update_listing(ctx: click.Context, listing_id: int, title: str | None,
-                   price_text: str | None, description: str | None,
+                   price_text: str | None, currency: str | None, description: str | None,
                    images: tuple[str, ...], as_json: bool) -> None:
     """Edit a listing (saved over the version read just before)."""
-    if title is None and price_text is None and description is None and not images:
+    if (title is None and price_text is None and currency is None and description is None
+            and not images):
         raise ValidationError.single(
-            "changes", "nothing to change: give --title, --price, --description or --image")
+            "changes",
+            "nothing to change: give --title, --price, --currency, --description or --image")
 
     async def work(services: Services) -> Listing:
         current = await services.listings.get(listing_id)
+        code = currency.strip().lower() if currency is not None else current.currency
         changes = ListingChanges(
             title=title, description=description, image_urls=images or None,
-            price_minor=(parse_money(price_text, current.currency)
-                         if price_text is not None else None),
+            currency=code if currency is not None else None,
+            price_minor=(parse_money(price_text, code) if price_text is not None else None),
         )
         return await services.listings.update(
             listing_id, changes, expected_version=current.version,

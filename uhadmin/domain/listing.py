@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from uhadmin.errors import IllegalTransitionError
+from uhadmin.errors import FieldProblem, IllegalTransitionError
 
 
 class ListingStatus(StrEnum):
@@ -72,6 +72,13 @@ class Listing:
     sync_state: SyncState = SyncState.NOT_PUBLISHED
     sync_error: str = ""
     last_synced_at: datetime | None = None
+    # Rules this row breaks as read (the website writes rows directly): a listing with
+    # problems "needs fixing", is shown with field and rule, and is never sent to Stripe.
+    problems: tuple[FieldProblem, ...] = ()
+
+    @property
+    def needs_fixing(self) -> bool:
+        return bool(self.problems)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,7 @@ class ListingQuery:
     search: str = ""
     statuses: frozenset[ListingStatus] = frozenset()
     sync_states: frozenset[SyncState] = frozenset()
+    needs_fixing: bool = False  # only listings that break a rule (see Listing.problems)
     sort: SortKey = SortKey.UPDATED
     descending: bool = True
     offset: int = 0

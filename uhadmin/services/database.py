@@ -27,6 +27,26 @@ T = TypeVar("T")
 # process (the website, a second admin) holds the lock.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
+# PostgreSQL waits, bounded: a write blocked behind another session's row lock (an admin's
+# open transaction, the website's) gives up after LOCK_TIMEOUT_S with a message naming the
+# row, and no statement runs longer than STATEMENT_TIMEOUT_S (uhadmin's take milliseconds;
+# the longest, a bulk import, takes seconds). Either way the transaction rolls back whole.
+LOCK_TIMEOUT_S = 5.0
+STATEMENT_TIMEOUT_S = 60.0
+_PG_LOCK_TIMEOUT = "55P03"  # SQLSTATE lock_not_available
+_PG_QUERY_CANCELED = "57014"  # SQLSTATE query_canceled (statement_timeout among others)
+
+# What a blocked row is called in a message, by table.
+_ROW_NAMES = {
+    "listings": "listing", "stripe_changes": "queued Stripe change",
+    "stripe_sync_claims": "sync claim of listing", "stripe_operations": "Stripe operation",
+    "checkout_attempts": "checkout attempt", "app_settings": "setting",
+}
+_TABLE_OF_STATEMENT = re.compile(
+    r"^\s*(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO)\s+\"?(\w+)|\bFROM\s+\"?(\w+)",
+    re.IGNORECASE)
+_ID_PARAMETER = re.compile(r"(?:listing_)?id(?:_\d+)?")
+
 # Worker threads for `Database.run`: enough for a page load, a count and a sync batch to
 # overlap; SQLite serialises writers anyway.
 WORKER_THREADS = 4
@@ -42,11 +62,42 @@ class DatabaseUnavailableError(UhadminError):
     """The database cannot be reached or stayed locked too long; nothing was written."""
 
 
+class DatabaseBusyError(DatabaseUnavailableError):
+    """A PostgreSQL lock or statement timeout ran out; the transaction was rolled back."""
+
+
+class SchemaTooNewError(UhadminError):
+    """The database was migrated by a newer uhadmin; this one changes nothing in it."""
+
+
 def _unavailable(database: Database, exc: OperationalError) -> DatabaseUnavailableError:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == _PG_LOCK_TIMEOUT:
+        return DatabaseBusyError(
+            f"{_what_was_blocked(exc)} is locked by another session (waited "
+            f"{database.lock_timeout_s:g} s); try again")
+    if sqlstate == _PG_QUERY_CANCELED and "statement timeout" in str(exc.orig):
+        return DatabaseBusyError(
+            f"the database took longer than {database.statement_timeout_s:g} s on "
+            f"{_what_was_blocked(exc)} and stopped (statement_timeout); nothing was "
+            "written; try again")
     # The driver's first line says what went wrong (refused, auth failed, locked); the rest
     # is SQL and a link that a person does not need.
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
     return DatabaseUnavailableError(f"database {database.display_url}: {reason}")
+
+
+def _what_was_blocked(exc: OperationalError) -> str:
+    """"listing 12" from the statement that waited (its table and id parameter)."""
+    found = _TABLE_OF_STATEMENT.search(exc.statement or "")
+    table = next((name for name in found.groups() if name), "") if found else ""
+    if not table:  # e.g. the advisory lock of a schema upgrade another uhadmin runs
+        return "the database"
+    name = _ROW_NAMES.get(table, f"a row of {table}")
+    params = exc.params if isinstance(exc.params, dict) else {}
+    ids = [value for key, value in params.items()
+           if _ID_PARAMETER.fullmatch(key) and isinstance(value, int)]
+    return f"{name} {ids[0]}" if len(ids) == 1 else name
 
 
 def normalise_url(url: str) -> URL:
@@ -81,12 +132,15 @@ class Database:
     in between, whatever the busy timeout says.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, lock_timeout_s: float = LOCK_TIMEOUT_S,
+                 statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> None:
         parsed = normalise_url(url)
         self.url: str = parsed.render_as_string(hide_password=False)
         self.dialect: Literal["sqlite", "postgresql"] = (
             "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
         )
+        self.lock_timeout_s = lock_timeout_s
+        self.statement_timeout_s = statement_timeout_s
         workers = WORKER_THREADS
         if self.dialect == "sqlite":
             if _is_memory_sqlite(parsed):
@@ -105,7 +159,11 @@ class Database:
                 )
             _install_sqlite_transaction_control(engine)
         else:
-            engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+            # Session settings sent with the connection: every session of ours waits boundedly.
+            options = (f"-c lock_timeout={round(lock_timeout_s * 1000)} "
+                       f"-c statement_timeout={round(statement_timeout_s * 1000)}")
+            engine = create_engine(parsed, echo=echo, pool_pre_ping=True,
+                                   connect_args={"options": options})
         self.engine: Engine = engine
         self._write_engine: Engine = engine.execution_options(**{_WRITE_OPTION: True})
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uhadmin-db")
@@ -131,6 +189,7 @@ class Database:
             with self._upgrade_lock:
                 if self._at_head():
                     return
+                self._refuse_newer_schema()
                 from uhadmin.services.migrations import upgrade_to_head
 
                 with self._write_engine.connect() as connection:
@@ -142,15 +201,28 @@ class Database:
         head = shipped_head_revision()
         if head is None:
             return False
+        return self._stored_revisions() == [head]
+
+    def _stored_revisions(self) -> list[str]:
         try:
             with self.engine.connect() as connection:
-                stored = connection.execute(
-                    text("SELECT version_num FROM alembic_version")).scalars().all()
+                return list(connection.execute(
+                    text("SELECT version_num FROM alembic_version")).scalars().all())
         except (OperationalError, ProgrammingError) as exc:
             if "alembic_version" in str(exc.orig):  # no such table yet: a new database
-                return False
+                return []
             raise
-        return stored == [head]
+
+    def _refuse_newer_schema(self) -> None:
+        """A revision no migration file of ours names was written by a newer uhadmin:
+        say so in one line and touch nothing (Alembic would fail with a traceback)."""
+        unknown = [rev for rev in self._stored_revisions() if rev not in shipped_revisions()]
+        if unknown:
+            known = shipped_head_revision() or ", ".join(sorted(shipped_revisions()))
+            raise SchemaTooNewError(
+                f"database {self.display_url} was upgraded by a newer uhadmin (schema "
+                f"revision {', '.join(unknown)}; this uhadmin knows up to {known}): upgrade "
+                "uhadmin to use it; nothing was changed")
 
     # --- sessions -----------------------------------------------------------------------
     @contextmanager
@@ -229,10 +301,9 @@ def _install_sqlite_transaction_control(engine: Engine) -> None:
 
 
 @functools.cache
-def shipped_head_revision() -> str | None:
-    """The newest migration shipped, read from the migration files' `revision` and
-    `down_revision` lines without importing Alembic; None when that is not a single clear
-    head (then Alembic itself decides)."""
+def _shipped_graph() -> tuple[frozenset[str], frozenset[str]] | None:
+    """(revisions, parents) of the migration files, read from their `revision` and
+    `down_revision` lines without importing Alembic; None if a file is not that simple."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in MIGRATIONS_VERSIONS_DIR.glob("*.py"):
@@ -244,5 +315,27 @@ def shipped_head_revision() -> str | None:
                 revisions.add(found[0])
             else:
                 parents.update(found)
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    return frozenset(revisions), frozenset(parents)
+
+
+def shipped_revisions() -> frozenset[str]:
+    """Every migration revision this uhadmin ships."""
+    graph = _shipped_graph()
+    if graph is None:
+        from alembic.script import ScriptDirectory
+
+        from uhadmin.services.migrations import alembic_config
+
+        script = ScriptDirectory.from_config(alembic_config())
+        return frozenset(rev.revision for rev in script.walk_revisions())
+    return graph[0]
+
+
+def shipped_head_revision() -> str | None:
+    """The newest migration shipped; None when that is not a single clear head (then
+    Alembic itself decides)."""
+    graph = _shipped_graph()
+    if graph is None:
+        return None
+    heads = graph[0] - graph[1]
+    return next(iter(heads)) if len(heads) == 1 else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uhadmin.domain.listing import ListingStatus
+from uhadmin.services.listing_rows import parse_images, parse_price
 from uhadmin.services.stripe_gateway.catalog import ProductFields
 
 # Stripe's limits (STRIPE_FACTS.md); longer values are cut, never refused at sync time,
@@ -57,18 +58,25 @@ def listing_metadata(catalog_id: str, listing_id: int) -> dict[str, str]:
 
 
 def desired_product(row: Any, catalog_id: str) -> DesiredProduct:
-    """From a listings row (any object with the columns as attributes)."""
-    images = row.image_urls if isinstance(row.image_urls, list) else []
-    images = tuple(str(url) for url in images if str(url).startswith(("http://", "https://")))
+    """From a listings row (any object with the columns as attributes, read with
+    listing_rows.LISTING_COLUMNS), whatever it holds: never raises. A row that breaks a rule
+    (listing_rows.row_to_listing says which) must not be pushed; its fingerprint only says
+    whether it changed."""
+    images, _ = parse_images(row.image_urls)
+    images = tuple(url for url in images if url.startswith(("http://", "https://")))
+    unit_amount, _ = parse_price(row.price_minor)
+    title = row.title if isinstance(row.title, str) and row.title else f"Listing {row.id}"
+    description = row.description if isinstance(row.description, str) else ""
+    currency = row.currency if isinstance(row.currency, str) else ""
     fields = ProductFields(
-        name=(row.title or f"Listing {row.id}")[:NAME_LIMIT],
-        description=(row.description or "")[:DESCRIPTION_LIMIT],
+        name=title[:NAME_LIMIT],
+        description=description[:DESCRIPTION_LIMIT],
         images=images[:IMAGE_LIMIT],
         metadata=listing_metadata(catalog_id, row.id),
     )
     return DesiredProduct(
         product_id=product_id_for(catalog_id, row.id), fields=fields,
-        unit_amount=int(row.price_minor), currency=(row.currency or "usd").lower(),
+        unit_amount=unit_amount, currency=(currency or "usd").lower(),
         active=row.status == ListingStatus.APPROVED.value,
     )
 

@@ -23,7 +23,6 @@ from uhadmin.domain.listing import (
     NewListing,
     Page,
     SortKey,
-    SyncState,
     check_transition,
 )
 from uhadmin.errors import (
@@ -35,12 +34,14 @@ from uhadmin.errors import (
 )
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
+from uhadmin.services.listing_rows import LISTING_COLUMNS, parse_time, row_to_listing
 from uhadmin.services.listing_writes import (
     delete_listing,
     insert_listing,
     published,
     write_listing,
 )
+from uhadmin.services.needs_fixing import may_need_fixing
 from uhadmin.services.search import text_search
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 from uhadmin.validation import validate_listing_changes, validate_new_listing
@@ -49,8 +50,8 @@ LISTINGS = ListingRow.__table__
 AUDIT = AuditRow.__table__
 OUTBOX = StripeChangeRow.__table__
 
-# Columns read into a Listing (the PostgreSQL search_vector is not one of them).
-_LISTING_COLUMNS = tuple(LISTINGS.c)
+# Every row is read as untrusted input (the website writes them): see listing_rows.
+_to_listing = row_to_listing
 
 # The fields ListingChanges may touch, in display order for audit details.
 _EDITABLE_FIELDS = (
@@ -82,42 +83,6 @@ BULK_BATCH_SIZE = 200
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _to_listing(row: Any) -> Listing:
-    images = row.image_urls if isinstance(row.image_urls, list) else []
-    return Listing(
-        id=row.id,
-        title=row.title,
-        description=row.description or "",
-        price_minor=row.price_minor,
-        currency=row.currency,
-        image_urls=tuple(str(url) for url in images),
-        seller_contact=row.seller_contact or "",
-        category=row.category or "",
-        condition=row.condition or "",
-        status=ListingStatus(row.status),
-        version=row.version,
-        created_at=_as_utc(row.created_at),
-        updated_at=_as_utc(row.updated_at),
-        created_by=row.created_by or "",
-        updated_by=row.updated_by or "",
-        rejection_reason=row.rejection_reason or "",
-        stripe_product_id=row.stripe_product_id,
-        stripe_price_id=row.stripe_price_id,
-        sync_state=SyncState(row.sync_state),
-        sync_error=row.sync_error or "",
-        last_synced_at=_as_utc(row.pushed_at),
-    )
 
 
 def _listing_snapshot(listing: Listing) -> dict[str, Any]:
@@ -154,6 +119,15 @@ def _status_path(start: ListingStatus, goal: ListingStatus) -> list[ListingStatu
                 return path[::-1]
             queue.append(following)
     raise IllegalTransitionError(f"status: a new listing cannot become {goal} from {start}")
+
+
+def _order(query: ListingQuery) -> tuple[Any, Any]:
+    sort_column = _SORT_COLUMNS[SortKey(query.sort)]
+    # The id tiebreak runs in the same direction so one index serves both keys and equal
+    # prices never swap places between pages.
+    if query.descending:
+        return sort_column.desc(), LISTINGS.c.id.desc()
+    return sort_column.asc(), LISTINGS.c.id.asc()
 
 
 class ListingService:
@@ -299,7 +273,7 @@ class ListingService:
     @staticmethod
     def _row_in(session: Session, listing_id: int) -> Any:
         row = session.execute(
-            select(*LISTINGS.c).where(LISTINGS.c.id == listing_id)
+            select(*LISTING_COLUMNS).where(LISTINGS.c.id == listing_id)
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"listing {listing_id} does not exist")
@@ -436,6 +410,8 @@ class ListingService:
         if search is not None:
             conditions.append(search.condition)
             page_conditions.append(search.page_condition)
+        if query.needs_fixing:
+            return self._needs_fixing_page_in(session, query, conditions, limit)
         if search is not None and search.matches is not None and not filtered:
             total = search.matches  # the FTS index counted them already
         else:
@@ -451,19 +427,24 @@ class ListingService:
                 matching_ids = session.execute(
                     select(LISTINGS.c.id).where(*conditions)).scalars().all()
                 page_conditions = [LISTINGS.c.id.in_(matching_ids)]
-            sort_column = _SORT_COLUMNS[SortKey(query.sort)]
-            # The id tiebreak runs in the same direction so one index serves both keys and
-            # equal prices never swap places between pages.
-            order = (
-                (sort_column.desc(), LISTINGS.c.id.desc()) if query.descending
-                else (sort_column.asc(), LISTINGS.c.id.asc())
-            )
             page_query: Select = (
-                select(*_LISTING_COLUMNS).where(*page_conditions).order_by(*order)
+                select(*LISTING_COLUMNS).where(*page_conditions).order_by(*_order(query))
                 .offset(query.offset).limit(limit)
             )
             items = tuple(_to_listing(row) for row in session.execute(page_query))
         return Page(items=items, total=total, offset=query.offset)
+
+    def _needs_fixing_page_in(self, session: Session, query: ListingQuery,
+                              conditions: list[Any], limit: int) -> Page[Listing]:
+        """Listings that break a rule: the database narrows them down (may_need_fixing),
+        the rules themselves decide, and the page is cut from what is left, in order."""
+        candidates = session.execute(
+            select(*LISTING_COLUMNS)
+            .where(*conditions, may_need_fixing(self._db.dialect))
+            .order_by(*_order(query)))
+        broken = [listing for listing in map(_to_listing, candidates) if listing.needs_fixing]
+        items = tuple(broken[query.offset:query.offset + limit])
+        return Page(items=items, total=len(broken), offset=query.offset)
 
     @staticmethod
     def _count_by_status_in(session: Session) -> dict[ListingStatus, int]:
@@ -471,7 +452,8 @@ class ListingService:
         for status, count in session.execute(
             select(LISTINGS.c.status, func.count()).group_by(LISTINGS.c.status)
         ):
-            counts[ListingStatus(status)] = count
+            if status in counts:  # a status outside the workflow is no column of the counts
+                counts[ListingStatus(status)] = count
         return counts
 
     @staticmethod
@@ -483,7 +465,7 @@ class ListingService:
         )
         return [
             AuditEntry(id=row.id, entity=row.entity, entity_id=row.entity_id,
-                       action=row.action, actor=row.actor, at=_as_utc(row.at),
+                       action=row.action, actor=row.actor, at=parse_time(row.at),
                        details=dict(row.details or {}))
             for row in rows
         ]

@@ -37,6 +37,7 @@ from uhadmin.errors import ConflictError, NotFoundError, UhadminError, Validatio
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product, product_id_for
+from uhadmin.services.listing_rows import LISTING_COLUMNS
 from uhadmin.services.listing_writes import AuditNote, audit, insert_listing, write_listing
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
@@ -88,7 +89,7 @@ class ReconcileService:
         prices: dict[str, RemotePrice] = {
             price.id: price async for price in self.catalog.list_prices()}
         rows = await self._db.run(lambda session: session.execute(
-            select(*LISTINGS.c).order_by(LISTINGS.c.id)).all())
+            select(*LISTING_COLUMNS).order_by(LISTINGS.c.id)).all())
         findings = self._findings(catalog_id, rows, products, prices)
         counts = {"products_seen": len(products), "prices_seen": len(prices),
                   "listings_seen": len(rows),
@@ -377,7 +378,7 @@ class ReconcileService:
 
     @staticmethod
     def _row_in(session: Session, listing_id: int) -> Any:
-        row = session.execute(select(*LISTINGS.c).where(
+        row = session.execute(select(*LISTING_COLUMNS).where(
             LISTINGS.c.id == listing_id)).one_or_none()
         if row is None:
             raise NotFoundError(f"listing {listing_id} does not exist")

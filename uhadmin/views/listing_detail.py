@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 
 from uhadmin.domain import Listing, SyncState
 from uhadmin.money import format_money
-from uhadmin.views.listing_table import STATUS_LABELS, SYNC_LABELS, format_time
+from uhadmin.views.listing_table import (
+    NEEDS_FIXING_LABEL,
+    STATUS_LABELS,
+    SYNC_LABELS,
+    format_time,
+    problems_text,
+)
 from uhadmin.views.tasks import TaskRunner
 
 IMAGE_SIZE = QSize(210, 140)
@@ -162,6 +168,10 @@ class ListingDetailPane(QWidget):
         self.title = _selectable(QLabel(""))
         self.title.setObjectName("detailTitle")
         layout.addWidget(self.title)
+        self.problems = _selectable(QLabel(""), rich=True)  # rules are escaped below
+        self.problems.setObjectName("detailProblems")
+        self.problems.hide()
+        layout.addWidget(self.problems)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -229,10 +239,15 @@ class ListingDetailPane(QWidget):
             for value in self.fields.values():
                 value.setText("")
             self.description.setText("")
+            self.problems.hide()
             self.history.clear()
             self._set_placeholder("No listing selected")
             return
         self.title.setText(listing.title)
+        rules = html.escape(problems_text(listing), quote=False).replace("\n", "<br>")
+        self.problems.setText(f"<b>{NEEDS_FIXING_LABEL}</b>: not sent to Stripe until it is "
+                              f"fixed (Edit)<br>{rules}")
+        self.problems.setVisible(listing.needs_fixing)
         status = STATUS_LABELS[listing.status]
         if listing.rejection_reason:
             status += f" (reason: {listing.rejection_reason})"
@@ -248,7 +263,8 @@ class ListingDetailPane(QWidget):
             "images": "\n".join(listing.image_urls) or "none",
             "product": self._stripe_link("products", listing.stripe_product_id),
             "price_id": self._stripe_link("prices", listing.stripe_price_id),
-            "sync": SYNC_LABELS[listing.sync_state],
+            "sync": SYNC_LABELS[listing.sync_state] + (
+                f" ({NEEDS_FIXING_LABEL.lower()})" if listing.needs_fixing else ""),
             "sync_error": sync_error,
             "synced_at": format_time(listing.last_synced_at) or "never",
             "version": str(listing.version),
@@ -299,6 +315,11 @@ class ListingDetailPane(QWidget):
         if not listing.image_urls:
             self._image_url = ""
             self._set_placeholder("No image")
+            return
+        if any(p.field in ("images", "images[1]") for p in listing.problems):
+            # Never fetch an address that breaks the rules (javascript:, file:, raw text).
+            self._image_url = ""
+            self._set_placeholder("Image address needs fixing")
             return
         url = listing.image_urls[0]
         if url == self._image_url and self.image.pixmap() is not None \

@@ -25,7 +25,7 @@ from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingChanges, ListingStatus, NewListing
 from uhadmin.errors import ConflictError, FieldProblem, UhadminError, ValidationError
-from uhadmin.money import format_plain, parse_money
+from uhadmin.money import format_plain, is_known_currency, parse_money
 from uhadmin.validation import validate_new_listing
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.tasks import TaskRunner
@@ -38,6 +38,10 @@ CONDITIONS = ("New", "Like new", "Good", "Fair", "For parts")
 # Validation field name -> the form row that shows its problem.
 _FIELD_ROWS = ("title", "price", "currency", "description", "images", "seller_contact",
                "category", "condition")
+
+
+# ListingChanges' name for the fields whose problems carry another name.
+_CHANGE_FIELD_OF_PROBLEM = {"price": "price_minor", "images": "image_urls"}
 
 
 def _row_name(field: str) -> str:
@@ -198,6 +202,9 @@ class ListingDialog(QDialog):
         text = f"Listing #{listing.id}, version {listing.version}, {listing.status.value}."
         if listing.status == ListingStatus.APPROVED or listing.stripe_product_id:
             text += " Saving queues the change for Stripe; the next sync pushes it."
+        if listing.needs_fixing:
+            text += (" It needs fixing: the fields in red break a rule as stored, and it is "
+                     "not sent to Stripe until they are fixed.")
         return text
 
     # --- form <-> values ---------------------------------------------------------------
@@ -205,7 +212,16 @@ class ListingDialog(QDialog):
     def _fill(self, listing: Listing) -> None:
         self.title_edit.setText(listing.title)
         self.currency_box.setCurrentText(listing.currency.upper())
-        self.price_edit.setText(format_plain(listing.price_minor, listing.currency))
+        self.price_edit.setText("")
+        self.price_edit.setPlaceholderText("12.50")
+        if is_known_currency(listing.currency.strip().lower()) and not (
+                listing.price_minor == 0 and listing.needs_fixing):
+            self.price_edit.setText(format_plain(listing.price_minor, listing.currency))
+        else:
+            # Minor units of a currency Stripe does not know (or a price that was no number)
+            # have no decimal form; the person types the price again in a real currency.
+            self.price_edit.setPlaceholderText(
+                f"stored: {listing.price_minor} minor units of {listing.currency!r}")
         self.description_edit.setPlainText(listing.description)
         self.images_edit.setPlainText("\n".join(listing.image_urls))
         self.seller_edit.setText(listing.seller_contact)
@@ -250,10 +266,14 @@ class ListingDialog(QDialog):
         """The edit as a partial change: only the fields that differ from the base listing."""
         new, _ = self._form_values()
         assert self.base is not None
+        # A field stored badly is written again even when it reads the same (text stored as
+        # bytes, say): saving the form is how a person fixes it.
+        stored_badly = {_CHANGE_FIELD_OF_PROBLEM.get(row, row)
+                        for row in map(_row_name, (p.field for p in self.base.problems))}
         diff = {}
         for spec in dataclass_fields(ListingChanges):
             value = getattr(new, spec.name)
-            if value != getattr(self.base, spec.name):
+            if value != getattr(self.base, spec.name) or spec.name in stored_badly:
                 diff[spec.name] = value
         return ListingChanges(**diff)
 
@@ -345,7 +365,7 @@ class ListingDialog(QDialog):
             self.title_edit.setText(mine.title)
         if mine.currency is not None:
             self.currency_box.setCurrentText(mine.currency.upper())
-        if mine.price_minor is not None and mine.price_minor:
+        if mine.price_minor and is_known_currency(self._currency()):
             self.price_edit.setText(format_plain(mine.price_minor, self._currency()))
         if mine.description is not None:
             self.description_edit.setPlainText(mine.description)

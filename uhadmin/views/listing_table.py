@@ -45,6 +45,15 @@ SYNC_COLOURS = {
     SyncState.SYNCED: QColor("#2e8b57"),
     SyncState.FAILED: QColor("#d04545"),
 }
+# A row that breaks a rule (the website wrote it so): its own state in the Sync column,
+# because it goes nowhere until someone fixes it. Magenta: no other state uses it.
+NEEDS_FIXING_LABEL = "Needs fixing"
+NEEDS_FIXING_COLOUR = QColor("#b0309a")
+
+
+def problems_text(listing: Listing) -> str:
+    """The rules a listing breaks, one per line, for tooltips and the detail pane."""
+    return "\n".join(f"• {problem}" for problem in listing.problems)
 
 
 def format_time(moment: datetime | None) -> str:
@@ -64,8 +73,15 @@ class _ColumnSpec:
     width: int = 110
 
 
+def _sync_label(listing: Listing) -> str:
+    return NEEDS_FIXING_LABEL if listing.needs_fixing else SYNC_LABELS[listing.sync_state]
+
+
 def _sync_tooltip(listing: Listing) -> str:
     text = SYNC_LABELS[listing.sync_state]
+    if listing.needs_fixing:
+        text = (f"{NEEDS_FIXING_LABEL}: not sent to Stripe until fixed (Edit)\n"
+                f"{problems_text(listing)}\n\nSync: {text}")
     if listing.sync_error:
         text += f": {listing.sync_error}"
     if listing.last_synced_at:
@@ -86,7 +102,7 @@ class ListingColumn(Enum):
                          lambda x: x.status.value,
                          tooltip=lambda x: STATUS_LABELS[x.status]
                          + (f": {x.rejection_reason}" if x.rejection_reason else ""))
-    SYNC_STATE = _ColumnSpec("Sync", lambda x: SYNC_LABELS[x.sync_state], SortKey.SYNC_STATE,
+    SYNC_STATE = _ColumnSpec("Sync", _sync_label, SortKey.SYNC_STATE,
                              lambda x: x.sync_state.value, tooltip=_sync_tooltip, width=100)
     PRODUCT_ID = _ColumnSpec("Stripe product", lambda x: x.stripe_product_id or "", None,
                              lambda x: x.stripe_product_id or "", width=150)
@@ -256,6 +272,8 @@ class ListingTableModel(QAbstractTableModel):
             if column == _STATUS_SECTION:
                 return STATUS_COLOURS.get(listing.status)
             if column == _SYNC_SECTION:
+                if listing.needs_fixing:
+                    return NEEDS_FIXING_COLOUR
                 return SYNC_COLOURS.get(listing.sync_state)
             return None
         spec = _SPECS[column]

@@ -29,6 +29,7 @@ from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_dialog import ListingDialog
 from uhadmin.views.listing_table import (
+    NEEDS_FIXING_LABEL,
     STATUS_LABELS,
     SYNC_LABELS,
     ListingColumn,
@@ -39,6 +40,7 @@ from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.workspace import WorkspaceTab
 
 PAGE_SIZE = 200
+NEEDS_FIXING_FILTER = "needs_fixing"  # the sync filter's data for "Needs fixing"
 SEARCH_DEBOUNCE_MS = 250
 CHANGE_COALESCE_MS = 120
 MIN_RELOAD_INTERVAL_S = 1.0
@@ -100,6 +102,13 @@ class ListingsTab(WorkspaceTab):
         self.sync_filter.addItem("Any sync state", None)
         for state in SyncState:
             self.sync_filter.addItem(SYNC_LABELS[state], state)
+        # Not a sync state in the database, but the state a person acts on: rows that break
+        # a rule and go nowhere until fixed.
+        self.sync_filter.addItem(NEEDS_FIXING_LABEL, NEEDS_FIXING_FILTER)
+        self.sync_filter.setItemData(
+            self.sync_filter.count() - 1,
+            "Listings that break a rule (as the website wrote them): fix them with Edit",
+            Qt.ItemDataRole.ToolTipRole)
         self.counts_label = QLabel("")
         self.counts_label.setObjectName("countsLabel")
         self.shown_label = QLabel("")
@@ -291,11 +300,13 @@ class ListingsTab(WorkspaceTab):
     def current_query(self, offset: int = 0) -> ListingQuery:
         # Qt hands enum item data back as plain str; the query wants the enums.
         status = _as(ListingStatus, self.status_filter.currentData())
-        sync_state = _as(SyncState, self.sync_filter.currentData())
+        needs_fixing = self.sync_filter.currentData() == NEEDS_FIXING_FILTER
+        sync_state = None if needs_fixing else _as(SyncState, self.sync_filter.currentData())
         return ListingQuery(
             search=self.search_edit.text().strip(),
             statuses=frozenset({status}) if status is not None else frozenset(),
             sync_states=frozenset({sync_state}) if sync_state is not None else frozenset(),
+            needs_fixing=needs_fixing,
             sort=self.model.sort_key,
             descending=self.model.descending,
             offset=offset,

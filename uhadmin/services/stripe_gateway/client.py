@@ -17,6 +17,9 @@ Public API (every other module that talks to Stripe goes through `StripeGateway.
     gateway.api_calls                 # HTTP requests sent so far (every attempt counts)
     await gateway.aclose()
 
+`gateway.set_rate_limit(rate | None)` changes the limit at run time (a shared limit
+divided among processes); `gateway.pace` is the pace right now (None: unpaced).
+
 `call` waits for the rate limiter and a concurrency slot, sends, retries 429 /
 `lock_timeout` / 409 / 5xx / network errors with exponential backoff and jitter (the same
 idempotency key each time, so Stripe runs a write at most once), checks `livemode`
@@ -36,6 +39,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import stripe
@@ -49,8 +53,20 @@ from tenacity import (
 
 from uhadmin.config import SecretKey, key_mode
 from uhadmin.errors import ModeMismatchError, StripeRefusedError, StripeUnavailableError
+from uhadmin.services.stripe_gateway.pacing import AdaptivePacer, RatePacer
 
 log = logging.getLogger(__name__)
+
+# Stripe's own API: where "auto" paces to Stripe's documented limits.
+STRIPE_API_HOST = "api.stripe.com"
+
+
+def talks_to_stripe(api_base: str | None) -> bool:
+    """Whether calls go to Stripe itself (no base URL, or one on stripe.com)."""
+    if not api_base:
+        return True
+    host = (urlsplit(api_base).hostname or "").lower()
+    return host == "stripe.com" or host.endswith(".stripe.com")
 
 T = TypeVar("T")
 
@@ -68,9 +84,11 @@ SendFunction = Callable[[stripe.StripeClient, dict[str, Any]], Awaitable[T]]
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """How to reach Stripe. `rate_limit`: "auto" follows the key's mode (test 25/s, live
-    100/s global and 25/s per endpoint, each times LIMIT_SHARE); None means no client-side
-    limit (the offline sandbox without a limit); a number is requests per second."""
+    """How to reach Stripe. `rate_limit`: "auto" follows the target: Stripe's own API
+    (no `api_base`, or a stripe.com one) gets the key mode's limits (test 25/s, live 100/s
+    global and 25/s per endpoint, each times LIMIT_SHARE), any other base URL (a sandbox,
+    a Stripe-compatible server) none; None means no limit; a number is requests per second.
+    Whatever the setting, 429 answers lower the pace for a while (pacing.AdaptivePacer)."""
 
     api_key: SecretKey | str
     api_base: str | None = None
@@ -98,32 +116,6 @@ class GatewayStats:
     by_status: dict[int, int] = field(default_factory=dict)
     retries: int = 0
     rate_limited: int = 0
-
-
-class RatePacer:
-    """Lets calls through evenly, `rate` per second, never in a burst.
-
-    Each caller gets the next slot on a fixed schedule (1/rate apart; an idle pacer starts
-    the schedule at the first caller), so a late wake-up is not lost throughput, and no
-    more than one call ever goes ahead of the schedule. A token bucket of one second
-    (aiolimiter's AsyncLimiter(rate, 1)) would let `rate` calls out at once, which a
-    strict N-per-second limiter answers with 429; a bucket of one (AsyncLimiter(1, 1/rate))
-    loses each late wake-up for good (~15 % under the rate, measured).
-    """
-
-    def __init__(self, rate: float) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self._interval = 1.0 / rate
-        self._next_slot = float("-inf")
-
-    async def acquire(self) -> None:
-        now = asyncio.get_running_loop().time()
-        slot = max(self._next_slot, now)
-        self._next_slot = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
 
 
 class _CountingHTTPXClient(stripe.HTTPXClient):
@@ -240,18 +232,29 @@ class StripeGateway:
         return f"StripeGateway(mode={self.mode!r}, api_base={self.config.api_base!r})"
 
     # --- configuration ------------------------------------------------------------------
-    def _limits(self, setting: RateLimitSetting) -> tuple[RatePacer | None, float | None]:
+    def _limits(self, setting: RateLimitSetting) -> tuple[AdaptivePacer, float | None]:
         if setting is None:
-            return None, None
+            return AdaptivePacer(None), None
         if setting == "auto":
+            if not talks_to_stripe(self.config.api_base):
+                return AdaptivePacer(None), None
             if self.mode == "live":
-                return (RatePacer(LIVE_MODE_GLOBAL_LIMIT * LIMIT_SHARE),
+                return (AdaptivePacer(LIVE_MODE_GLOBAL_LIMIT * LIMIT_SHARE),
                         LIVE_MODE_ENDPOINT_LIMIT * LIMIT_SHARE)
-            return RatePacer(TEST_MODE_LIMIT * LIMIT_SHARE), None
+            return AdaptivePacer(TEST_MODE_LIMIT * LIMIT_SHARE), None
         rate = float(setting)
-        if rate <= 0:
+        if not rate > 0:
             raise ValueError("rate_limit must be positive, None or 'auto'")
-        return RatePacer(rate), None
+        return AdaptivePacer(rate), None
+
+    def set_rate_limit(self, rate: float | None) -> None:
+        """Pace to `rate` requests/s from now on (None: no limit; 429s still slow it)."""
+        self._global_limiter.set_rate(rate)
+
+    @property
+    def pace(self) -> float | None:
+        """Requests/s the gateway paces to right now (None: unpaced)."""
+        return self._global_limiter.rate
 
     @property
     def client(self) -> stripe.StripeClient:
@@ -347,6 +350,7 @@ class StripeGateway:
                 if isinstance(outcome, _Retryable):
                     if outcome.rate_limited:
                         self._rate_limited += 1
+                        self._global_limiter.rate_limited()
                     log.debug("%s: retryable %s", endpoint, type(exc).__name__)
                     raise outcome from exc
                 raise outcome from exc
@@ -355,8 +359,7 @@ class StripeGateway:
                     from exc
 
     async def _wait_for_rate(self, endpoint: str) -> None:
-        if self._global_limiter is not None:
-            await self._global_limiter.acquire()
+        await self._global_limiter.acquire()
         if self._endpoint_rate is not None:
             limiter = self._endpoint_limiters.get(endpoint)
             if limiter is None:

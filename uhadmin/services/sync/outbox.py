@@ -18,6 +18,7 @@ from uhadmin.domain.listing import SyncState
 from uhadmin.domain.stripe_rule import STATUSES_STRIPE_HOLDS
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product
+from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column, row_to_listing
 from uhadmin.services.listing_writes import queue_push, utcnow
 from uhadmin.services.sync.holders import holder_is_dead, renew_sqlite_lock
 from uhadmin.services.sync.planning import PushWork, work_for
@@ -49,8 +50,13 @@ STRIPE_HOLDS = or_(LISTINGS.c.status.in_(sorted(STATUSES_STRIPE_HOLDS)),
                    LISTINGS.c.stripe_product_id.is_not(None),
                    LISTINGS.c.pushed_fingerprint.is_not(None))
 
-# Finds the rules a listings row breaks ("field: rule"); none until a checker is set.
+# Finds the rules a listings row breaks ("field: rule").
 ProblemsOf = Callable[[Any], tuple[str, ...]]
+
+
+def problems_of_row(row: Any) -> tuple[str, ...]:
+    """The rules of a staff edit this row breaks, as "field: rule" (empty when valid)."""
+    return tuple(str(problem) for problem in row_to_listing(row).problems)
 
 
 def upsert(dialect: str):
@@ -84,7 +90,7 @@ class OutboxStore:
                  problems_of: ProblemsOf | None = None) -> None:
         self._db = db
         self.lease = lease
-        self.problems_of = problems_of or (lambda row: ())
+        self.problems_of = problems_of or problems_of_row
 
     @property
     def dialect(self) -> str:
@@ -171,7 +177,7 @@ class OutboxStore:
             select(OUTBOX.c.listing_id).where(OUTBOX.c.done_at.is_(None))).scalars())
         query = select(
             LISTINGS.c.id, LISTINGS.c.title, LISTINGS.c.description,
-            LISTINGS.c.price_minor, LISTINGS.c.currency, LISTINGS.c.image_urls,
+            LISTINGS.c.price_minor, LISTINGS.c.currency, raw_column("image_urls"),
             LISTINGS.c.status, LISTINGS.c.version, LISTINGS.c.stripe_product_id,
             LISTINGS.c.pushed_fingerprint).where(STRIPE_HOLDS)
         if not full:
@@ -253,8 +259,8 @@ class OutboxStore:
         session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(
             [row.id for row in rows if row.listing_id in owned])).values(
             claimed_by=holder, lease_until=until))
-        listing_rows = session.execute(
-            select(*LISTINGS.c).where(LISTINGS.c.id.in_(owned)).order_by(LISTINGS.c.id)).all()
+        listing_rows = session.execute(select(*LISTING_COLUMNS).where(
+            LISTINGS.c.id.in_(owned)).order_by(LISTINGS.c.id)).all()
         uncertain = self._uncertain_in(session, sorted(owned))
         return [work_for(row, catalog_id, uncertain.get(row.id, frozenset()),
                          self.problems_of(row)) for row in listing_rows]
@@ -307,7 +313,7 @@ class OutboxStore:
 
     async def dry_run_work(self, catalog_id: str) -> list[PushWork]:
         def read(session: Session) -> list[PushWork]:
-            rows = session.execute(select(*LISTINGS.c).order_by(LISTINGS.c.id)).all()
+            rows = session.execute(select(*LISTING_COLUMNS).order_by(LISTINGS.c.id)).all()
             uncertain = self._uncertain_in(session, [row.id for row in rows])
             return [work_for(row, catalog_id, uncertain.get(row.id, frozenset()),
                              self.problems_of(row)) for row in rows]

@@ -1,0 +1,96 @@
+"""`uhadmin sync` as a person runs it, against a Stripe-compatible server with no rate limit
+(run: python bench/sync_cli_bench.py).
+
+`uhadmin sandbox serve` runs in its own process without a limit; the catalog holds 2,000
+approved listings waiting for Stripe. The command `uhadmin sync` runs as a subprocess with
+UHADMIN_STRIPE_API_BASE pointing at that server (start-up included, as a person waits for
+it), beside a plain loop of SDK products.create calls over the same base URL in the same
+run (half before, half after, so a machine that gets busier or quieter hits both alike).
+Target: sync throughput >= 0.8x the plain loop's. A custom base URL is not paced unless
+UHADMIN_STRIPE_RATE_LIMIT says so; `--rate-limit N` shows the paced figure for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync_bench import make_catalog, plain_loop, throughput  # noqa: E402 - the bench folder is no package
+
+UHADMIN = [sys.executable, "-c", "from uhadmin.cli import main; main()"]
+
+
+class SandboxCommand:
+    """`uhadmin sandbox serve` in its own process, on a free port; `url` once listening."""
+
+    def __enter__(self) -> SandboxCommand:
+        self._process = subprocess.Popen(
+            [*UHADMIN, "sandbox", "serve", "--port", "0", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self._process.stdout is not None
+        self.url = json.loads(self._process.stdout.readline())["url"]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=30)
+
+
+def run_sync_command(database_url: str, api_base: str, rate_limit: float | None
+                     ) -> tuple[float, dict]:
+    environment = {**os.environ, "UHADMIN_STRIPE_API_BASE": api_base}
+    environment.pop("UHADMIN_STRIPE_API_KEY", None)
+    environment.pop("UHADMIN_STRIPE_RATE_LIMIT", None)
+    if rate_limit is not None:
+        environment["UHADMIN_STRIPE_RATE_LIMIT"] = str(rate_limit)
+    started = time.perf_counter()
+    result = subprocess.run([*UHADMIN, "--database-url", database_url, "--json", "sync"],
+                            capture_output=True, text=True, env=environment, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"uhadmin sync failed ({result.returncode}): {result.stderr.strip()}")
+    return elapsed, json.loads(result.stdout)
+
+
+async def bench(count: int, rate_limit: float | None) -> dict:
+    with tempfile.TemporaryDirectory() as folder, SandboxCommand() as sandbox:
+        db = make_catalog(Path(folder), "catalog.db", count)
+        database_url = db.url
+        db.close()
+        await plain_loop(sandbox.url, 50)  # warm the server up
+        loop_s = await plain_loop(sandbox.url, count // 2)
+        sync_s, report = run_sync_command(database_url, sandbox.url, rate_limit)
+        loop_s += await plain_loop(sandbox.url, count - count // 2)
+    assert report["created"] == count and report["failed"] == 0, report
+    return {
+        **throughput(count, loop_s, sync_s),
+        "rate_limit": rate_limit,
+        "api_calls": report.get("api_calls"),
+        "load_average_1m_5m": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listings", type=int, default=2000)
+    parser.add_argument("--rate-limit", type=float, default=None,
+                        help="set UHADMIN_STRIPE_RATE_LIMIT for the sync (default: unset)")
+    args = parser.parse_args(argv)
+    results = asyncio.run(bench(args.listings, args.rate_limit))
+    print(json.dumps(results, indent=2))
+    met = results["throughput_ratio"] >= 0.8
+    print(f"{'met ' if met else 'MISSED'} throughput_ratio >= 0.8")
+    return 0 if met or args.rate_limit is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
