@@ -8,8 +8,9 @@
 
 Modules, one job each: `planning` (what a push does, pure functions), `outbox` (scan, claims
 with leases, what is left), `results` (writing Stripe's answers back), `push` (the calls to
-Stripe), `holders` (the SQLite lock and dead holders), `run` (one run and its report),
-`auto` (the background loop). Changes are queued only by `uhadmin.services.listing_writes`.
+Stripe), `holders` (the SQLite lock and dead holders), `sharing` (one rate limit shared by
+all running syncs), `run` (one run and its report), `auto` (the background loop).
+Changes are queued only by `uhadmin.services.listing_writes`.
 
 How one run works:
 1. SQLite: take the catalog-wide sync lock in app_settings (one syncing process at a time;

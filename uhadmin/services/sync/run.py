@@ -20,6 +20,7 @@ from uhadmin.domain.sync import (
 from uhadmin.errors import ModeMismatchError
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
+from uhadmin.services.listing_writes import utcnow
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.client import StripeGateway
 from uhadmin.services.sync import holders
@@ -33,6 +34,7 @@ from uhadmin.services.sync.planning import (
 )
 from uhadmin.services.sync.push import StripePusher
 from uhadmin.services.sync.results import write_results_in
+from uhadmin.services.sync.sharing import SharedPace
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ class SyncService:
         self.batch_size = batch_size
         self.store = OutboxStore(db, lease=lease, problems_of=problems_of)
         self.pusher = StripePusher(catalog)
+        # Several syncs on one catalog share the configured limit (one Stripe account).
+        self.pace = SharedPace(db, catalog.gateway, catalog.gateway.rate_limit)
         self._catalog_id: str | None = None
         self._status = SyncStatus(ConnectionState.UNKNOWN, 0)
         self._status_callbacks: list[Callable[[SyncStatus], None]] = []
@@ -187,8 +191,9 @@ class SyncService:
                 only = frozenset(listing_ids) if listing_ids is not None else None
                 if only:
                     await self.store.retry_now(only)
-                return await self._run(catalog_id, holder, limit, progress, cancel,
-                                       full_scan, only, wait_for_others)
+                async with self.pace.share(holder):
+                    return await self._run(catalog_id, holder, limit, progress, cancel,
+                                           full_scan, only, wait_for_others)
             except ModeMismatchError as error:
                 self.set_status(ConnectionState.STOPPED, await self.queued(), str(error))
                 raise
@@ -220,6 +225,7 @@ class SyncService:
                     batch = await self.store.claim(holder=holder, size=size,
                                                    catalog_id=catalog_id, only=only)
                     if batch:
+                        self.pace.set_busy(True)
                         if remaining is not None:
                             remaining -= len(batch)
                         in_flight.append(asyncio.ensure_future(
@@ -232,6 +238,7 @@ class SyncService:
                         in_flight.remove(task)
                         task.result()
                     continue
+                self.pace.set_busy(False)  # nothing of ours at Stripe: no share of the limit
                 if stopping() or not wait_for_others:
                     break
                 # Nothing claimable. Rows the website wrote while this run pushed are
@@ -280,7 +287,7 @@ class SyncService:
         await self.store.save_keys([
             {"listing_id": work.listing_id, "revision": work.version,
              "operation": work.operation(name), "idempotency_key": work.key(catalog_id, name),
-             "created_at": holders.utcnow()}
+             "created_at": utcnow()}
             for work in batch for name in operations_to_save(work, plans[work.listing_id])])
         offline = asyncio.Event()
 
