@@ -605,3 +605,19 @@ async def test_running_syncs_share_one_rate_limit(postgres_database_url, stripe_
     for service in services:
         await service.gateway.aclose()
     db.close()
+
+
+async def test_the_schema_allows_one_pending_change_per_listing(database,
+                                                                listing_service) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    [listing] = await approved(listing_service, 1)
+    insert_pending = text("INSERT INTO stripe_changes (listing_id, revision, created_at) "
+                          "VALUES (:id, 9, CURRENT_TIMESTAMP)")
+    with pytest.raises(IntegrityError), database.session(write=True) as session:
+        session.execute(insert_pending, {"id": listing.id})
+    # A done change does not count: the next one may be queued beside it.
+    with database.session(write=True) as session:
+        session.execute(text("UPDATE stripe_changes SET done_at = CURRENT_TIMESTAMP"))
+        session.execute(insert_pending, {"id": listing.id})
+    assert len(rows(database, "SELECT * FROM stripe_changes")) == 2
