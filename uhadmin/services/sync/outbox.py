@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,12 +157,17 @@ class OutboxStore:
         await self._db.run(release, write=True)
 
     # --- scan ----------------------------------------------------------------------------
-    async def scan_and_enqueue(self, catalog_id: str, *, full: bool) -> tuple[int, int]:
+    async def scan_and_enqueue(self, catalog_id: str, *, full: bool,
+                               pushed: Mapping[int, int] | None = None) -> tuple[int, int]:
         """Queue every listing Stripe is behind on that has no pending change (the rows
-        the website wrote); how many listings Stripe already matches, and how many were
-        queued."""
+        the website wrote), except those `pushed` at their current version already (by
+        this run: pushing them again could not help); how many listings Stripe already
+        matches, and how many were queued."""
         behind, matching = await self._db.run(functools.partial(
             self._scan_in, catalog_id=catalog_id, full=full))
+        if pushed:
+            behind = {key: version for key, version in behind.items()
+                      if pushed.get(key) != version}
         if behind:
             await self._db.run(functools.partial(self._enqueue_in, behind=behind), write=True)
         return matching, len(behind)

@@ -58,8 +58,10 @@ class _Tally:
         self.notes: list[str] = []
         self.done = 0
         self.offline = False
+        self.pushed: dict[int, int] = {}  # listing id -> the version this run sent
 
     def add(self, outcome: PushOutcome, title: str) -> None:
+        self.pushed[outcome.listing_id] = outcome.version
         if outcome.offline:
             self.offline = True
             return
@@ -212,6 +214,7 @@ class SyncService:
         tally = _Tally(total if limit is None else min(total, limit), unchanged, progress)
         remaining = limit
         in_flight: list[asyncio.Task] = []
+        idle_since: float | None = None
 
         def stopping() -> bool:
             return (tally.offline or (cancel is not None and cancel.cancelled)
@@ -225,6 +228,7 @@ class SyncService:
                     batch = await self.store.claim(holder=holder, size=size,
                                                    catalog_id=catalog_id, only=only)
                     if batch:
+                        idle_since = None
                         self.pace.set_busy(True)
                         if remaining is not None:
                             remaining -= len(batch)
@@ -246,10 +250,14 @@ class SyncService:
                 # other admins hold may come back (edited meanwhile): wait for them
                 # instead of reporting success with work left. Their leases bound it.
                 if only is None:
-                    await self.store.scan_and_enqueue(catalog_id, full=False)
+                    await self.store.scan_and_enqueue(catalog_id, full=False,
+                                                      pushed=tally.pushed)
                 left = await self.store.leftover(holder, only)
                 if not left.held_elsewhere and not left.waiting:
                     break
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > self.lease.total_seconds() + 5:
+                    break  # every lease has run out by now: what is left is reported
                 await asyncio.sleep(OTHERS_POLL_S)
         except BaseException:
             for task in in_flight:
