@@ -589,6 +589,7 @@ async def test_sqlite_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(
 async def test_running_syncs_share_one_rate_limit(postgres_database_url, stripe_sandbox) -> None:
     from db_fixtures import _empty_postgres
 
+    from uhadmin.services.stripe_gateway.client import LIMIT_SHARE
     from uhadmin.services.sync.sharing import SharedPace
 
     db = _empty_postgres(postgres_database_url)
@@ -598,9 +599,11 @@ async def test_running_syncs_share_one_rate_limit(postgres_database_url, stripe_
     async with paces[0].share("a"), paces[1].share("b"):
         async with paces[2].share("c"):
             await asyncio.sleep(0.8)  # one beat for the first two to see the third
-            assert [service.gateway.pace for service in services] == [8.0, 8.0, 8.0]
+            assert [service.gateway.pace for service in services] == \
+                pytest.approx([8.0 * LIMIT_SHARE] * 3)
         await asyncio.sleep(0.8)
-        assert [service.gateway.pace for service in services[:2]] == [12.0, 12.0]
+        assert [service.gateway.pace for service in services[:2]] == \
+            pytest.approx([12.0 * LIMIT_SHARE] * 2)
     assert [service.gateway.rate_limit for service in services] == [24.0, 24.0, 24.0]
     for service in services:
         await service.gateway.aclose()

@@ -12,7 +12,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, func, 
 
 from uhadmin.services.database import Database
 from uhadmin.services.listing_writes import utcnow
-from uhadmin.services.stripe_gateway.client import StripeGateway
+from uhadmin.services.stripe_gateway.client import LIMIT_SHARE, StripeGateway
 from uhadmin.services.sync.outbox import upsert
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ GONE_AFTER = timedelta(seconds=3)  # a sync not seen for this long no longer cou
 
 
 class SharedPace:
-    """Paces this process's gateway at limit / busy syncs while a run lasts. A sync that
+    """Paces this process's gateway at ~limit / busy syncs while a run lasts. A sync that
     waits for other admins' work (nothing of its own at Stripe) takes no share."""
 
     def __init__(self, db: Database, gateway: StripeGateway, limit: float | None) -> None:
@@ -90,5 +90,8 @@ class SharedPace:
             log.info("%d syncs share %.1f requests/s", running, self.limit)
         self.running = running
         assert self.limit is not None
-        self._gateway.set_rate_limit(self.limit / running)
+        # Alone, the configured limit as it is; shared, a little under the even share, so
+        # the jitter of several unsynchronised pacers does not add up past the limit.
+        share = self.limit if running == 1 else self.limit * LIMIT_SHARE / running
+        self._gateway.set_rate_limit(share)
         return running
