@@ -68,9 +68,17 @@ class SandboxProcess:
 
 
 def make_catalog(directory: Path, name: str, count: int) -> Database:
-    """A migrated SQLite catalog with `count` approved listings, each with its outbox row
-    (what ListingService writes), inserted in bulk so setup time stays out of the figures."""
+    """A migrated SQLite catalog with `count` approved listings waiting for Stripe."""
     db = Database(f"sqlite:///{directory / name}")
+    seed_listings(db, count)
+    return db
+
+
+def seed_listings(db: Database, count: int) -> None:
+    """Migrate `db` and add `count` approved listings, each with its outbox row (what
+    ListingService writes), inserted in bulk so setup time stays out of the figures."""
+    from datetime import UTC, datetime
+
     db.upgrade()
     with db.session(write=True) as session:
         session.execute(insert(ListingRow.__table__), [
@@ -80,12 +88,9 @@ def make_catalog(directory: Path, name: str, count: int) -> Database:
              "sync_state": SyncState.PENDING.value} for number in range(count)])
         ids = [row[0] for row in session.execute(ListingRow.__table__.select().with_only_columns(
             ListingRow.__table__.c.id))]
-        from datetime import UTC, datetime
-
         now = datetime.now(UTC)
         session.execute(insert(StripeChangeRow.__table__), [
             {"listing_id": listing_id, "revision": 1, "created_at": now} for listing_id in ids])
-    return db
 
 
 async def plain_loop(url: str, count: int) -> float:

@@ -88,6 +88,8 @@ async def test_every_kind_of_drift_is_found_and_nothing_changes(
         ("field_drift", renamed.id), ("price_drift", repriced.id),
         ("active_mismatch", archived.id), ("duplicate", duplicated.id),
         ("orphan", None), ("never_pushed", unpushed.id), ("foreign", None),
+        # The Dashboard made a new default and left the old price active.
+        ("stale_price", repriced.id),
     ], key=lambda item: (item[0], item[1] or 0))
     assert [f.product_id for f in report.findings if f.kind == FindingKind.FOREIGN] == \
         [foreign.id]
@@ -204,3 +206,26 @@ async def test_fix_all_adopts_foreign_products(services, stripe_client) -> None:
     assert [item.fix for item in report.applied] == [Fix.ADOPT]
     assert (await reconcile.check()).findings == ()
     assert (await sync.run()).api_calls == 0
+
+
+async def test_a_second_active_price_is_a_stale_price_finding_archived_on_request(
+        services, listing_service, stripe_client, stripe_sandbox) -> None:
+    sync, reconcile = services
+    listing, other = await synced_catalog(listing_service, sync, 2)
+    stale = [stripe_client.v1.prices.create({"product": listing.stripe_product_id,
+                                             "unit_amount": amount, "currency": "usd"})
+             for amount in (1400, 1300)]
+    report = await reconcile.check()
+    assert kinds(report) == [("stale_price", listing.id)]
+    [finding] = report.findings
+    assert finding.fixes == (Fix.ARCHIVE_PRICES,) and all(p.id in finding.detail for p in stale)
+    report = await reconcile.fix(kinds=[FindingKind.STALE_PRICE])
+    assert not report.errors and len(report.applied) == 1
+    prices = stripe_sandbox.store.objects["price"]
+    assert [prices[p.id]["active"] for p in stale] == [False, False]
+    assert prices[listing.stripe_price_id]["active"] is True  # never the default price
+    assert prices[other.stripe_price_id]["active"] is True
+    assert (await reconcile.check()).findings == ()
+    history = await listing_service.history(listing.id)
+    assert history[0].action == "reconcile"
+    assert sorted(history[0].details["archived_prices"]) == sorted(p.id for p in stale)

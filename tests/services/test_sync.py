@@ -32,6 +32,7 @@ from uhadmin.services.sync import (
     SyncBusyError,
     SyncService,
 )
+from uhadmin.services.sync import run as sync_run
 
 pytestmark = pytest.mark.anyio
 
@@ -231,12 +232,13 @@ async def test_crash_after_stripe_before_commit_makes_no_duplicate(
     def crash(*_args, **_kwargs):
         raise _Crash
 
-    monkeypatch.setattr(crashing, "_write_results_in", crash)
+    monkeypatch.setattr(sync_run, "write_results_in", crash)
     with pytest.raises(_Crash):
         await crashing.run()
     assert len(products(stripe_sandbox)) == 1  # Stripe has it, the database does not know
     assert (await listing_service.get(listing.id)).stripe_product_id is None
     await crashing.gateway.aclose()
+    monkeypatch.undo()  # the next process writes its results
     stripe_sandbox.clock.advance(hours_later * 3600)  # past the 24 h key lifetime if 25
     stripe_sandbox.reset_stats()
     restarted = make_sync(database, stripe_sandbox)
@@ -289,14 +291,14 @@ async def test_two_syncs_at_once_on_postgresql_double_claim_nothing(
     first.batch_size = second.batch_size = 10
     claimed: dict[str, list[int]] = {"first": [], "second": []}
     for name, service in (("first", first), ("second", second)):
-        original = service._claim_in
+        original = service.store._claim_in
 
         def recording(session, *, _original=original, _name=name, **kwargs):
             batch = _original(session, **kwargs)
             claimed[_name].extend(work.listing_id for work in batch)
             return batch
 
-        service._claim_in = recording
+        service.store._claim_in = recording
     reports = await asyncio.gather(first.run(), second.run())
     await first.gateway.aclose()
     await second.gateway.aclose()
@@ -551,3 +553,78 @@ async def test_quick_scan_finds_rows_whose_version_moved(sync, database, listing
     assert (await sync.run(full_scan=False)).api_calls == 0
     report = await sync.run()
     assert (report.updated, report.api_calls) == (1, 1)
+
+
+async def test_sqlite_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(
+        sqlite_database, listing_service, stripe_sandbox) -> None:
+    import os
+    import socket
+    import sys
+
+    finished = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await finished.wait()  # its PID is now free: the holder is dead
+    dead = f"{socket.gethostname()}:{finished.pid}:abc"
+    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    await approved(ListingService(sqlite_database, ChangeBus()), 2)
+    with sqlite_database.session(write=True) as session:
+        session.execute(text("INSERT INTO app_settings (key, value) VALUES (:k, :v)"),
+                        {"k": SQLITE_LOCK_SETTING, "v": json.dumps({"holder": dead,
+                                                                    "until": until})})
+        # It died holding claims too: they are freed now, not when the lease runs out.
+        session.execute(text("UPDATE stripe_changes SET claimed_by = :h, lease_until = :u"),
+                        {"h": dead, "u": until})
+    service = make_sync(sqlite_database, stripe_sandbox)
+    report = await service.run()
+    await service.gateway.aclose()
+    assert (report.created, report.queued, report.exit_code) == (2, 0, 0)
+    # A live holder on this host (this very test process's parent) still blocks.
+    with sqlite_database.session(write=True) as session:
+        session.execute(text("INSERT INTO app_settings (key, value) VALUES (:k, :v)"),
+                        {"k": SQLITE_LOCK_SETTING, "v": json.dumps({
+                            "holder": f"{socket.gethostname()}:{os.getppid()}:x",
+                            "until": until})})
+    service = make_sync(sqlite_database, stripe_sandbox)
+    with pytest.raises(SyncBusyError):
+        await service.run()
+    await service.gateway.aclose()
+
+
+@pytest.mark.postgres
+async def test_running_syncs_share_one_rate_limit(postgres_database_url, stripe_sandbox) -> None:
+    from db_fixtures import _empty_postgres
+
+    from uhadmin.services.stripe_gateway.client import LIMIT_SHARE
+    from uhadmin.services.sync.sharing import SharedPace
+
+    db = _empty_postgres(postgres_database_url)
+    services = [make_sync(db, stripe_sandbox, rate_limit=24.0) for _ in range(3)]
+    paces = [SharedPace(db, service.gateway, service.gateway.rate_limit)
+             for service in services]
+    async with paces[0].share("a"), paces[1].share("b"):
+        async with paces[2].share("c"):
+            await asyncio.sleep(0.8)  # one beat for the first two to see the third
+            assert [service.gateway.pace for service in services] == \
+                pytest.approx([8.0 * LIMIT_SHARE] * 3)
+        await asyncio.sleep(0.8)
+        assert [service.gateway.pace for service in services[:2]] == \
+            pytest.approx([12.0 * LIMIT_SHARE] * 2)
+    assert [service.gateway.rate_limit for service in services] == [24.0, 24.0, 24.0]
+    for service in services:
+        await service.gateway.aclose()
+    db.close()
+
+
+async def test_the_schema_allows_one_pending_change_per_listing(database,
+                                                                listing_service) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    [listing] = await approved(listing_service, 1)
+    insert_pending = text("INSERT INTO stripe_changes (listing_id, revision, created_at) "
+                          "VALUES (:id, 9, CURRENT_TIMESTAMP)")
+    with pytest.raises(IntegrityError), database.session(write=True) as session:
+        session.execute(insert_pending, {"id": listing.id})
+    # A done change does not count: the next one may be queued beside it.
+    with database.session(write=True) as session:
+        session.execute(text("UPDATE stripe_changes SET done_at = CURRENT_TIMESTAMP"))
+        session.execute(insert_pending, {"id": listing.id})
+    assert len(rows(database, "SELECT * FROM stripe_changes")) == 2

@@ -61,10 +61,13 @@ def test_sync_limit_and_nonzero_exit_on_failure(run, stripe_sandbox) -> None:
     add_approved(run, "One")
     add_approved(run, "Two")
     code, out, _ = run("sync", "--limit", "1")
-    assert code == 0 and "created        1" in out
+    # Honest: the listing --limit left out is still queued, so this is not success.
+    assert code == 3 and "created        1" in out and "still queued: 1 change(s)" in out
     stripe_sandbox.set_faults(fail_rate=1.0)
-    code, out, _ = run("sync")
-    assert code == 1 and "offline" in out and "1 change(s) stay queued" in out
+    code, out, _ = run("sync", "--json")
+    report = json.loads(out)
+    assert code == 3 and report["offline"] and report["queued"] == 1
+    assert set(report["waiting"]) == {"2"}  # named, with why
     stripe_sandbox.set_faults(fail_rate=0.0)
     code, out, _ = run("sync")
     assert code == 0 and "created        1" in out
@@ -120,3 +123,35 @@ def test_bootstrap_picks_stripe_by_settings(tmp_path) -> None:
         assert offline.gateway.config.api_base == sandbox.url
         assert (tmp_path / bootstrap.SANDBOX_DATA_FILE).exists()
     assert offline.sandbox is None  # stopped on close
+
+
+def test_rows_that_need_fixing_are_never_sent_and_fail_the_sync_by_name(
+        database, stripe_sandbox) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from hostile_rows import expected, insert_hostile_rows
+
+    ids = insert_hostile_rows(database)
+    bad = {case for case, fields in expected(database.dialect).items() if fields}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("UHADMIN_", "STRIPE_"))}
+    env.update(UHADMIN_DATABASE_URL=database.url, UHADMIN_STRIPE_API_BASE=stripe_sandbox.url)
+    result = subprocess.run(
+        [sys.executable, "-c", "from uhadmin.cli import main; main()", "sync", "--json"],
+        capture_output=True, text=True, timeout=180, env=env, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    assert result.returncode == 1  # failed: rows that need fixing
+    assert set(report["failures"]) == {str(ids[case]) for case in bad}
+    for case in bad:
+        why = report["failures"][str(ids[case])]
+        assert why.startswith("needs fixing, not sent to Stripe: ")
+        assert all(field.split("[")[0] in why for field in expected(database.dialect)[case])
+    with stripe_sandbox.store.lock:
+        pushed = {p["metadata"]["listing_id"] for p in
+                  stripe_sandbox.store.objects["product"].values()}
+    good = {case for case in ids if case not in bad}
+    assert pushed == {str(ids[case]) for case in good}
+    assert report["created"] == len(good)

@@ -39,8 +39,17 @@ def sync_text(report: SyncReport, where: str) -> str:
     ]
     if report.offline:
         lines.append(f"offline: Stripe did not answer; {report.queued} change(s) stay queued")
+    elif report.queued and not report.dry_run:
+        held = (f", {report.held_elsewhere} held by other admins' syncs"
+                if report.held_elsewhere else "")
+        lines.append(f"still queued: {report.queued} change(s){held}")
     for listing_id, message in sorted(report.failures.items()):
         lines.append(f"  listing {listing_id}: {message}")
+    if not report.dry_run:
+        shown = sorted(report.waiting.items())
+        lines.extend(f"  listing {listing_id}: {why}" for listing_id, why in shown[:20])
+        if len(shown) > 20:
+            lines.append(f"  ... and {len(shown) - 20} more (--json lists them all)")
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
 
@@ -56,7 +65,11 @@ def sync_text(report: SyncReport, where: str) -> str:
 @handles_errors
 def sync_command(ctx: click.Context, dry_run: bool, limit: int | None, progress: bool | None,
                  as_json: bool) -> None:
-    """Push every pending listing change to Stripe; exit 1 if anything failed."""
+    """Push every pending listing change to Stripe.
+
+    Exit status: 0 everything is in Stripe; 1 a listing failed (Stripe refused it, or the
+    row needs fixing); 3 changes are still queued (Stripe offline, --limit, cancelled, or
+    still held by another admin's sync)."""
     show = sys.stderr.isatty() if progress is None else progress
 
     def on_progress(step: SyncProgress) -> None:
@@ -73,8 +86,8 @@ def sync_command(ctx: click.Context, dry_run: bool, limit: int | None, progress:
     if show and not dry_run:
         click.echo("", err=True)
     emit(ctx, {**report.as_dict(), "stripe": where}, sync_text(report, where), as_json=as_json)
-    if not report.ok:
-        ctx.exit(1)
+    if report.exit_code:
+        ctx.exit(report.exit_code)
 
 
 def reconcile_text(report: ReconcileReport) -> str:

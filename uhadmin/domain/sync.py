@@ -49,13 +49,26 @@ class SyncReport:
     cancelled: bool = False
     offline: bool = False  # Stripe stopped answering; the rest stays queued
     dry_run: bool = False
-    queued: int = 0  # outbox rows still pending when the sync ended
+    queued: int = 0  # outbox rows still pending when the sync ended (one per listing)
+    held_elsewhere: int = 0  # of those, listings another admin's sync was pushing
+    waiting: Mapping[int, str] = field(default_factory=dict)  # queued listing id -> why
     notes: tuple[str, ...] = ()  # things worth telling a person (e.g. a price left active)
     elapsed_s: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and not self.offline
+        """Nothing failed, nothing invalid, and (unless a dry run) nothing left queued."""
+        if self.dry_run:
+            return self.failed == 0
+        return self.failed == 0 and not self.offline and self.queued == 0
+
+    @property
+    def exit_code(self) -> int:
+        """`uhadmin sync`'s exit status: 0 in sync, 1 failed or invalid listings,
+        3 changes still queued (offline, cancelled, --limit, other admins' work)."""
+        if self.failed:
+            return 1
+        return 0 if self.ok else 3
 
     def as_dict(self) -> dict:
         return {
@@ -64,7 +77,9 @@ class SyncReport:
             "unchanged": self.unchanged, "failed": self.failed, "api_calls": self.api_calls,
             "failures": {str(key): value for key, value in self.failures.items()},
             "cancelled": self.cancelled, "offline": self.offline, "dry_run": self.dry_run,
-            "queued": self.queued, "notes": list(self.notes),
+            "queued": self.queued, "held_elsewhere": self.held_elsewhere,
+            "waiting": {str(key): value for key, value in sorted(self.waiting.items())},
+            "notes": list(self.notes),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -95,6 +110,7 @@ class FindingKind(StrEnum):
     ACTIVE_MISMATCH = "active_mismatch"  # active in one place, archived in the other
     DUPLICATE = "duplicate"  # more than one product claims the same listing
     FOREIGN = "foreign"  # made elsewhere (e.g. the Dashboard): can be adopted
+    STALE_PRICE = "stale_price"  # a product of ours with active prices besides its default
 
 
 class Fix(StrEnum):
@@ -103,6 +119,7 @@ class Fix(StrEnum):
     ARCHIVE = "archive"  # archive the product in Stripe
     LINK = "link"  # point the listing at this product
     ADOPT = "adopt"  # create a listing from the product
+    ARCHIVE_PRICES = "archive_prices"  # archive every active price but the default
 
 
 @dataclass(frozen=True)

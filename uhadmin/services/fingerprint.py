@@ -80,8 +80,3 @@ def desired_product(row: Any, catalog_id: str) -> DesiredProduct:
         active=row.status == ListingStatus.APPROVED.value,
     )
 
-
-def needs_stripe(row: Any) -> bool:
-    """Whether Stripe should hold anything for this row: approved now, or pushed before."""
-    return (row.status == ListingStatus.APPROVED.value or row.stripe_product_id is not None
-            or row.pushed_fingerprint is not None)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import (
@@ -23,7 +23,6 @@ from uhadmin.domain.listing import (
     NewListing,
     Page,
     SortKey,
-    SyncState,
     check_reason,
     check_transition,
 )
@@ -37,6 +36,14 @@ from uhadmin.errors import (
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_rows import LISTING_COLUMNS, parse_time, row_to_listing
+from uhadmin.services.listing_writes import (
+    AuditNote,
+    audit,
+    delete_listing,
+    insert_listing,
+    published,
+    write_listing,
+)
 from uhadmin.services.needs_fixing import may_need_fixing
 from uhadmin.services.search import text_search
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
@@ -115,16 +122,6 @@ def _status_path(start: ListingStatus, goal: ListingStatus) -> list[ListingStatu
                 return path[::-1]
             queue.append(following)
     raise IllegalTransitionError(f"status: a new listing cannot become {goal} from {start}")
-
-
-def _affects_stripe(before: Any, new_status: str) -> bool:
-    """The outbox rule: does this write change what Stripe should hold?"""
-    return (
-        before.status == ListingStatus.APPROVED
-        or new_status == ListingStatus.APPROVED
-        or before.stripe_product_id is not None
-        or before.pushed_fingerprint is not None
-    )
 
 
 def _order(query: ListingQuery) -> tuple[Any, Any]:
@@ -256,11 +253,16 @@ class ListingService:
         transaction for all. Each entry: listing_id, action, details, actor."""
         if not entries:
             return
-        now = _utcnow()
-        rows = [{"entity": "listing", "entity_id": str(entry["listing_id"]),
-                 "action": entry["action"], "actor": entry["actor"], "at": now,
-                 "details": dict(entry["details"])} for entry in entries]
-        await self._db.run(lambda session: session.execute(insert(AUDIT), rows), write=True)
+        by_actor: dict[str, list[AuditNote]] = {}
+        for entry in entries:
+            by_actor.setdefault(entry["actor"], []).append(
+                AuditNote(entry["listing_id"], entry["action"], entry["details"]))
+
+        def write(session: Session) -> None:
+            for actor, notes in by_actor.items():
+                audit(session, notes, actor=actor)
+
+        await self._db.run(write, write=True)
         self._publish({entry["listing_id"] for entry in entries}, initiator)
 
     # --- queries ---------------------------------------------------------------------
@@ -301,65 +303,29 @@ class ListingService:
             raise NotFoundError(f"listing {listing_id} does not exist")
         return row
 
-    @staticmethod
-    def _audit_in(
-        session: Session, *, listing_id: int, action: str, actor: str, at: datetime,
-        details: dict[str, Any],
-    ) -> None:
-        session.execute(insert(AUDIT).values(
-            entity="listing", entity_id=str(listing_id), action=action, actor=actor, at=at,
-            details=details,
-        ))
-
     def _write_in(
         self, session: Session, before: Any, values: dict[str, Any], *, actor: str,
         action: str, details: dict[str, Any], now: datetime,
     ) -> Listing:
-        """Save `values` over `before` if nobody saved in between; audit it; queue Stripe."""
-        new_status = values.get("status", before.status)
-        queue_for_stripe = _affects_stripe(before, new_status)
-        new_version = before.version + 1
-        values = {**values, "version": new_version, "updated_at": now, "updated_by": actor}
-        if queue_for_stripe:
-            values["sync_state"] = SyncState.PENDING.value
-        # The UPDATE is the first write of each listing, so a refused one leaves nothing
-        # half-written (change_status_many relies on this to keep going).
-        result = session.execute(
-            update(LISTINGS)
-            .where(LISTINGS.c.id == before.id, LISTINGS.c.version == before.version)
-            .values(**values)
-        )
-        if result.rowcount != 1:
-            actual = session.execute(
-                select(LISTINGS.c.version).where(LISTINGS.c.id == before.id)
-            ).scalar_one_or_none()
-            if actual is None:
-                raise NotFoundError(f"listing {before.id} does not exist")
-            raise ConflictError(before.id, before.version, actual)
-        if queue_for_stripe:
-            session.execute(insert(OUTBOX).values(
-                listing_id=before.id, revision=new_version, created_at=now,
-            ))
-        self._audit_in(session, listing_id=before.id, action=action, actor=actor, at=now,
-                       details=details)
+        """Save `values` over `before` through the one write path; the listing after it."""
+        write_listing(session, before, values, actor=actor, action=action, details=details,
+                      now=now)
         return _to_listing(self._row_in(session, before.id))
 
     def _create_in(
         self, session: Session, *, new: NewListing, path: list[ListingStatus], actor: str
     ) -> Listing:
         now = _utcnow()
-        result = session.execute(insert(LISTINGS).values(
-            title=new.title, description=new.description, price_minor=new.price_minor,
-            currency=new.currency, image_urls=list(new.image_urls),
-            seller_contact=new.seller_contact, category=new.category,
-            condition=new.condition, status=ListingStatus.DRAFT.value, version=1,
-            created_at=now, updated_at=now, created_by=actor, updated_by=actor,
-            sync_state=SyncState.NOT_PUBLISHED.value,
-        ))
-        listing_id = result.inserted_primary_key[0]
+        fields = {
+            "title": new.title, "description": new.description,
+            "price_minor": new.price_minor, "currency": new.currency,
+            "image_urls": list(new.image_urls), "seller_contact": new.seller_contact,
+            "category": new.category, "condition": new.condition,
+        }
+        values = {**fields, "status": ListingStatus.DRAFT.value}
+        listing_id = insert_listing(session, values, actor=actor, action="create",
+                                    details={"fields": values}, now=now)
         listing = _to_listing(self._row_in(session, listing_id))
-        self._audit_in(session, listing_id=listing_id, action="create", actor=actor, at=now,
-                       details={"fields": _listing_snapshot(listing)})
         for step in path:
             listing = self._apply_status_in(session, self._row_in(session, listing_id), step,
                                             actor=actor, reason="", now=now)
@@ -442,18 +408,12 @@ class ListingService:
                 f"listing {listing_id} is {before.status}: only a draft can be deleted "
                 "(archive or reject it instead)"
             )
-        if before.stripe_product_id is not None or before.pushed_fingerprint is not None:
+        if published(before):
             raise IllegalTransitionError(
                 f"listing {listing_id} was published to Stripe once and cannot be deleted"
             )
-        result = session.execute(delete(LISTINGS).where(
-            LISTINGS.c.id == listing_id, LISTINGS.c.version == before.version))
-        if result.rowcount != 1:  # someone saved it between our read and the delete
-            raise ConflictError(listing_id, before.version, session.execute(
-                select(LISTINGS.c.version).where(LISTINGS.c.id == listing_id)
-            ).scalar_one_or_none())
-        self._audit_in(session, listing_id=listing_id, action="delete", actor=actor,
-                       at=_utcnow(), details={"fields": _listing_snapshot(_to_listing(before))})
+        delete_listing(session, before, actor=actor,
+                       details={"fields": _listing_snapshot(_to_listing(before))})
 
     def _search_in(self, session: Session, *, query: ListingQuery) -> Page[Listing]:
         if query.offset < 0:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import Listing, ListingStatus, SyncState
@@ -31,20 +33,20 @@ from uhadmin.domain.sync import (
     ReconcileFinding,
     ReconcileReport,
 )
-from uhadmin.errors import NotFoundError, UhadminError, ValidationError
+from uhadmin.errors import ConflictError, NotFoundError, UhadminError, ValidationError
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product, product_id_for
 from uhadmin.services.listing_rows import LISTING_COLUMNS
+from uhadmin.services.listing_writes import AuditNote, audit, insert_listing, write_listing
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.stripe_log_context import serves
 from uhadmin.services.sync import SyncService
-from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
+from uhadmin.services.sync.planning import matches, stale_prices
+from uhadmin.services.tables import ListingRow
 
 LISTINGS = ListingRow.__table__
-OUTBOX = StripeChangeRow.__table__
-AUDIT = AuditRow.__table__
 
 # Which fix a finding gets when the caller asks for its kind without naming a fix.
 DEFAULT_FIX = {
@@ -55,6 +57,7 @@ DEFAULT_FIX = {
     FindingKind.ACTIVE_MISMATCH: Fix.PUSH_OURS,
     FindingKind.DUPLICATE: Fix.ARCHIVE,
     FindingKind.FOREIGN: Fix.ADOPT,
+    FindingKind.STALE_PRICE: Fix.ARCHIVE_PRICES,
 }
 
 
@@ -147,6 +150,9 @@ class ReconcileService:
                             f"second product for listing {listing_id} (kept {main.id})",
                             (Fix.ARCHIVE,)))
         remote_by_id = {product.id: product for product in products}
+        prices_of: dict[str, list[RemotePrice]] = defaultdict(list)
+        for price in prices.values():
+            prices_of[price.product].append(price)
         for row in rows:
             desired = desired_product(row, catalog_id)
             approved = row.status == ListingStatus.APPROVED.value
@@ -186,6 +192,12 @@ class ReconcileService:
                     FindingKind.ACTIVE_MISMATCH, row.id, remote.id,
                     f"listing is {row.status}, product is "
                     f"{'active' if remote.active else 'archived'}", fixes))
+            stale = stale_prices(prices_of[remote.id], remote.default_price_id)
+            if stale:
+                findings.append(ReconcileFinding(
+                    FindingKind.STALE_PRICE, row.id, remote.id,
+                    f"{len(stale)} active price(s) besides the default "
+                    f"{remote.default_price_id}: {', '.join(stale)}", (Fix.ARCHIVE_PRICES,)))
         return findings
 
     # --- fix -----------------------------------------------------------------------------
@@ -262,6 +274,8 @@ class ReconcileService:
             Fix.ARCHIVE: f"archive product {finding.product_id} in Stripe",
             Fix.LINK: f"link listing {finding.listing_id} to product {finding.product_id}",
             Fix.ADOPT: f"create a listing from product {finding.product_id}",
+            Fix.ARCHIVE_PRICES: f"archive the active prices of product {finding.product_id} "
+                                "except its default",
         }[fix]
 
     async def _apply_one(self, finding: ReconcileFinding, fix: Fix,
@@ -272,6 +286,8 @@ class ReconcileService:
             await self.catalog.update_product(
                 product.id, active=False,
                 key=f"uh-reconcile-archive-{product.id}-{int(_utcnow().timestamp() // 3600)}")
+        elif fix == Fix.ARCHIVE_PRICES:
+            await self._archive_stale_prices(finding)
         elif fix == Fix.ADOPT:
             if product is None:
                 raise NotFoundError(f"product {finding.product_id} is not in Stripe")
@@ -295,6 +311,23 @@ class ReconcileService:
                 else None, price=price), write=True)
             push_ids.add(finding.listing_id)
 
+    async def _archive_stale_prices(self, finding: ReconcileFinding) -> None:
+        """Archive the product's active prices except its default, read fresh so the
+        price a concurrent sync just made the default is never archived."""
+        assert finding.product_id is not None
+        fresh = await self.catalog.retrieve_product(finding.product_id)
+        if fresh is None:
+            raise NotFoundError(f"product {finding.product_id} is not in Stripe")
+        stale = stale_prices(await self.catalog.list_active_prices(fresh.id),
+                             fresh.default_price_id)
+        for price_id in stale:
+            await self.catalog.archive_price(price_id, key=f"uh-reconcile-archive-{price_id}")
+        if stale and finding.listing_id is not None:
+            await self._db.run(lambda session: audit(session, [AuditNote(
+                finding.listing_id, "reconcile",  # type: ignore[arg-type]
+                {"fix": str(Fix.ARCHIVE_PRICES), "product_id": fresh.id,
+                 "archived_prices": stale})], actor=self.actor), write=True)
+
     async def _price_of(self, product: RemoteProduct) -> RemotePrice | None:
         if product.default_price is not None:
             return product.default_price
@@ -304,33 +337,19 @@ class ReconcileService:
     def _mark_for_push_in(self, session: Session, *, listing_id: int,
                           product: RemoteProduct | None, price: RemotePrice | None) -> None:
         """Record what Stripe holds now and queue the listing, so the sync pushes ours."""
-        row = session.execute(select(LISTINGS.c.version).where(
-            LISTINGS.c.id == listing_id)).scalar_one_or_none()
-        if row is None:
-            raise NotFoundError(f"listing {listing_id} does not exist")
-        values: dict[str, Any] = {"pushed_fingerprint": None,
-                                  "sync_state": SyncState.PENDING.value}
+        before = self._row_in(session, listing_id)
+        values: dict[str, Any] = {"pushed_fingerprint": None}
         if product is not None:
-            values.update(stripe_product_id=product.id,
-                          stripe_price_id=product.default_price_id,
-                          pushed_active=product.active,
-                          pushed_price_minor=price.unit_amount if price else None,
-                          pushed_currency=price.currency if price else None)
-        session.execute(update(LISTINGS).where(LISTINGS.c.id == listing_id).values(**values))
-        session.execute(insert(OUTBOX).values(listing_id=listing_id, revision=row,
-                                              created_at=_utcnow()))
-        self._audit_in(session, listing_id, "reconcile",
-                       {"fix": "link" if product else "push_ours",
-                        "product_id": product.id if product else None})
+            values.update(_link_values(product, price))
+        write_listing(session, before, values, actor=self.actor, action="reconcile",
+                      details={"fix": "link" if product else "push_ours",
+                               "product_id": product.id if product else None})
 
     def _take_stripes_in(self, session: Session, *, listing_id: int, product: RemoteProduct,
                          price: RemotePrice | None, finding: ReconcileFinding) -> None:
-        """Copy Stripe's values into the listing (a new version, audited) and record them as
-        pushed, so the next sync has nothing to send."""
-        row = session.execute(select(*LISTING_COLUMNS).where(
-            LISTINGS.c.id == listing_id)).one_or_none()
-        if row is None:
-            raise NotFoundError(f"listing {listing_id} does not exist")
+        """Copy Stripe's values into the listing (a new version, audited); when Stripe then
+        holds exactly the listing, record it as pushed so the next sync sends nothing."""
+        before = self._row_in(session, listing_id)
         values: dict[str, Any] = {}
         if finding.kind == FindingKind.FIELD_DRIFT:
             values.update(title=product.name, description=product.description,
@@ -342,50 +361,32 @@ class ReconcileService:
         elif finding.kind == FindingKind.ACTIVE_MISMATCH:
             values["status"] = (ListingStatus.APPROVED if product.active
                                 else ListingStatus.ARCHIVED).value
-        new_version = row.version + 1
-        values.update(version=new_version, updated_at=_utcnow(), updated_by=self.actor,
-                      stripe_product_id=product.id, stripe_price_id=product.default_price_id,
-                      pushed_active=product.active,
-                      pushed_price_minor=price.unit_amount if price else None,
-                      pushed_currency=price.currency if price else None,
-                      pushed_fingerprint=None)
-        changed = session.execute(update(LISTINGS).where(
-            LISTINGS.c.id == listing_id, LISTINGS.c.version == row.version).values(**values))
-        if changed.rowcount != 1:
-            raise UhadminError(f"listing {listing_id} changed meanwhile; run reconcile again")
-        after = session.execute(select(*LISTING_COLUMNS).where(LISTINGS.c.id == listing_id)).one()
+        changes = {key: value for key, value in values.items()}
+        values.update(_link_values(product, price), pushed_fingerprint=None)
         catalog_id = product.metadata.get("catalog_id") or ""
+        after = SimpleNamespace(**{**before._asdict(), **values})
         desired = desired_product(after, catalog_id) if catalog_id else None
-        matches = desired is not None and (
-            desired.fields.name == product.name
-            and desired.fields.description == product.description
-            and tuple(desired.fields.images) == tuple(product.images)
-            and price is not None
-            and (price.unit_amount, price.currency) == (desired.unit_amount, desired.currency)
-            and desired.active == product.active)
-        if matches:
-            assert desired is not None
-            session.execute(update(LISTINGS).where(LISTINGS.c.id == listing_id).values(
-                pushed_fingerprint=desired.fingerprint, sync_state=SyncState.SYNCED.value,
-                sync_error=""))
-        else:
-            # Something else still differs (or the metadata is not ours yet): let the
-            # sync push the rest.
-            session.execute(update(LISTINGS).where(LISTINGS.c.id == listing_id).values(
-                sync_state=SyncState.PENDING.value))
-            session.execute(insert(OUTBOX).values(listing_id=listing_id, revision=new_version,
-                                                  created_at=_utcnow()))
-        self._audit_in(session, listing_id, "reconcile",
-                       {"fix": "take_stripes", "kind": str(finding.kind),
-                        "changes": {key: value for key, value in values.items()
-                                    if key in ("title", "description", "image_urls",
-                                               "price_minor", "currency", "status")}})
+        if desired is not None and price is not None and matches(
+                replace(product, default_price=price), desired):
+            values.update(pushed_fingerprint=desired.fingerprint,
+                          sync_state=SyncState.SYNCED.value, sync_error="")
+        # Otherwise something else still differs (or the metadata is not ours yet): the
+        # write path queues it and the sync pushes the rest.
+        try:
+            write_listing(session, before, values, actor=self.actor, action="reconcile",
+                          details={"fix": "take_stripes", "kind": str(finding.kind),
+                                   "changes": changes})
+        except ConflictError as error:
+            raise UhadminError(f"listing {listing_id} changed meanwhile; run reconcile "
+                               "again") from error
 
-    def _audit_in(self, session: Session, listing_id: int, action: str,
-                  details: dict[str, Any]) -> None:
-        session.execute(insert(AUDIT).values(
-            entity="listing", entity_id=str(listing_id), action=action, actor=self.actor,
-            at=_utcnow(), details=details))
+    @staticmethod
+    def _row_in(session: Session, listing_id: int) -> Any:
+        row = session.execute(select(*LISTING_COLUMNS).where(
+            LISTINGS.c.id == listing_id)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"listing {listing_id} does not exist")
+        return row
 
     # --- adopt ---------------------------------------------------------------------------
     @serves("adopt")
@@ -425,19 +426,18 @@ class ReconcileService:
             LISTINGS.c.stripe_product_id == product.id)).scalar_one_or_none()
         if existing is not None:
             return existing
-        now = _utcnow()
         status = ListingStatus.APPROVED if product.active else ListingStatus.ARCHIVED
-        result = session.execute(insert(LISTINGS).values(
-            title=product.name, description=product.description,
-            price_minor=price.unit_amount, currency=price.currency,
-            image_urls=list(product.images), status=status.value, version=1,
-            created_at=now, updated_at=now, created_by=self.actor, updated_by=self.actor,
-            stripe_product_id=product.id, stripe_price_id=product.default_price_id,
-            pushed_price_minor=price.unit_amount, pushed_currency=price.currency,
-            pushed_active=product.active, sync_state=SyncState.PENDING.value))
-        listing_id = result.inserted_primary_key[0]
-        session.execute(insert(OUTBOX).values(listing_id=listing_id, revision=1,
-                                              created_at=now))
-        self._audit_in(session, listing_id, "adopt", {"product_id": product.id,
-                                                      "price_id": product.default_price_id})
-        return listing_id
+        return insert_listing(session, {
+            "title": product.name, "description": product.description,
+            "price_minor": price.unit_amount, "currency": price.currency,
+            "image_urls": list(product.images), "status": status.value,
+            **_link_values(product, price)}, actor=self.actor, action="adopt",
+            details={"product_id": product.id, "price_id": product.default_price_id})
+
+
+def _link_values(product: RemoteProduct, price: RemotePrice | None) -> dict[str, Any]:
+    """The listing columns that say which product and price Stripe holds for it."""
+    return {"stripe_product_id": product.id, "stripe_price_id": product.default_price_id,
+            "pushed_active": product.active,
+            "pushed_price_minor": price.unit_amount if price else None,
+            "pushed_currency": price.currency if price else None}

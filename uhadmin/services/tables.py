@@ -111,7 +111,13 @@ class StripeChangeRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (Index("ix_stripe_changes_pending", "done_at", "listing_id"),)
+    __table_args__ = (
+        Index("ix_stripe_changes_pending", "done_at", "listing_id"),
+        # One pending change per listing, whoever queues it (migration 0005): several
+        # admins' syncs fold their scans into the same row instead of pushing it twice.
+        Index("ux_stripe_changes_one_pending", "listing_id", unique=True,
+              sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
+    )
 
 
 class StripeOperationRow(Base):
@@ -155,7 +161,7 @@ class CheckoutAttemptRow(Base):
     decline_message: Mapped[str] = mapped_column(Text, default="")
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # The last card tried, from the intent's latest charge (migration 0003_h10).
+    # The last card tried, from the intent's latest charge (migration 0003).
     card_brand: Mapped[str] = mapped_column(String(30), default="", server_default="")
     card_last4: Mapped[str] = mapped_column(String(4), default="", server_default="")
     three_d_secure: Mapped[bool | None] = mapped_column(nullable=True)

@@ -41,6 +41,7 @@ KIND_LABELS = {
     FindingKind.ACTIVE_MISMATCH: "Active in one place, archived in the other",
     FindingKind.DUPLICATE: "More than one product for a listing",
     FindingKind.FOREIGN: "Made elsewhere (can be adopted)",
+    FindingKind.STALE_PRICE: "Old prices still active",
 }
 FIX_LABELS = {
     Fix.PUSH_OURS: "Push ours to Stripe",
@@ -48,6 +49,7 @@ FIX_LABELS = {
     Fix.ARCHIVE: "Archive the product in Stripe",
     Fix.LINK: "Link the listing to this product",
     Fix.ADOPT: "Adopt as a new listing",
+    Fix.ARCHIVE_PRICES: "Archive the old prices in Stripe",
 }
 HEADERS = ("Finding", "Listing", "Product", "Fixes")
 FindingRole = Qt.ItemDataRole.UserRole + 1
@@ -380,7 +382,7 @@ class ReconcileTab(WorkspaceTab):
         noun = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
         return ask_confirmation(
             self, "Apply fix", f"{FIX_LABELS[fix]} for {noun}? This changes "
-            f"{'Stripe' if fix in (Fix.PUSH_OURS, Fix.ARCHIVE, Fix.LINK) else 'the catalog'}.",
+            f"{'the catalog' if fix in (Fix.TAKE_STRIPES, Fix.ADOPT) else 'Stripe'}.",
             lambda: self._start_apply(fix, findings), yes_text="Apply")
 
     @asyncSlot()

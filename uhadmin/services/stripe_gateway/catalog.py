@@ -169,6 +169,14 @@ class CatalogGateway:
             idempotency_key=key)
         return _price(price)
 
+    async def list_active_prices(self, product_id: str) -> list[RemotePrice]:
+        """The active prices of one product (one list call; a product has a handful)."""
+        prices = await self.gateway.call(
+            "prices.list",
+            lambda client, options: client.v1.prices.list_async(
+                {"product": product_id, "active": True, "limit": PAGE_SIZE}, options))
+        return [_price(item) for item in prices.data]
+
     async def list_products(self) -> AsyncIterator[RemoteProduct]:
         """Every product, active or not, 100 per page."""
         async for item in self._pages("products.list", "products"):

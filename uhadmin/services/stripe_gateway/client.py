@@ -243,6 +243,11 @@ class StripeGateway:
         self._global_limiter.set_rate(rate)
 
     @property
+    def rate_limit(self) -> float | None:
+        """The limit set now in requests/s (None: none), before any 429 back-off."""
+        return self._global_limiter.ceiling
+
+    @property
     def pace(self) -> float | None:
         """Requests/s the gateway paces to right now (None: unpaced)."""
         return self._global_limiter.rate

@@ -1,6 +1,6 @@
 """Checkout attempts remember the last card tried: brand, last 4 digits, 3-D Secure used.
 
-Revision ID: 0003_h10
+Revision ID: 0003
 Revises: 0002
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_h10'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

@@ -1,15 +1,15 @@
 """The Stripe request log: every HTTP attempt at Stripe and every webhook event received.
 
-Revision ID: 0003_h14
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_h14'
-down_revision = '0003_h10'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,361 @@
+"""One sync run: claim batches, push them, write results per listing, report honestly."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Collection
+from datetime import timedelta
+from typing import Any
+
+from uhadmin.domain.sync import (
+    CancelToken,
+    ConnectionState,
+    SyncProgress,
+    SyncReport,
+    SyncStatus,
+)
+from uhadmin.errors import ModeMismatchError
+from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.database import Database
+from uhadmin.services.listing_writes import utcnow
+from uhadmin.services.stripe_gateway.catalog import CatalogGateway
+from uhadmin.services.stripe_gateway.client import StripeGateway
+from uhadmin.services.stripe_log_context import serving
+from uhadmin.services.sync import holders
+from uhadmin.services.sync.outbox import Leftover, OutboxStore, ProblemsOf
+from uhadmin.services.sync.planning import (
+    REPORT_KIND_OF_PLAN,
+    PushOutcome,
+    PushWork,
+    operations_to_save,
+    plan_for,
+)
+from uhadmin.services.sync.push import StripePusher
+from uhadmin.services.sync.results import write_results_in
+from uhadmin.services.sync.sharing import SharedPace
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100  # listings claimed per round trip to the database
+BATCHES_IN_FLIGHT = 2  # the next batch is claimed while the current one is at Stripe
+LEASE = timedelta(minutes=5)  # a crashed worker's claims free up after this
+OTHERS_POLL_S = 0.5  # how often a run looks again at work other admins hold
+
+
+class _Tally:
+    """Counts outcomes as they arrive, and reports progress."""
+
+    def __init__(self, total: int, unchanged: int,
+                 progress: Callable[[SyncProgress], None] | None) -> None:
+        self.started = time.monotonic()
+        self.total = total
+        self.progress = progress
+        self.counts = {"created": 0, "updated": 0, "price_changed": 0, "archived": 0,
+                       "unchanged": unchanged, "failed": 0}
+        self.failures: dict[int, str] = {}
+        self.notes: list[str] = []
+        self.done = 0
+        self.offline = False
+        self.pushed: dict[int, int] = {}  # listing id -> the version this run sent
+
+    def add(self, outcome: PushOutcome, title: str) -> None:
+        self.pushed[outcome.listing_id] = outcome.version
+        if outcome.offline:
+            self.offline = True
+            return
+        if outcome.kind == "failed":
+            self.counts["failed"] += 1
+            self.failures[outcome.listing_id] = outcome.error
+        elif outcome.kind == "not_published":
+            self.counts["unchanged"] += 1
+        else:
+            self.counts[outcome.kind] += 1
+        if outcome.note:
+            self.notes.append(f"listing {outcome.listing_id}: {outcome.note}")
+        self.done += 1
+        if self.progress is None:
+            return
+        rate = self.done / max(time.monotonic() - self.started, 1e-6)
+        left = max(self.total - self.done, 0)
+        try:
+            self.progress(SyncProgress(done=self.done, total=max(self.total, self.done),
+                                       current_listing_id=outcome.listing_id,
+                                       current_title=title, rate_per_s=rate,
+                                       eta_s=left / rate if rate > 0 else None))
+        except Exception:
+            log.exception("sync progress callback failed")
+
+
+class SyncService:
+    """Pushes listings to Stripe through the outbox; see the package docstring."""
+
+    def __init__(self, db: Database, bus: ChangeBus, catalog: CatalogGateway, *,
+                 actor: str = "sync", batch_size: int = BATCH_SIZE,
+                 lease: timedelta = LEASE, problems_of: ProblemsOf | None = None) -> None:
+        self._db = db
+        self._bus = bus
+        self.catalog = catalog
+        self.actor = actor
+        self.batch_size = batch_size
+        self.store = OutboxStore(db, lease=lease, problems_of=problems_of)
+        self.pusher = StripePusher(catalog)
+        # Several syncs on one catalog share the configured limit (one Stripe account).
+        self.pace = SharedPace(db, catalog.gateway, catalog.gateway.rate_limit)
+        self._catalog_id: str | None = None
+        self._status = SyncStatus(ConnectionState.UNKNOWN, 0)
+        self._status_callbacks: list[Callable[[SyncStatus], None]] = []
+        self._running = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._unwritten: list[tuple[PushOutcome, str]] = []
+
+    @property
+    def lease(self) -> timedelta:
+        return self.store.lease
+
+    @property
+    def bus(self) -> ChangeBus:
+        return self._bus
+
+    # --- status for the GUI --------------------------------------------------------------
+    @property
+    def status(self) -> SyncStatus:
+        return self._status
+
+    def subscribe_status(self, callback: Callable[[SyncStatus], None]) -> Callable[[], None]:
+        """Call `callback(SyncStatus)` whenever Stripe goes online/offline or the queue moves."""
+        self._status_callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._status_callbacks:
+                self._status_callbacks.remove(callback)
+
+        return unsubscribe
+
+    def set_status(self, state: ConnectionState, queued: int, message: str = "") -> None:
+        status = SyncStatus(state, queued, message)
+        if status == self._status:
+            return
+        self._status = status
+        for callback in list(self._status_callbacks):
+            try:
+                callback(status)
+            except Exception:
+                log.exception("sync status subscriber %r failed", callback)
+
+    _set_status = set_status  # the name AutoSync and older callers use
+
+    @property
+    def gateway(self) -> StripeGateway:
+        """The Stripe connection (its `api_calls` and `stats` count every request)."""
+        return self.catalog.gateway
+
+    async def catalog_id(self) -> str:
+        """This catalog's id (made once, kept in app_settings): it namespaces product ids."""
+        if self._catalog_id is None:
+            self._catalog_id = await self.store.catalog_id()
+        return self._catalog_id
+
+    async def queued(self) -> int:
+        """Outbox rows not yet pushed (at most one per listing)."""
+        return await self.store.queued()
+
+    async def queued_listings(self, only: Collection[int] | None = None) -> int:
+        """Listings with a change not yet pushed (among `only`, if given)."""
+        return await self.store.queued_listings(only)
+
+    # --- the run -------------------------------------------------------------------------
+    async def run(self, *, limit: int | None = None, dry_run: bool = False,
+                  progress: Callable[[SyncProgress], None] | None = None,
+                  cancel: CancelToken | None = None, full_scan: bool = True,
+                  listing_ids: Collection[int] | None = None,
+                  wait_for_others: bool = True) -> SyncReport:
+        """Push every pending change (at most `limit` listings). Raises SyncBusyError when
+        another live process syncs this SQLite catalog, ModeMismatchError when Stripe
+        answers in the other mode. Cancel with `cancel.cancel()` or by cancelling the
+        task; what was not pushed stays queued. `full_scan=False` (AutoSync) looks for rows
+        written outside uhadmin only among those whose version moved. `listing_ids` pushes
+        only those listings (their failed changes are retried at once). With
+        `wait_for_others` a run waits while other admins' syncs hold queued listings;
+        either way the report counts what is left (`queued`, `held_elsewhere`)."""
+        async with self._running:
+            holder = holders.new_holder()
+            catalog_id = await self.catalog_id()
+            if dry_run:
+                return await self._dry_run(catalog_id, limit)
+            sqlite = self._db.dialect == "sqlite"
+            if sqlite:
+                await self._db.run(functools.partial(
+                    holders.take_sqlite_lock, holder=holder, lease=self.lease), write=True)
+            try:
+                await self.store.release_dead_holders()
+                only = frozenset(listing_ids) if listing_ids is not None else None
+                if only:
+                    await self.store.retry_now(only)
+                async with self.pace.share(holder), serving("sync", sync_run=holder):
+                    return await self._run(catalog_id, holder, limit, progress, cancel,
+                                           full_scan, only, wait_for_others)
+            except ModeMismatchError as error:
+                self.set_status(ConnectionState.STOPPED, await self.queued(), str(error))
+                raise
+            finally:
+                if sqlite:
+                    await asyncio.shield(self._db.run(functools.partial(
+                        holders.release_sqlite_lock, holder=holder), write=True))
+
+    async def _run(self, catalog_id: str, holder: str, limit: int | None,
+                   progress: Callable[[SyncProgress], None] | None,
+                   cancel: CancelToken | None, full_scan: bool,
+                   only: frozenset[int] | None, wait_for_others: bool) -> SyncReport:
+        calls_before = self.gateway.api_calls
+        unchanged, _ = await self.store.scan_and_enqueue(catalog_id, full=full_scan)
+        total = await self.queued_listings(only)
+        tally = _Tally(total if limit is None else min(total, limit), unchanged, progress)
+        remaining = limit
+        in_flight: list[asyncio.Task] = []
+        idle_since: float | None = None
+
+        def stopping() -> bool:
+            return (tally.offline or (cancel is not None and cancel.cancelled)
+                    or (remaining is not None and remaining <= 0))
+
+        try:
+            while True:
+                if not stopping() and len(in_flight) < BATCHES_IN_FLIGHT:
+                    size = self.batch_size if remaining is None else min(self.batch_size,
+                                                                          remaining)
+                    batch = await self.store.claim(holder=holder, size=size,
+                                                   catalog_id=catalog_id, only=only)
+                    if batch:
+                        idle_since = None
+                        self.pace.set_busy(True)
+                        if remaining is not None:
+                            remaining -= len(batch)
+                        in_flight.append(asyncio.ensure_future(
+                            self._process_batch(batch, catalog_id, holder, tally)))
+                        continue
+                if in_flight:
+                    finished, _ = await asyncio.wait(in_flight,
+                                                     return_when=asyncio.FIRST_COMPLETED)
+                    for task in finished:
+                        in_flight.remove(task)
+                        task.result()
+                    continue
+                self.pace.set_busy(False)  # nothing of ours at Stripe: no share of the limit
+                if stopping() or not wait_for_others:
+                    break
+                # Nothing claimable. Rows the website wrote while this run pushed are
+                # behind too: a quick scan (versions that moved) queues them. Listings
+                # other admins hold may come back (edited meanwhile): wait for them
+                # instead of reporting success with work left. Their leases bound it.
+                if only is None:
+                    await self.store.scan_and_enqueue(catalog_id, full=False,
+                                                      pushed=tally.pushed)
+                left = await self.store.leftover(holder, only)
+                if not left.held_elsewhere and not left.waiting:
+                    break
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > self.lease.total_seconds() + 5:
+                    break  # every lease has run out by now: what is left is reported
+                await asyncio.sleep(OTHERS_POLL_S)
+        except BaseException:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.shield(self._flush(holder))
+            await asyncio.shield(self.store.release_all(holder))
+            raise
+        left = await self.store.leftover(holder, only)
+        return await self._report(tally, left, calls_before, cancel)
+
+    async def _report(self, tally: _Tally, left: Leftover, calls_before: int,
+                      cancel: CancelToken | None) -> SyncReport:
+        queued = await self.queued()
+        if tally.offline:
+            self.set_status(ConnectionState.OFFLINE, queued,
+                            "Stripe is not answering; changes stay queued")
+        else:
+            self.set_status(ConnectionState.ONLINE, queued)
+        failures = {**left.backing_off, **tally.failures}
+        counts = {**tally.counts, "failed": len(failures)}
+        return SyncReport(**counts, api_calls=self.gateway.api_calls - calls_before,
+                          failures=failures, cancelled=cancel is not None and cancel.cancelled,
+                          offline=tally.offline, queued=queued,
+                          held_elsewhere=len(left.held_elsewhere),
+                          waiting={**left.waiting, **left.held_elsewhere},
+                          notes=tuple(tally.notes),
+                          elapsed_s=time.monotonic() - tally.started)
+
+    async def _process_batch(self, batch: list[PushWork], catalog_id: str, holder: str,
+                             tally: _Tally) -> None:
+        """Save the batch's keys, push each listing concurrently, and write each result as
+        soon as it is known (a kill loses at most the calls in flight)."""
+        plans = {work.listing_id: plan_for(work) for work in batch}
+        await self.store.save_keys([
+            {"listing_id": work.listing_id, "revision": work.version,
+             "operation": work.operation(name), "idempotency_key": work.key(catalog_id, name),
+             "created_at": utcnow()}
+            for work in batch for name in operations_to_save(work, plans[work.listing_id])])
+        offline = asyncio.Event()
+
+        async def one(work: PushWork) -> None:
+            if offline.is_set():
+                outcome = PushOutcome(work.listing_id, work.version, "failed", offline=True,
+                                      error="Stripe is offline")
+            else:
+                outcome = await self.pusher.push(work, plans[work.listing_id], catalog_id)
+                if outcome.offline:
+                    offline.set()
+            await asyncio.shield(self._record(outcome, work.title, holder, tally))
+
+        await asyncio.gather(*(one(work) for work in batch))
+
+    async def _record(self, outcome: PushOutcome, title: str, holder: str,
+                      tally: _Tally) -> None:
+        self._unwritten.append((outcome, title))
+        await self._flush(holder, tally)
+
+    async def _flush(self, holder: str, tally: _Tally | None = None) -> None:
+        """Write every result not yet written in one transaction; results that arrive
+        while one is being written go together in the next."""
+        async with self._write_lock:
+            items, self._unwritten = self._unwritten, []
+            if not items:
+                return
+            outcomes = [outcome for outcome, _ in items]
+            await self._db.run(functools.partial(
+                write_results_in, outcomes=outcomes, holder=holder, actor=self.actor),
+                write=True)
+        if tally is not None:
+            for outcome, title in items:
+                tally.add(outcome, title)
+        changed = {o.listing_id for o in outcomes if o.kind != "unchanged" or o.offline}
+        if changed:
+            self._bus.publish(Change(kind="sync", ids=frozenset(changed)))
+
+    # --- dry run -------------------------------------------------------------------------
+    async def _dry_run(self, catalog_id: str, limit: int | None) -> SyncReport:
+        started = time.monotonic()
+        counts: dict[str, Any] = {"created": 0, "updated": 0, "price_changed": 0,
+                                  "archived": 0, "unchanged": 0, "failed": 0}
+        failures: dict[int, str] = {}
+        considered = 0
+        for work in await self.store.dry_run_work(catalog_id):
+            plan = plan_for(work)
+            if plan in ("unchanged", "not_published"):
+                if work.needs_stripe:
+                    counts["unchanged"] += 1
+                continue
+            if plan == "invalid":
+                failures[work.listing_id] = ("needs fixing, would not be sent to Stripe: "
+                                             + "; ".join(work.problems))
+                continue
+            if limit is not None and considered >= limit:
+                continue
+            considered += 1
+            counts[REPORT_KIND_OF_PLAN[plan]] += 1
+        counts["failed"] = len(failures)
+        return SyncReport(**counts, api_calls=0, dry_run=True, failures=failures,
+                          queued=await self.queued(), elapsed_s=time.monotonic() - started)
