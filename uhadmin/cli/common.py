@@ -90,8 +90,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "screenshot": ("uhadmin.cli.screenshot_commands",
                    "Render each main-window tab and each dialog, offscreen, with a demo "
                    "catalog, to PNGs."),
-    "sync": ("uhadmin.cli.sync_commands",
-             "Push every pending listing change to Stripe; exit 1 if anything failed."),
+    "sync": ("uhadmin.cli.sync_commands", "Push every pending listing change to Stripe."),
 }
 
 
