@@ -349,7 +349,9 @@ async def _settle(window: Any, seconds: float = 0.3) -> None:
 
     for tab in list(window.tabs_by_key.values()):
         await tab.tasks.wait_idle()
-        await tab.detail.tasks.wait_idle() if hasattr(tab, "detail") else None
+        detail_tasks = getattr(getattr(tab, "detail", None), "tasks", None)  # a pane with work
+        if detail_tasks is not None:
+            await detail_tasks.wait_idle()
     await window.tasks.wait_idle()
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
