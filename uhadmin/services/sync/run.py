@@ -194,9 +194,10 @@ class SyncService:
                 only = frozenset(listing_ids) if listing_ids is not None else None
                 if only:
                     await self.store.retry_now(only)
-                async with self.pace.share(holder), serving("sync", sync_run=holder):
-                    return await self._run(catalog_id, holder, limit, progress, cancel,
-                                           full_scan, only, wait_for_others)
+                async with self.pace.share(holder):
+                    with serving("sync", sync_run=holder):
+                        return await self._run(catalog_id, holder, limit, progress, cancel,
+                                               full_scan, only, wait_for_others)
             except ModeMismatchError as error:
                 self.set_status(ConnectionState.STOPPED, await self.queued(), str(error))
                 raise
