@@ -256,6 +256,42 @@ async def test_rate_pacer_changes_its_rate_at_run_time() -> None:
         pacer.set_rate(0)
 
 
+async def test_rate_pacer_lowers_the_rate_for_callers_already_waiting() -> None:
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:  # virtual time: slots are compared exactly
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    pacer = RatePacer(10.0, clock=lambda: now[0], sleep=sleep)
+    slots: list[float] = []
+
+    async def one() -> None:
+        await pacer.acquire()
+        slots.append(now[0])
+        if len(slots) == 5:  # another sync started: this one's share drops, 15 calls wait
+            pacer.set_rate(2.0)
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    # The 15 waiting calls take the new rate; slots handed out at the old one would have
+    # sent them 0.1 s apart (what made 4 syncs send ~50 requests/s at start-up).
+    assert slots == pytest.approx([0.1 * n for n in range(5)]
+                                  + [0.4 + 0.5 * n for n in range(1, 16)])
+
+
+def test_adaptive_pace_keeps_its_429_back_off_when_the_limit_is_set_again() -> None:
+    now = [100.0]
+    pacer = AdaptivePacer(6.0, clock=lambda: now[0])
+    pacer.rate_limited()
+    assert pacer.rate == pytest.approx(3.0)
+    pacer.set_rate(6.0)  # the shared-limit heartbeat re-sets the same share every beat
+    assert pacer.rate == pytest.approx(3.0)
+    pacer.set_rate(2.0)  # a lower share wins over the back-off
+    assert pacer.rate == pytest.approx(2.0) and pacer.ceiling == 2.0
+    pacer.set_rate(None)
+    assert pacer.rate is None  # at its limit, not backed off: follows the new one
+
+
 def test_adaptive_pace_halves_on_429_and_recovers_gradually() -> None:
     now = [100.0]
     pacer = AdaptivePacer(None, clock=lambda: now[0])
