@@ -73,7 +73,7 @@ def test_refuses_a_non_loopback_host():
 
 def test_serve_refuses_a_remote_webhook_unless_allowed(monkeypatch):
     result = CliRunner().invoke(main, ["sandbox", "serve", "--port", "0", "--webhook",
-                                       "http://192.168.1.10/hook"])
+                                       "http://hooks.invalid/hook"])
     assert result.exit_code == 2
     assert "--allow-remote-webhooks" in result.output and "Traceback" not in result.output
     started = []

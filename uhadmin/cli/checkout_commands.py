@@ -194,6 +194,8 @@ def _stop_on_signals() -> Iterator[asyncio.Event]:
     loop = asyncio.get_running_loop()
     handled = []
     for number in (signal.SIGINT, signal.SIGTERM):
+        # Windows' loops have no signal handlers (NotImplementedError), and only the main
+        # thread may set them (RuntimeError/ValueError): there Ctrl+C ends the wait as usual.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(number, stop.set)
             handled.append(number)
