@@ -54,7 +54,6 @@ AUDIT = AuditRow.__table__
 OUTBOX = StripeChangeRow.__table__
 
 # Every row is read as untrusted input (the website writes them): see listing_rows.
-_to_listing = row_to_listing
 
 # The fields ListingChanges may touch, in display order for audit details.
 _EDITABLE_FIELDS = (
@@ -292,7 +291,7 @@ class ListingService:
 
     @staticmethod
     def _get_in(session: Session, *, listing_id: int) -> Listing:
-        return _to_listing(ListingService._row_in(session, listing_id))
+        return row_to_listing(ListingService._row_in(session, listing_id))
 
     @staticmethod
     def _row_in(session: Session, listing_id: int) -> Any:
@@ -310,7 +309,7 @@ class ListingService:
         """Save `values` over `before` through the one write path; the listing after it."""
         write_listing(session, before, values, actor=actor, action=action, details=details,
                       now=now)
-        return _to_listing(self._row_in(session, before.id))
+        return row_to_listing(self._row_in(session, before.id))
 
     def _create_in(
         self, session: Session, *, new: NewListing, path: list[ListingStatus], actor: str
@@ -325,7 +324,7 @@ class ListingService:
         values = {**fields, "status": ListingStatus.DRAFT.value}
         listing_id = insert_listing(session, values, actor=actor, action="create",
                                     details={"fields": values}, now=now)
-        listing = _to_listing(self._row_in(session, listing_id))
+        listing = row_to_listing(self._row_in(session, listing_id))
         for step in path:
             listing = self._apply_status_in(session, self._row_in(session, listing_id), step,
                                             actor=actor, reason="", now=now)
@@ -338,7 +337,7 @@ class ListingService:
         before = self._row_in(session, listing_id)
         if before.version != expected_version:
             raise ConflictError(listing_id, expected_version, before.version)
-        current = _to_listing(before)
+        current = row_to_listing(before)
         # Checked again against the stored listing: a new price must suit the stored
         # currency, and the other way round.
         validate_listing_changes(changes, current=current)
@@ -413,7 +412,7 @@ class ListingService:
                 f"listing {listing_id} was published to Stripe once and cannot be deleted"
             )
         delete_listing(session, before, actor=actor,
-                       details={"fields": _listing_snapshot(_to_listing(before))})
+                       details={"fields": _listing_snapshot(row_to_listing(before))})
 
     def _search_in(self, session: Session, *, query: ListingQuery) -> Page[Listing]:
         if query.offset < 0:
@@ -456,7 +455,7 @@ class ListingService:
                 select(*LISTING_COLUMNS).where(*page_conditions).order_by(*_order(query))
                 .offset(query.offset).limit(limit)
             )
-            items = tuple(_to_listing(row) for row in session.execute(page_query))
+            items = tuple(row_to_listing(row) for row in session.execute(page_query))
         return Page(items=items, total=total, offset=query.offset)
 
     def _needs_fixing_page_in(self, session: Session, query: ListingQuery,
@@ -467,7 +466,7 @@ class ListingService:
             select(*LISTING_COLUMNS)
             .where(*conditions, may_need_fixing(self._db.dialect))
             .order_by(*_order(query)))
-        broken = [listing for listing in map(_to_listing, candidates) if listing.needs_fixing]
+        broken = [listing for listing in map(row_to_listing, candidates) if listing.needs_fixing]
         items = tuple(broken[query.offset:query.offset + limit])
         return Page(items=items, total=len(broken), offset=query.offset)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -23,17 +23,12 @@ from uhadmin.domain.checkout_rules import audit_details, recorded_fields
 from uhadmin.errors import NotFoundError
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
+from uhadmin.services.listing_rows import parse_time
 from uhadmin.services.tables import AuditRow, CheckoutAttemptRow, WebhookEventRow
 
 Rule = Callable[[CheckoutAttempt], CheckoutAttempt]
 # How a webhook names its attempt: ("session", session id) or ("intent", id, attempt key).
 EventTarget = tuple[str, ...]
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def attempt_from_row(row: CheckoutAttemptRow) -> CheckoutAttempt:
@@ -46,11 +41,11 @@ def attempt_from_row(row: CheckoutAttemptRow) -> CheckoutAttempt:
     return CheckoutAttempt(
         id=row.id, attempt_key=row.attempt_key, session_id=row.session_id, url=row.url,
         lines=lines, amount_total=row.amount_total, currency=row.currency, tester=row.tester,
-        livemode=bool(row.livemode), created_at=_as_utc(row.created_at),
-        expires_at=_as_utc(row.expires_at), status=row.status,
+        livemode=bool(row.livemode), created_at=parse_time(row.created_at),
+        expires_at=parse_time(row.expires_at), status=row.status,
         payment_status=row.payment_status, outcome=Outcome(row.outcome),
         decline_code=row.decline_code or "", decline_message=row.decline_message or "",
-        payment_intent_id=row.payment_intent_id, updated_at=_as_utc(row.updated_at),
+        payment_intent_id=row.payment_intent_id, updated_at=parse_time(row.updated_at),
         card_brand=row.card_brand or "", card_last4=row.card_last4 or "",
         three_d_secure=row.three_d_secure)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from uhadmin.services.database import Database
-from uhadmin.services.listing_rows import parse_time as _as_utc
+from uhadmin.services.listing_rows import parse_time
 from uhadmin.services.offline.replica import Replica
 from uhadmin.services.offline.schema import HISTORY, MIRROR
 from uhadmin.services.tables import AuditRow, ListingRow
@@ -64,7 +64,7 @@ def _plain(row: Any) -> dict[str, Any]:
     # Untrusted rows are copied as they are; only a shape JSON cannot store is replaced.
     values["image_urls"] = images if isinstance(images, list) else []
     for name in ("created_at", "updated_at", "pushed_at"):
-        values[name] = _as_utc(values[name])
+        values[name] = parse_time(values[name])
     return values
 
 
@@ -155,5 +155,5 @@ def _history_in(session: Session, *, after: int) -> list[dict[str, Any]]:
                AUDIT.c.details)
         .where(AUDIT.c.entity == "listing", AUDIT.c.id > after).order_by(AUDIT.c.id))
     return [{"id": row.id, "listing_id": int(row.entity_id), "action": row.action,
-             "actor": row.actor, "at": _as_utc(row.at), "details": row.details or {}}
+             "actor": row.actor, "at": parse_time(row.at), "details": row.details or {}}
             for row in rows if row.entity_id.isdigit()]

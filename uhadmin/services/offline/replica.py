@@ -21,8 +21,7 @@ from uhadmin.domain.offline import (
 )
 from uhadmin.errors import NotFoundError
 from uhadmin.services.database import Database
-from uhadmin.services.listing_rows import parse_time as _as_utc
-from uhadmin.services.listing_rows import row_to_listing as _to_listing
+from uhadmin.services.listing_rows import parse_time, row_to_listing
 from uhadmin.services.listings import MAX_PAGE_SIZE
 from uhadmin.services.offline.schema import HISTORY, MIRROR, OPERATIONS, STATE, metadata
 
@@ -47,7 +46,7 @@ def _to_operation(row: Any) -> OfflineOperation:
     return OfflineOperation(
         id=row.id, listing_id=row.listing_id, kind=OperationKind(row.kind),
         base_version=row.base_version, base=dict(row.base), changes=dict(row.changes),
-        actor=row.actor, created_at=_as_utc(row.created_at), state=OperationState(row.state),
+        actor=row.actor, created_at=parse_time(row.created_at), state=OperationState(row.state),
         conflicts=tuple(FieldConflict(**item) for item in row.conflicts or ()),
         note=row.note or "",
     )
@@ -97,7 +96,7 @@ class Replica:
         row = session.execute(select(MIRROR).where(MIRROR.c.id == listing_id)).one_or_none()
         if row is None:
             raise NotFoundError(f"listing {listing_id} is not in the offline copy")
-        return _to_listing(row)
+        return row_to_listing(row)
 
     async def search(self, query: ListingQuery) -> Page[Listing]:
         return await self.db.run(functools.partial(self._search_in, query=query))
@@ -123,7 +122,7 @@ class Replica:
         rows = session.execute(select(MIRROR).where(*conditions).order_by(*order)
                                .offset(max(query.offset, 0))
                                .limit(min(max(query.limit, 0), MAX_PAGE_SIZE)))
-        return Page(items=tuple(_to_listing(row) for row in rows), total=total,
+        return Page(items=tuple(row_to_listing(row) for row in rows), total=total,
                     offset=query.offset)
 
     async def count_by_status(self) -> dict[ListingStatus, int]:
@@ -145,7 +144,7 @@ class Replica:
         rows = session.execute(select(HISTORY).where(HISTORY.c.listing_id == listing_id)
                                .order_by(HISTORY.c.at.desc(), HISTORY.c.id.desc()))
         return [AuditEntry(id=row.id, entity="listing", entity_id=str(row.listing_id),
-                           action=row.action, actor=row.actor or "", at=_as_utc(row.at),
+                           action=row.action, actor=row.actor or "", at=parse_time(row.at),
                            details=dict(row.details or {}))
                 for row in rows]
 
