@@ -191,8 +191,9 @@ class StripeLogTab(WorkspaceTab):
         entries = await self._source.page(self._where, limit=PAGE_SIZE)
         self.model.reset_pages(entries)
         self._show(None)
-        count = f"{len(entries)}{'+' if len(entries) == PAGE_SIZE else ''}"
-        self.status_message.emit(f"Stripe log: {count} call(s) shown")
+        if self.isVisible():  # a load behind another tab (a change elsewhere) says nothing
+            count = f"{len(entries)}{'+' if len(entries) == PAGE_SIZE else ''}"
+            self.status_message.emit(f"Stripe log: {count} call(s) shown")
         return entries
 
     def _request_older(self, before_id: int | None) -> None:
