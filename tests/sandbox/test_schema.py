@@ -19,7 +19,7 @@ import stripe
 
 from tests.sandbox import spec_schemas
 from tests.sandbox.test_checkout import new_session, pay
-from uhadmin.sandbox.server import API_ROUTES
+from uhadmin.sandbox.routes import API_ROUTES
 
 
 class RecordingClient(stripe.HTTPXClient):

@@ -1,4 +1,4 @@
-"""Fault injection: added latency, a requests-per-second limit, random 500s and dropped replies."""
+"""Fault injection: added latency, a rate limit and its 429s, random 500s and dropped replies."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+
+from uhadmin.sandbox.common import Response, json_response
+from uhadmin.sandbox.errors import StripeApiError
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,22 @@ class RateLimiter:
 
 def roll(probability: float) -> bool:
     return probability > 0 and random.random() < probability
+
+
+def rate_limited_response(faults: FaultSettings) -> Response:
+    """Stripe's 429 for a request over the rate limit, in the wording `rate_limit_code` picks."""
+    if faults.rate_limit_code == "lock_timeout":
+        error = StripeApiError(
+            429, "This object cannot be accessed right now because another API request "
+            "or Stripe process is currently accessing it. If you see this error "
+            "intermittently, retry the request. If you see this error frequently and are "
+            "making multiple concurrent requests to a single object, make your requests "
+            "serially or at a lower rate.", code="lock_timeout",
+            headers={"Stripe-Should-Retry": "true"})
+    else:
+        error = StripeApiError(
+            429, "Request rate limit exceeded. You can make up to "
+            f"{faults.rate_limit:g} requests per second in this offline sandbox. "
+            "Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+            code="rate_limit")
+    return json_response(429, error.body(), error.headers)

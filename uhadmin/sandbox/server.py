@@ -10,95 +10,34 @@ that transaction is also SQLite's, so several processes can serve one account (s
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
-import re
 import secrets
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from uhadmin.sandbox.api import StripeApi
+from uhadmin.sandbox.auth import authenticate
 from uhadmin.sandbox.clock import SandboxClock
 from uhadmin.sandbox.common import API_VERSION, ApiRequest, Response, json_response
 from uhadmin.sandbox.errors import StripeApiError
-from uhadmin.sandbox.faults import FaultSettings, RateLimiter, roll
+from uhadmin.sandbox.faults import FaultSettings, RateLimiter, rate_limited_response, roll
 from uhadmin.sandbox.forms import decode_form
 from uhadmin.sandbox.hosted import HostedCheckout
+from uhadmin.sandbox.idempotency import IDEMPOTENCY_TTL_S, IdempotencyKeys
+from uhadmin.sandbox.routes import Route, match_route
+from uhadmin.sandbox.stats import RequestCounter, SandboxStats
 from uhadmin.sandbox.store import SandboxStore, new_id
 from uhadmin.sandbox.transport import Headers, LoopbackHttpServer
 from uhadmin.sandbox.webhooks import WebhookDispatcher, is_loopback_url, remote_webhook_refusal
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_TTL_S = 24 * 3600
 EVENT_RETENTION_S = 30 * 24 * 3600
-_KEY = re.compile(r"^(sk|rk)_(test|live)_([A-Za-z0-9]+)$")
 _UNSET = object()
-
-
-@dataclass(frozen=True)
-class SandboxStats:
-    """Request counts since start or the last `reset_stats()`."""
-
-    total: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
-    by_endpoint: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    def count(self, method: str, template: str) -> int:
-        return self.by_endpoint.get((method, template), 0)
-
-
-@dataclass(frozen=True)
-class _Route:
-    method: str
-    template: str
-    pattern: re.Pattern[str]
-    handler: str
-
-
-def _route(method: str, template: str, handler: str) -> _Route:
-    # An id is never `search`: `GET /v1/payment_intents/search` is Stripe's search
-    # endpoint (not served here), not a retrieve of the id "search".
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>(?!search$)[^/]+)", re.escape(template))
-    return _Route(method, template, re.compile(f"^{regex}$"), handler)
-
-
-API_ROUTES = [
-    _route("POST", "/v1/products", "create_product"),
-    _route("GET", "/v1/products", "list_products"),
-    _route("GET", "/v1/products/search", "search_products"),
-    _route("GET", "/v1/products/{id}", "retrieve_product"),
-    _route("POST", "/v1/products/{id}", "update_product"),
-    _route("DELETE", "/v1/products/{id}", "delete_product"),
-    _route("POST", "/v1/prices", "create_price"),
-    _route("GET", "/v1/prices", "list_prices"),
-    _route("GET", "/v1/prices/search", "search_prices"),
-    _route("GET", "/v1/prices/{id}", "retrieve_price"),
-    _route("POST", "/v1/prices/{id}", "update_price"),
-    _route("POST", "/v1/checkout/sessions", "create_session"),
-    _route("GET", "/v1/checkout/sessions", "list_sessions"),
-    _route("GET", "/v1/checkout/sessions/{id}", "retrieve_session"),
-    _route("POST", "/v1/checkout/sessions/{id}/expire", "expire_session"),
-    _route("GET", "/v1/checkout/sessions/{id}/line_items", "list_session_line_items"),
-    _route("GET", "/v1/payment_intents", "list_payment_intents"),
-    _route("GET", "/v1/payment_intents/{id}", "retrieve_payment_intent"),
-    _route("GET", "/v1/charges", "list_charges"),
-    _route("GET", "/v1/charges/{id}", "retrieve_charge"),
-    _route("GET", "/v1/events", "list_events"),
-    _route("GET", "/v1/events/{id}", "retrieve_event"),
-    _route("POST", "/v1/webhook_endpoints", "create_webhook_endpoint"),
-    _route("GET", "/v1/webhook_endpoints", "list_webhook_endpoints"),
-    _route("GET", "/v1/webhook_endpoints/{id}", "retrieve_webhook_endpoint"),
-    _route("POST", "/v1/webhook_endpoints/{id}", "update_webhook_endpoint"),
-    _route("DELETE", "/v1/webhook_endpoints/{id}", "delete_webhook_endpoint"),
-]
 
 
 class SandboxServer:
@@ -137,11 +76,8 @@ class SandboxServer:
         self.store.on_reload = self.api.apply_external_changes
         self._initial_search_delay_s = search_delay_s
         self._hosted: HostedCheckout | None = None
-        self._inflight: set[str] = set()
-        self._stats_lock = threading.Lock()
-        self._total = 0
-        self._by_status: Counter[int] = Counter()
-        self._by_endpoint: Counter[tuple[str, str]] = Counter()
+        self._idempotency = IdempotencyKeys(self.store, self.clock)
+        self._requests = RequestCounter()
         self._http: LoopbackHttpServer | None = None
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -194,7 +130,7 @@ class SandboxServer:
             self.clock.reset()
             self.api.search_delay_s = self._initial_search_delay_s
             self.api.rebuild_indexes()
-            self._inflight.clear()
+            self._idempotency.clear()
         self.set_faults(rate_limit=None, latency_ms=0, fail_rate=0.0, drop_rate=0.0,
                         rate_limit_code="rate_limit")
         self.reset_stats()
@@ -234,20 +170,10 @@ class SandboxServer:
 
     @property
     def stats(self) -> SandboxStats:
-        with self._stats_lock:
-            return SandboxStats(self._total, dict(self._by_status), dict(self._by_endpoint))
+        return self._requests.snapshot()
 
     def reset_stats(self) -> None:
-        with self._stats_lock:
-            self._total = 0
-            self._by_status.clear()
-            self._by_endpoint.clear()
-
-    def _count(self, method: str, template: str, status: int) -> None:
-        with self._stats_lock:
-            self._total += 1
-            self._by_status[status] += 1
-            self._by_endpoint[(method, template)] += 1
+        self._requests.reset()
 
     # ----------------------------------------------------------------- events, webhooks, time
     def _on_event(self, event: dict[str, Any]) -> None:
@@ -313,7 +239,7 @@ class SandboxServer:
                     break
                 expired.append(object_id)
             for object_id in expired:
-                if kind != "idempotency" or object_id not in self._inflight:
+                if kind != "idempotency" or not self._idempotency.in_flight(object_id):
                     self.store.delete(kind, object_id)
 
     def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
@@ -340,17 +266,17 @@ class SandboxServer:
             response = json_response(500, StripeApiError(
                 500, "An unexpected error occurred in the offline sandbox.",
                 type="api_error").body())
-        self._count(method, template, 0 if response.drop else response.status)
+        self._requests.count(method, template, 0 if response.drop else response.status)
         return response, request_id
 
     async def _serve_api(self, method: str, path: str, query: str, body: bytes,
                          headers: Headers, request_id: str) -> tuple[Response, str]:
-        route, args = self._match(method, path)
+        route, args = match_route(method, path)
         template = route.template if route else path
         try:
-            self._authenticate(headers.get("Authorization"))
+            authenticate(headers.get("Authorization"))
             if not self._limiter.allow():
-                return self._rate_limited(), template
+                return rate_limited_response(self._faults), template
             if route is None:
                 raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). "
                                      "The offline sandbox does not serve this endpoint; "
@@ -372,66 +298,18 @@ class SandboxServer:
             await self._delay(faults)
             response = self._execute(request, route)
         else:
-            response = await self._idempotent(request, route, faults)
+            response = await self._idempotency.serve(
+                request, lambda: self._delay(faults), lambda: self._execute(request, route))
         if roll(faults.drop_rate):
             response.drop = True
         return response, template
-
-    @staticmethod
-    def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
-        for route in API_ROUTES:
-            if route.method == method:
-                found = route.pattern.match(path)
-                if found:
-                    return route, found.groupdict()
-        return None, {}
-
-    @staticmethod
-    def _authenticate(authorization: str | None) -> None:
-        if not authorization:
-            raise StripeApiError(401, "You did not provide an API key. You need to provide "
-                                 "your API key in the Authorization header, using Bearer "
-                                 "auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
-        scheme, _, credential = authorization.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                credential = base64.b64decode(credential).decode().split(":", 1)[0]
-            except (ValueError, UnicodeDecodeError):
-                credential = ""
-        elif scheme.lower() != "bearer":
-            credential = ""
-        found = _KEY.match(credential.strip())
-        masked = credential[:8] + "*" * 4 + credential[-4:] if len(credential) > 12 else "****"
-        if not found:
-            raise StripeApiError(401, f"Invalid API Key provided: {masked}")
-        if found.group(2) == "live":
-            raise StripeApiError(401, "The offline Stripe sandbox is test mode only: live keys "
-                                 f"are refused ({masked}). Use an sk_test_ or rk_test_ key.")
-
-    def _rate_limited(self) -> Response:
-        code = self._faults.rate_limit_code
-        if code == "lock_timeout":
-            error = StripeApiError(
-                429, "This object cannot be accessed right now because another API request "
-                "or Stripe process is currently accessing it. If you see this error "
-                "intermittently, retry the request. If you see this error frequently and are "
-                "making multiple concurrent requests to a single object, make your requests "
-                "serially or at a lower rate.", code="lock_timeout",
-                headers={"Stripe-Should-Retry": "true"})
-        else:
-            error = StripeApiError(
-                429, "Request rate limit exceeded. You can make up to "
-                f"{self._faults.rate_limit:g} requests per second in this offline sandbox. "
-                "Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-                code="rate_limit")
-        return json_response(429, error.body(), error.headers)
 
     @staticmethod
     async def _delay(faults: FaultSettings) -> None:
         if faults.latency_ms > 0:
             await asyncio.sleep(faults.latency_ms / 1000)
 
-    def _execute(self, request: ApiRequest, route: _Route) -> Response:
+    def _execute(self, request: ApiRequest, route: Route) -> Response:
         try:
             # A GET writes only when a checkout session is past its expiry.
             with self.store.transaction(write=request.method != "GET",
@@ -443,66 +321,6 @@ class SandboxServer:
             response = json_response(exc.status, exc.body(), exc.headers)
             response.stored = exc.stored
             return response
-
-    # ----------------------------------------------------------------- idempotency
-    async def _idempotent(self, request: ApiRequest, route: _Route, faults: FaultSettings,
-                          ) -> Response:
-        key = request.idempotency_key or ""
-        if len(key) > 255:
-            error = StripeApiError(400, "Idempotency keys can be at most 255 characters long.",
-                                   param="Idempotency-Key")
-            return json_response(400, error.body())
-        fingerprint = json.dumps([request.method, request.path, request.params],
-                                 sort_keys=True)
-        with self.store.transaction():
-            if key in self._inflight:
-                error = StripeApiError(
-                    409, "There is currently another in-progress request using this "
-                    "Idempotency Key (that probably means you submitted twice, and the other "
-                    "request is still going through): " + key + ". Please try again later.",
-                    code="idempotency_key_in_use")
-                return json_response(409, error.body())
-            replay = self._replay(key, fingerprint)
-            if replay is not None:
-                return replay
-            self._inflight.add(key)
-        try:
-            await self._delay(faults)
-            with self.store.transaction(write=True):
-                # Another process sharing the data file may have answered this key meanwhile.
-                replay = self._replay(key, fingerprint)
-                if replay is not None:
-                    return replay
-                response = self._execute(request, route)
-                if response.stored:
-                    if self.store.get("idempotency", key) is not None:  # past its 24 hours
-                        self.store.delete("idempotency", key)  # the new one goes last
-                    self.store.put("idempotency", {
-                        "id": key, "fingerprint": fingerprint, "status": response.status,
-                        "body": response.body.decode(), "created": self.clock.now(),
-                        "request_id": request.request_id})
-            response.headers["Idempotency-Key"] = key
-            return response
-        finally:
-            with self.store.lock:
-                self._inflight.discard(key)
-
-    def _replay(self, key: str, fingerprint: str) -> Response | None:
-        """The stored answer for `key` (or the error for reusing it with other parameters);
-        None when the key is new or past its 24 hours (the clock tick forgets it)."""
-        record = self.store.get("idempotency", key)
-        if record is None or record["created"] + IDEMPOTENCY_TTL_S <= self.clock.now():
-            return None
-        if record["fingerprint"] != fingerprint:
-            error = StripeApiError(
-                400, "Keys for idempotent requests can only be used with the same "
-                "parameters they were first used with. Try using a key other than '"
-                + key + "' if you meant to execute a different request.",
-                type="idempotency_error")
-            return json_response(400, error.body())
-        return Response(record["status"], record["body"].encode(),
-                        headers={"Idempotent-Replayed": "true",
-                                 "Original-Request": record["request_id"]})
 
 
 def _utf8(body: bytes) -> str:
@@ -526,4 +344,4 @@ def serve_forever(server: SandboxServer, on_ready: Callable[[SandboxServer], Non
         server.stop()
 
 
-__all__ = ["API_ROUTES", "SandboxServer", "SandboxStats"]
+__all__ = ["SandboxServer", "SandboxStats"]
