@@ -2,7 +2,8 @@
 
 from uhadmin.domain.checkout_rules import apply_decline, apply_session
 from uhadmin.services.checkout.cards import load_test_cards
-from uhadmin.services.checkout.service import CheckoutService, ReturnResult
+from uhadmin.services.checkout.returns import ReturnResult
+from uhadmin.services.checkout.service import CheckoutService
 from uhadmin.services.checkout.waiting import WaitResult
 from uhadmin.services.checkout.webhooks import HANDLED_EVENTS, MalformedEventError
 

@@ -14,7 +14,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -29,16 +29,13 @@ from uhadmin.domain.checkout import (
     TestCard,
 )
 from uhadmin.domain.checkout_rules import (
-    apply_cancel,
     apply_session,
     apply_unanswered_expiry,
     check_checkout_url,
-    token_matches,
 )
 from uhadmin.errors import (
     IllegalTransitionError,
     ModeMismatchError,
-    NotFoundError,
     StripeRefusedError,
     UhadminError,
 )
@@ -46,6 +43,7 @@ from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.checkout import selection, webhooks
 from uhadmin.services.checkout.cards import load_test_cards
 from uhadmin.services.checkout.receiving import ReceiverLink
+from uhadmin.services.checkout.returns import ReturnResult, record_return
 from uhadmin.services.checkout.store import AttemptStore
 from uhadmin.services.checkout.waiting import PagesDelivered, WaitResult, wait_for_outcome
 from uhadmin.services.database import Database
@@ -78,15 +76,6 @@ class ReturnPages(Protocol):
     def cancel_url(self, attempt_id: int) -> str: ...
 
     def attach(self, handler: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class ReturnResult:
-    """What the app recorded for a buyer who came back through the success or cancel page."""
-
-    attempt: CheckoutAttempt | None
-    problem: str = ""  # e.g. "Stripe could not be reached to confirm the payment"
-    forbidden: bool = False  # the link's token did not match: nothing was recorded
 
 
 class CheckoutService:
@@ -384,31 +373,12 @@ class CheckoutService:
 
         Nothing is recorded, or shown, unless the link's token is the attempt's own.
         """
-        attempt = None
-        for ref in (attempt_id, session_id):
-            if ref is not None:
-                try:
-                    attempt = await self.get(ref)
-                    break
-                except NotFoundError:
-                    continue
-        if attempt is None:
-            return ReturnResult(None, "uhadmin has no attempt for this session")
-        if not token_matches(attempt, token) or (
-                session_id is not None and attempt.session_id not in (None, session_id)):
-            return ReturnResult(None, "this link is not valid for that checkout attempt",
-                                forbidden=True)
-        problem = ""
-        try:
-            attempt = await self._refresh(self.require_gateway(), attempt,
-                                          canceled=kind == "cancel", source=f"{kind} page")
-        except UhadminError as error:
-            problem = (f"Stripe could not confirm the result just now ({error}); uhadmin "
-                       "will record it on the next refresh")
-            if kind == "cancel":
-                attempt = await self.store.transition(attempt.id, apply_cancel,
-                                                      source="cancel page")
-        return ReturnResult(attempt, problem)
+        async def confirm(attempt: CheckoutAttempt) -> CheckoutAttempt:
+            return await self._refresh(self.require_gateway(), attempt,
+                                       canceled=kind == "cancel", source=f"{kind} page")
+
+        return await record_return(kind, session_id=session_id, attempt_id=attempt_id,
+                                   token=token, get=self.get, confirm=confirm, store=self.store)
 
     def page_delivered(self, attempt_id: int) -> None:
         """The receiver finished sending this attempt's success or cancel page."""
