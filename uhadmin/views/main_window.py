@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -23,6 +23,7 @@ from uhadmin.views.about_dialog import AboutDialog
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.icons import app_icon, apply_icons
 from uhadmin.views.listings_tab import ListingsTab
+from uhadmin.views.main_menus import build_actions, build_menus, plug_tab_actions
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.review_tab import ReviewTab
 from uhadmin.views.settings_dialog import SettingsDialog
@@ -43,6 +44,26 @@ class MainWindow(QMainWindow):
     (PreferencesStore). `qsettings` holds window layout (tests pass a temporary one).
     """
 
+    # Made by main_menus.build_actions and build_menus.
+    new_action: QAction
+    edit_action: QAction
+    find_action: QAction
+    refresh_action: QAction
+    sync_action: QAction
+    settings_action: QAction
+    quit_action: QAction
+    shortcuts_action: QAction
+    about_action: QAction
+    escape_action: QAction
+    theme_group: QActionGroup
+    theme_actions: dict[Theme, QAction]
+    view_menu: QMenu
+    go_menu: QMenu
+    sync_menu: QMenu
+    help_menu: QMenu
+    toolbar: QToolBar
+    toolbar_tail: QAction  # tabs' toolbar buttons go before it
+
     def __init__(self, *, settings: Settings, listings: Any, bus: Any, keys: Any,
                  preferences: Any, qsettings: QSettings | None = None,
                  dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
@@ -57,9 +78,9 @@ class MainWindow(QMainWindow):
         self.tasks = TaskRunner(self._show_error, self)
         self.tabs_by_key: dict[str, WorkspaceTab] = {}
         self.tab_titles: dict[QWidget, str] = {}
-        self._icon_names: list[tuple[QAction, str]] = []
-        self._tab_menus: dict[WorkspaceTab, QMenu] = {}
-        self._tab_toolbar_actions: dict[WorkspaceTab, list[QAction]] = {}
+        self.icon_names: list[tuple[QAction, str]] = []
+        self.tab_menus: dict[WorkspaceTab, QMenu] = {}
+        self.tab_toolbar_actions: dict[WorkspaceTab, list[QAction]] = {}
         self._dialogs: list[QWidget] = []
         self._started = False
         # Set by the composition root once Stripe can be reached (the settings dialog's
@@ -70,25 +91,33 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setMinimumSize(720, 480)
 
+        self._build_tabs_and_status_bar(settings.mode)
+        build_actions(self)
+        build_menus(self)
+        self._build_phase_one_tabs(listings, bus, settings, dashboard_base)
+        self._connect_changes(bus)
+        self._restore_state()
+        # "Follow system" follows it live, e.g. when the desktop switches to dark at dusk.
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_colours_changed)
+        self._follows_system_colours = True
+
+    def _build_tabs_and_status_bar(self, mode: str) -> None:
         self.tab_widget = QTabWidget()
         self.tab_widget.setObjectName("mainTabs")
         self.tab_widget.setDocumentMode(True)
         self.tab_widget.currentChanged.connect(lambda _index: self._tab_changed())
         self.setCentralWidget(self.tab_widget)
-
-        # --- status bar: message, progress, connection, mode (right-most, always) ---
+        # Status bar: message, progress, connection, mode (right-most, always).
         self.progress = ProgressPanel()
         self.connection = ConnectionIndicator()
-        self.mode_badge = ModeBadge(settings.mode)
+        self.mode_badge = ModeBadge(mode)
         status = self.statusBar()
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.connection)
         status.addPermanentWidget(self.mode_badge)
 
-        self._build_actions()
-        self._build_menus()
-
-        # --- the phase-1 tabs ---
+    def _build_phase_one_tabs(self, listings: Any, bus: Any, settings: Settings,
+                              dashboard_base: str | None) -> None:
         self.listings_tab = ListingsTab(listings, bus, actor=settings.actor,
                                         default_currency=settings.currency,
                                         dashboard_base=dashboard_base)
@@ -99,13 +128,15 @@ class MainWindow(QMainWindow):
         # A first run with an empty catalog offers Settings too (a team's database).
         self.listings_tab.first_run_actions.append(self.settings_action)
         lt, rt = self.listings_tab, self.review_tab
-        self._icon_names += [
+        self.icon_names += [
             (lt.approve_action, "approve"), (lt.reject_action, "reject"),
             (lt.archive_action, "archive"), (lt.relist_action, "relist"),
             (lt.draft_action, "draft"), (lt.submit_action, "submit"),
             (lt.delete_action, "delete"), (lt.new_action, "new"),
             (rt.approve_action, "approve"), (rt.reject_action, "reject")]
 
+    def _connect_changes(self, bus: Any) -> None:
+        """Recount the queued changes after a burst of changes, and every 30 s."""
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)
         self._status_timer = QTimer(self)
@@ -115,10 +146,6 @@ class MainWindow(QMainWindow):
         self._status_soon.setSingleShot(True)
         self._status_soon.setInterval(300)
         self._status_soon.timeout.connect(self.refresh_status)
-        self._restore_state()
-        # "Follow system" follows it live, e.g. when the desktop switches to dark at dusk.
-        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_colours_changed)
-        self._follows_system_colours = True
 
     # --- the plug-in API for more tabs, docks and status items --------------------------
 
@@ -135,31 +162,7 @@ class MainWindow(QMainWindow):
                                                                                     total))
         tab.progress_advanced.connect(self.progress.advance)
         tab.progress_finished.connect(self.progress.finish)
-        actions = tab.menu_actions()
-        if actions:
-            menu = QMenu(menu_title or title, self)
-            for action in actions:
-                if action is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(_menu_proxy(action, menu))
-            self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
-            self._tab_menus[tab] = menu
-        toolbar_actions = tab.toolbar_actions()
-        if toolbar_actions:
-            # A tab's own toolbar buttons show only while that tab is in front.
-            shown = [self.toolbar.insertSeparator(self._toolbar_tail)]
-            for action in toolbar_actions:
-                proxy = _menu_proxy(action, self.toolbar)
-                self.toolbar.insertAction(self._toolbar_tail, proxy)
-                shown.append(proxy)
-            self._tab_toolbar_actions[tab] = shown
-            self._show_tab_toolbar()
-        if index < 9:
-            switch = QAction(f"Go to {title.replace('&', '')}", self)
-            switch.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
-            switch.triggered.connect(lambda _checked=False, t=tab: self.go_to_tab(t))
-            self.go_menu.addAction(switch)
+        plug_tab_actions(self, tab, index, title, menu_title or title)
         if self._started:
             tab.restore_state(self.qsettings)
             tab.start()
@@ -198,7 +201,7 @@ class MainWindow(QMainWindow):
             self.tab_widget.setCurrentWidget(tab)  # _tab_changed focuses it
 
     def _tab_changed(self) -> None:
-        self._show_tab_toolbar()
+        self.show_tab_toolbar()
         tab = self.current_tab()
         if tab is not None:
             tab.focus_first()
@@ -208,113 +211,15 @@ class MainWindow(QMainWindow):
         title = self.tab_titles[tab]
         self.tab_widget.setTabText(index, f"{title} ({count:,})" if count > 0 else title)
 
-    def _show_tab_toolbar(self) -> None:
+    def show_tab_toolbar(self) -> None:
         current = self.current_tab()
-        for tab, actions in self._tab_toolbar_actions.items():
+        for tab, actions in self.tab_toolbar_actions.items():
             for action in actions:
                 action.setVisible(tab is current)
 
     def current_tab(self) -> WorkspaceTab | None:
         widget = self.tab_widget.currentWidget()
         return widget if isinstance(widget, WorkspaceTab) else None
-
-    # --- building --------------------------------------------------------------------------
-
-    def _build_actions(self) -> None:
-        def action(text: str, tip: str, shortcut: Any = None,
-                   slot: Callable[[], Any] | None = None) -> QAction:
-            act = QAction(text, self)
-            act.setToolTip(tip)
-            act.setStatusTip(tip)
-            if shortcut is not None:
-                act.setShortcut(QKeySequence(shortcut))
-            if slot is not None:
-                act.triggered.connect(lambda _checked=False: slot())
-            self.addAction(act)
-            return act
-
-        self.new_action = action("&New listing…", "Create a listing (Ctrl+N)",
-                                 QKeySequence.StandardKey.New, self.new_listing)
-        self.edit_action = action("&Edit listing…", "Edit the selected listing (Ctrl+E)",
-                                  "Ctrl+E", self.edit_selected)
-        self.find_action = action("&Find…", "Search listings (Ctrl+F)",
-                                  QKeySequence.StandardKey.Find, self.focus_search)
-        self.refresh_action = action("&Refresh", "Reload from the database (F5)",
-                                     QKeySequence.StandardKey.Refresh, self.refresh)
-        self.sync_action = action("&Sync with Stripe", "", "Ctrl+Shift+S")
-        self.sync_action.setEnabled(False)
-        self.sync_action.setToolTip("Sync is not available yet in this version: edits wait "
-                                    "in the queue shown in the status bar")
-        self.settings_action = action("&Settings…", "Database, Stripe key, URLs (Ctrl+,)",
-                                      "Ctrl+,", self.open_settings)
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        # Spelled out: the standard Quit key is empty on Windows, where Ctrl+Q is expected.
-        self.quit_action = action("&Quit", "Quit uhadmin (Ctrl+Q)", "Ctrl+Q", self.close)
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.shortcuts_action = action("&Keyboard shortcuts", "List every keyboard shortcut "
-                                       "(F1, Ctrl+/)", QKeySequence.StandardKey.HelpContents,
-                                       self.show_shortcuts)
-        self.shortcuts_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.HelpContents),
-                                            QKeySequence("Ctrl+/")])
-        self.about_action = action("&About uhadmin", "Version and documentation", None,
-                                   self.show_about)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.escape_action = action("Cancel running work or clear the search",
-                                    "Stop the work shown in the status bar; with none, "
-                                    "clear the tab's search (Esc)", "Esc", self.escape)
-        self._icon_names += [
-            (self.new_action, "new"), (self.edit_action, "edit"),
-            (self.find_action, "find"), (self.refresh_action, "refresh"),
-            (self.sync_action, "sync"), (self.settings_action, "settings"),
-            (self.quit_action, "quit"), (self.shortcuts_action, "shortcuts"),
-            (self.about_action, "about")]
-
-        self.theme_group = QActionGroup(self)
-        self.theme_actions: dict[Theme, QAction] = {}
-        for theme, text in ((Theme.SYSTEM, "Follow &system"), (Theme.LIGHT, "&Light"),
-                            (Theme.DARK, "&Dark")):
-            act = QAction(text, self, checkable=True)
-            act.triggered.connect(lambda _checked=False, t=theme: self.set_theme(t))
-            self.theme_group.addAction(act)
-            self.theme_actions[theme] = act
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.new_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.settings_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(self.edit_action)
-        edit_menu.addAction(self.find_action)
-        self.view_menu = bar.addMenu("&View")
-        self.view_menu.addAction(self.refresh_action)
-        self.view_menu.addSeparator()
-        theme_menu = self.view_menu.addMenu("&Theme")
-        for act in self.theme_actions.values():
-            theme_menu.addAction(act)
-        self.go_menu = self.view_menu.addMenu("&Go to tab")
-        self.view_menu.addSeparator()
-        self.sync_menu = bar.addMenu("&Sync")
-        self.sync_menu.addAction(self.sync_action)
-        self.help_menu = bar.addMenu("&Help")
-        self.help_menu.addAction(self.shortcuts_action)
-        self.help_menu.addAction(self.about_action)
-
-        self.toolbar = QToolBar("Main toolbar")
-        self.toolbar.setObjectName("mainToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toolbar.setMovable(False)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-        for act in (self.new_action, self.edit_action, self.refresh_action):
-            self.toolbar.addAction(act)
-        self.toolbar.addSeparator()
-        self.toolbar.addAction(self.sync_action)
-        self._toolbar_tail = self.toolbar.addSeparator()
-        self.toolbar.addAction(self.settings_action)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -387,7 +292,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
-        apply_icons(self._icon_names)  # drawn in the new palette's text colour
+        apply_icons(self.icon_names)  # drawn in the new palette's text colour
         self.qsettings.setValue("window/theme", theme.value)
 
     # --- commands ----------------------------------------------------------------------------
@@ -453,25 +358,3 @@ class MainWindow(QMainWindow):
     def _show_error(self, error: UhadminError) -> None:
         self.statusBar().showMessage(friendly_text(error), 10000)
 
-
-def _menu_proxy(action: QAction, parent: Any) -> QAction:
-    """The action itself, or, if its shortcut works only inside its tab, a twin without the
-    shortcut (a menu would make the tab-local shortcut window-wide) that shows the key."""
-    if action.shortcut().isEmpty() or \
-            action.shortcutContext() == Qt.ShortcutContext.WindowShortcut:
-        return action
-    twin = QAction(action.text(), parent)
-    twin.setToolTip(action.toolTip())
-    twin.setStatusTip(action.statusTip())
-    twin.setEnabled(action.isEnabled())
-    twin.setText(f"{action.text()}\t{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}")
-    twin.setIcon(action.icon())
-    twin.setIconText(action.iconText())  # a toolbar shows this, not the "\tA" key hint
-    twin.triggered.connect(lambda _checked=False: action.trigger())
-
-    def follow() -> None:
-        twin.setEnabled(action.isEnabled())
-        twin.setIcon(action.icon())  # a theme change redraws the icons
-
-    action.changed.connect(follow)
-    return twin
