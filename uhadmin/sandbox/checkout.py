@@ -58,6 +58,19 @@ class CheckoutEndpoints:
 
     def create_session(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.checkout.SessionCreateParams)
+        now = self._now()
+        expires_at = self._checked_session_params(p, now)
+        line_items, inline_prices = self._line_items(p["line_items"])
+        currency, total = _checked_total(line_items)
+        session = self._new_session(p, line_items, currency, total, now, expires_at)
+        for price in inline_prices:
+            self.store.put("inline_price", price)
+        self.store.put("checkout_session", session)
+        heapq.heappush(self._expiry_heap, (expires_at, session["id"]))
+        return self._expand(session, "checkout_session", p.get("expand", []))
+
+    def _checked_session_params(self, p: dict[str, Any], now: int) -> int:
+        """Refuse what the sandbox or Stripe would; the session's `expires_at`."""
         if "mode" not in p:
             raise missing_param("mode")
         if p["mode"] != "payment":
@@ -78,28 +91,20 @@ class CheckoutEndpoints:
         if len(raw_items) > MAX_LINE_ITEMS:
             raise invalid_param("line_items", f"You may only specify up to {MAX_LINE_ITEMS} "
                                 "line items.")
-        now = self._now()
-        expires_at = p.get("expires_at", now + CHECKOUT_MAX_LIFETIME_S)
+        expires_at: int = p.get("expires_at", now + CHECKOUT_MAX_LIFETIME_S)
         if expires_at < now + CHECKOUT_MIN_LIFETIME_S:
             raise invalid_param("expires_at", "The `expires_at` timestamp must be at least 30 "
                                 "minutes from Checkout Session creation.")
         if expires_at > now + CHECKOUT_MAX_LIFETIME_S:
             raise invalid_param("expires_at", "The `expires_at` timestamp must be less than 24 "
                                 "hours from Checkout Session creation.")
-        line_items, inline_prices = self._line_items(raw_items)
-        currency = line_items[0]["currency"]
-        total = sum(item["amount_total"] for item in line_items)
-        minimum = MINIMUM_CHARGE_MINOR.get(currency, 50)
-        if total < minimum:
-            raise invalid_param("line_items", "The Checkout Session's total amount due must "
-                                f"add up to at least {minimum} {currency} in minor units.",
-                                code="amount_too_small")
-        if total > maximum_amount(currency):
-            raise invalid_param("line_items", "The Checkout Session's total amount due must "
-                                f"be no more than {maximum_amount(currency)} {currency} in "
-                                "minor units.", code="amount_too_large")
+        return expires_at
+
+    def _new_session(self, p: dict[str, Any], line_items: list[dict[str, Any]], currency: str,
+                     total: int, now: int, expires_at: int) -> dict[str, Any]:
+        """An open session as Stripe shows one, every field it has in this API version."""
         session_id = new_id("cs_test_a1", 56)
-        session = {
+        return {
             "id": session_id, "object": "checkout.session", "adaptive_pricing": None,
             "after_expiration": None, "allow_promotion_codes": None,
             "amount_subtotal": total, "amount_total": total,
@@ -131,11 +136,6 @@ class CheckoutEndpoints:
             "_line_items": line_items,
             "_payment_intent_data": p.get("payment_intent_data") or {},
         }
-        for price in inline_prices:
-            self.store.put("inline_price", price)
-        self.store.put("checkout_session", session)
-        heapq.heappush(self._expiry_heap, (expires_at, session_id))
-        return self._expand(session, "checkout_session", p.get("expand", []))
 
     def _line_items(self, raw_items: list[dict[str, Any]],
                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -143,38 +143,9 @@ class CheckoutEndpoints:
         inline: list[dict[str, Any]] = []
         for index, raw in enumerate(raw_items):
             prefix = f"line_items[{index}]"
-            if "price" in raw and "price_data" in raw:
-                raise invalid_param(f"{prefix}[price]", "You may only specify one of these "
-                                    "parameters: price, price_data.")
-            if "price" in raw:
-                price = self._price(raw["price"], f"{prefix}[price]")
-                if not price["active"]:
-                    raise invalid_param(f"{prefix}[price]", "The price specified is inactive. "
-                                        "This field only accepts active prices.",
-                                        stored=True)
-                product = self.store.get("product", price["product"])
-                description = product["name"] if product else ""
-                if product is not None and not product["active"]:
-                    raise invalid_param(f"{prefix}[price]", "The price specified belongs to an "
-                                        "inactive product.", stored=True)
-            elif "price_data" in raw:
-                data = raw["price_data"]
-                if "product" in data:
-                    product = self.store.get("product", data["product"])
-                    if product is None:
-                        raise no_such("product", data["product"], f"{prefix}[price_data]"
-                                      "[product]", named_in_request=True)
-                    product_id, description = product["id"], product["name"]
-                elif "product_data" in data:
-                    product_id = new_id("prod_", 14)
-                    description = data["product_data"]["name"]
-                else:
-                    raise missing_param(f"{prefix}[price_data][product]")
-                price = self._build_price(data, product_id, f"{prefix}[price_data]")
-                price["active"] = False  # ad-hoc prices are not reusable, as on Stripe
+            price, description, ad_hoc = self._line_price(raw, prefix)
+            if ad_hoc:
                 inline.append(price)
-            else:
-                raise missing_param(f"{prefix}[price]")
             if "quantity" not in raw:
                 raise missing_param(f"{prefix}[quantity]")
             quantity = raw["quantity"]
@@ -199,6 +170,43 @@ class CheckoutEndpoints:
                 "metadata": {}, "price": public(price), "quantity": quantity,
             })
         return items, inline
+
+    def _line_price(self, raw: dict[str, Any], prefix: str,
+                    ) -> tuple[dict[str, Any], str, bool]:
+        """A line's price, its description, and whether the price was made for this line
+        (`price_data`) rather than named (`price`)."""
+        if "price" in raw and "price_data" in raw:
+            raise invalid_param(f"{prefix}[price]", "You may only specify one of these "
+                                "parameters: price, price_data.")
+        if "price" in raw:
+            price = self._price(raw["price"], f"{prefix}[price]")
+            if not price["active"]:
+                raise invalid_param(f"{prefix}[price]", "The price specified is inactive. "
+                                    "This field only accepts active prices.",
+                                    stored=True)
+            product = self.store.get("product", price["product"])
+            description = product["name"] if product else ""
+            if product is not None and not product["active"]:
+                raise invalid_param(f"{prefix}[price]", "The price specified belongs to an "
+                                    "inactive product.", stored=True)
+            return price, description, False
+        if "price_data" not in raw:
+            raise missing_param(f"{prefix}[price]")
+        data = raw["price_data"]
+        if "product" in data:
+            product = self.store.get("product", data["product"])
+            if product is None:
+                raise no_such("product", data["product"], f"{prefix}[price_data]"
+                              "[product]", named_in_request=True)
+            product_id, description = product["id"], product["name"]
+        elif "product_data" in data:
+            product_id = new_id("prod_", 14)
+            description = data["product_data"]["name"]
+        else:
+            raise missing_param(f"{prefix}[price_data][product]")
+        price = self._build_price(data, product_id, f"{prefix}[price_data]")
+        price["active"] = False  # ad-hoc prices are not reusable, as on Stripe
+        return price, description, True
 
     def retrieve_session(self, req: ApiRequest) -> dict[str, Any]:
         p = validate(req.params, sp.checkout.SessionRetrieveParams)
@@ -301,3 +309,19 @@ class CheckoutEndpoints:
         items = self._created_filter(items, p.get("created"))
         return self._page(items, p, "payment_intent", "/v1/payment_intents",
                           self._renderer("payment_intent", p.get("expand", []), "data."))
+
+
+def _checked_total(line_items: list[dict[str, Any]]) -> tuple[str, int]:
+    """The session's currency and total, within what Stripe charges in that currency."""
+    currency: str = line_items[0]["currency"]
+    total = sum(item["amount_total"] for item in line_items)
+    minimum = MINIMUM_CHARGE_MINOR.get(currency, 50)
+    if total < minimum:
+        raise invalid_param("line_items", "The Checkout Session's total amount due must "
+                            f"add up to at least {minimum} {currency} in minor units.",
+                            code="amount_too_small")
+    if total > maximum_amount(currency):
+        raise invalid_param("line_items", "The Checkout Session's total amount due must "
+                            f"be no more than {maximum_amount(currency)} {currency} in "
+                            "minor units.", code="amount_too_large")
+    return currency, total
