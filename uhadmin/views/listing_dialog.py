@@ -72,6 +72,32 @@ class ListingDialog(QDialog):
         self.setWindowTitle("Edit listing" if listing else "New listing")
         self.setMinimumWidth(560)
 
+        self._build_fields(default_currency, listing)
+        form = self._build_form()
+        self._build_conflict_banner()
+        footer = self._build_footer()
+        layout = QVBoxLayout(self)
+        if listing is not None:
+            intro = QLabel(self._edit_intro(listing))
+            intro.setObjectName("formIntro")
+            intro.setWordWrap(True)
+            layout.addWidget(intro)
+        layout.addWidget(self.conflict_banner)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addLayout(footer)
+        if listing is not None:
+            self._fill(listing)
+        else:
+            self.currency_box.setCurrentText(default_currency.upper())
+        # A blank new form shows no red: a field's problem appears once it was touched
+        # (or on a save attempt); Save stays disabled either way.
+        self.touched: set[str] = set(_FIELD_ROWS) if listing is not None else set()
+        self._connect_fields()
+        self.revalidate()
+
+    def _build_fields(self, default_currency: str, listing: Listing | None) -> None:
+        """The input widgets, and a hidden problem label for each form row."""
         self.title_edit = QLineEdit()
         self.title_edit.setPlaceholderText("e.g. Calculus: Early Transcendentals, 8th ed.")
         self.price_edit = QLineEdit()
@@ -109,6 +135,8 @@ class ListingDialog(QDialog):
             label.hide()
             self.problem_labels[name] = label
 
+    def _build_form(self) -> QFormLayout:
+        """The fields in labelled rows, each with its problem shown under it."""
         price_row = QHBoxLayout()
         price_row.setContentsMargins(0, 0, 0, 0)
         price_row.addWidget(self.price_edit, 1)
@@ -137,7 +165,9 @@ class ListingDialog(QDialog):
             label = QLabel(text)
             label.setBuddy(widget if widget is not price_widget else self.price_edit)
             form.addRow(label, holder)
+        return form
 
+    def _build_conflict_banner(self) -> None:
         self.conflict_banner = QFrame()
         self.conflict_banner.setObjectName("conflictBanner")
         banner_row = QHBoxLayout(self.conflict_banner)
@@ -149,6 +179,8 @@ class ListingDialog(QDialog):
         banner_row.addWidget(self.reload_button)
         self.conflict_banner.hide()
 
+    def _build_footer(self) -> QHBoxLayout:
+        """The dialog-wide error, the hint and the Save and Cancel buttons."""
         self.error_label = QLabel("")
         self.error_label.setObjectName("dialogError")
         self.error_label.setProperty("problem", True)
@@ -171,24 +203,9 @@ class ListingDialog(QDialog):
         footer = QHBoxLayout()
         footer.addWidget(self.hint_label, 1)
         footer.addWidget(self.buttons)
-        layout = QVBoxLayout(self)
-        if listing is not None:
-            intro = QLabel(self._edit_intro(listing))
-            intro.setObjectName("formIntro")
-            intro.setWordWrap(True)
-            layout.addWidget(intro)
-        layout.addWidget(self.conflict_banner)
-        layout.addLayout(form)
-        layout.addWidget(self.error_label)
-        layout.addLayout(footer)
+        return footer
 
-        if listing is not None:
-            self._fill(listing)
-        else:
-            self.currency_box.setCurrentText(default_currency.upper())
-        # A blank new form shows no red: a field's problem appears once it was touched
-        # (or on a save attempt); Save stays disabled either way.
-        self.touched: set[str] = set(_FIELD_ROWS) if listing is not None else set()
+    def _connect_fields(self) -> None:
         for name, signal in (("title", self.title_edit.textChanged),
                              ("price", self.price_edit.textChanged),
                              ("seller_contact", self.seller_edit.textChanged),
@@ -201,7 +218,6 @@ class ListingDialog(QDialog):
         self.buttons.accepted.connect(self._on_save)
         self.buttons.rejected.connect(self.reject)
         self.reload_button.clicked.connect(self._on_reload)
-        self.revalidate()
 
     @staticmethod
     def _edit_intro(listing: Listing) -> str:
