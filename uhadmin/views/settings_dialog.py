@@ -99,8 +99,15 @@ class SettingsDialog(QDialog):
         self._connection_tester = connection_tester
         self.tasks = TaskRunner(self._show_error, self)
         self.problems: dict[str, str] = {}
-        saved_prefs = preferences.load()
+        self._build_fields(settings, keys, preferences.load())
+        form = self._build_form(self._build_connection_test())
+        self._build_page(settings, form)
+        self._connect_fields()
+        self.revalidate()
 
+    def _build_fields(self, settings: Settings, keys: Any, saved_prefs: dict[str, Any],
+                      ) -> None:
+        """The inputs, showing the saved preference, else the setting in effect."""
         def text_field(name: str, current: str | None, placeholder: str) -> QLineEdit:
             edit = QLineEdit(str(saved_prefs.get(name, current or "")))
             edit.setPlaceholderText(placeholder)
@@ -135,11 +142,13 @@ class SettingsDialog(QDialog):
         self.live_box.setChecked(bool(saved_prefs.get("allow_live_mode",
                                                       settings.allow_live_mode)))
 
+    def _build_connection_test(self) -> QWidget:
+        """Test connection and the line that says which account and mode the key reaches."""
         self.test_button = QPushButton("Test connection")
         self.test_button.setObjectName("testConnectionButton")
         self.test_button.setToolTip("Ask Stripe (or the sandbox) which account and mode this "
                                     "key reaches; nothing is saved")
-        self.test_button.setEnabled(connection_tester is not None)
+        self.test_button.setEnabled(self._connection_tester is not None)
         self.test_result = QLabel("")
         self.test_result.setObjectName("connectionResult")
         self.test_result.setWordWrap(True)
@@ -151,7 +160,10 @@ class SettingsDialog(QDialog):
         test_layout.addWidget(self.test_button)
         test_layout.addWidget(self.test_result, 1)
         self.test_button.clicked.connect(self._on_test)
+        return test_row
 
+    def _build_form(self, test_row: QWidget) -> QFormLayout:
+        """The inputs in labelled rows, each with its problem shown under it."""
         self.problem_labels: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -177,14 +189,17 @@ class SettingsDialog(QDialog):
             column.addWidget(widget)
             column.addWidget(problem)
             form.addRow(label, holder)
+        return form
 
+    def _build_page(self, settings: Settings, form: QFormLayout) -> None:
+        """The form between the key-storage notice and the restart note, error and buttons."""
         self.notice = QLabel(self._key_notice())
         self.notice.setObjectName("keyNotice")
         self.notice.setWordWrap(True)
         notice_frame = QFrame()
         notice_frame.setObjectName("noticeBanner")
         QVBoxLayout(notice_frame).addWidget(self.notice)
-        notice_frame.setVisible(not keys.persistent)
+        notice_frame.setVisible(not self._keys.persistent)
         restart = QLabel("Database, Stripe key and API base changes apply the next time "
                          "uhadmin starts. Current mode: " + settings.mode.upper() + ".")
         restart.setObjectName("formIntro")
@@ -200,12 +215,13 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(notice_frame)
         layout.addLayout(form)
-        if keys.persistent:
-            layout.addWidget(QLabel(f"Secrets are {keys.notice}."))
+        if self._keys.persistent:
+            layout.addWidget(QLabel(f"Secrets are {self._keys.notice}."))
         layout.addWidget(restart)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
 
+    def _connect_fields(self) -> None:
         for name, signal in (("database_url", self.database_edit.textChanged),
                              ("stripe_api_base", self.api_base_edit.textChanged),
                              ("success_url", self.success_edit.textChanged),
@@ -217,7 +233,6 @@ class SettingsDialog(QDialog):
             signal.connect(lambda _value=None, n=name: self._field_changed(n))
         self.buttons.accepted.connect(self._on_save)
         self.buttons.rejected.connect(self.reject)
-        self.revalidate()
 
     def _key_notice(self) -> str:
         if self._keys.persistent:
