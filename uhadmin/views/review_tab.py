@@ -50,6 +50,19 @@ class ReviewTab(WorkspaceTab):
         self._actor = actor
         self._reason_dialog: ReasonDialog | None = None
 
+        self._build_table(listings, dashboard_base)
+        self._build_decision_controls()
+        self._build_layout()
+        self._connect_controls()
+        self.bridge = ChangeBridge(bus, self)
+        self.bridge.changed.connect(self._on_change)
+        # The runner re-enables a decision's controls when it ends; what they should be
+        # depends on whether a listing is still selected.
+        self.tasks.busy_changed.connect(lambda _key, busy: busy or self._selection_changed())
+        self._selection_changed()
+
+    def _build_table(self, listings: Any, dashboard_base: str | None) -> None:
+        """The queue, oldest first, beside the selected listing's details."""
         self.model = ListingTableModel(self)
         self.model.sort_key, self.model.descending = SortKey.CREATED, False
         self.table = QTableView()
@@ -70,6 +83,8 @@ class ReviewTab(WorkspaceTab):
         self.detail = ListingDetailPane(listings, dashboard_base=dashboard_base)
         self.empty_state = EmptyState(self.table)
 
+    def _build_decision_controls(self) -> None:
+        """Approve and Reject as keys (A, R), buttons and menu entries, and the count."""
         self.approve_action = QAction("&Approve", self)
         self.approve_action.setShortcut(QKeySequence("A"))
         self.approve_action.setToolTip("Approve the selected listing (A)")
@@ -86,6 +101,8 @@ class ReviewTab(WorkspaceTab):
         self.reject_button.setObjectName("rejectButton")
         self.queue_label = QLabel("")
         self.queue_label.setObjectName("countsLabel")
+
+    def _build_layout(self) -> None:
         hint = QLabel("Keyboard: ↑/↓ choose, A approve, R reject with a reason. "
                       "Works offline: only the database changes.")
         hint.setObjectName("reviewHint")
@@ -111,6 +128,7 @@ class ReviewTab(WorkspaceTab):
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
 
+    def _connect_controls(self) -> None:
         self._change_timer = QTimer(self)
         self._change_timer.setSingleShot(True)
         self._change_timer.setInterval(150)
@@ -122,12 +140,6 @@ class ReviewTab(WorkspaceTab):
         self.reject_button.clicked.connect(self.ask_reject)
         self.model.more_requested.connect(self._on_more_requested)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.bridge = ChangeBridge(bus, self)
-        self.bridge.changed.connect(self._on_change)
-        # The runner re-enables a decision's controls when it ends; what they should be
-        # depends on whether a listing is still selected.
-        self.tasks.busy_changed.connect(lambda _key, busy: busy or self._selection_changed())
-        self._selection_changed()
 
     # --- WorkspaceTab -----------------------------------------------------------------
 
