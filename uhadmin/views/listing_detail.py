@@ -179,6 +179,29 @@ class ListingDetailPane(QWidget):
         self.images.failed.connect(self._image_failed)
         self._image_url = ""
 
+        body = self._build_fields()
+        history_box = self._build_history()
+        # Fields scroll on their own; the history keeps its share of the height below them.
+        scroll = QScrollArea()
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("detailSplitter")
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(history_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([620, 130])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.splitter)
+        self.setMinimumWidth(320)
+        self.show_listing(None)
+
+    def _build_fields(self) -> QWidget:
+        """Image, title, problems and one labelled value per field of the listing."""
         body = QWidget()
         layout = QVBoxLayout(body)
         self.image = QLabel("No listing selected")
@@ -216,7 +239,10 @@ class ListingDetailPane(QWidget):
         self.description.setObjectName("detailDescription")
         form.addRow("Description:", self.description)
         layout.addStretch(1)
+        return body
 
+    def _build_history(self) -> QWidget:
+        """The listing's audit history, newest first, with links to its Stripe calls."""
         history_box = QWidget()
         history_layout = QVBoxLayout(history_box)
         history_layout.setContentsMargins(0, 4, 0, 0)
@@ -232,25 +258,7 @@ class ListingDetailPane(QWidget):
         self.history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.history.header().setStretchLastSection(True)
         history_layout.addWidget(self.history, 1)
-
-        # Fields scroll on their own; the history keeps its share of the height below them.
-        scroll = QScrollArea()
-        scroll.setWidget(body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("detailSplitter")
-        self.splitter.addWidget(scroll)
-        self.splitter.addWidget(history_box)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([620, 130])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.splitter)
-        self.setMinimumWidth(320)
-        self.show_listing(None)
+        return history_box
 
     # --- showing --------------------------------------------------------------------------
 
