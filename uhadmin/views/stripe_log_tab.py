@@ -49,7 +49,23 @@ class StripeLogTab(WorkspaceTab):
         self.model = StripeLogTableModel(self._request_older, self)
         self.selected: StripeLogEntry | None = None
 
-        # --- filters ---
+        bar = self._build_filters()
+        self._build_table()
+        detail_box = self._build_detail()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(detail_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.filter_problem)
+        layout.addWidget(self.splitter, 1)
+        self._poll = QTimer(self, interval=POLL_MS)
+        self._poll.timeout.connect(lambda: self.tasks.start("poll", self.load_newer()))
+
+    def _build_filters(self) -> QHBoxLayout:
+        """The filter bar; typing applies after a pause, a choice or tick at once."""
         self.listing_filter = self._id_box("Listing id", "stripeLogListing")
         self.attempt_filter = self._id_box("Attempt id", "stripeLogAttempt")
         self.status_filter = QComboBox(objectName="stripeLogStatus")
@@ -77,8 +93,9 @@ class StripeLogTab(WorkspaceTab):
         for combo in (self.status_filter, self.method_filter):
             combo.currentIndexChanged.connect(lambda _index: self.apply_filters())
         self.errors_only.toggled.connect(lambda _on: self.apply_filters())
+        return bar
 
-        # --- table ---
+    def _build_table(self) -> None:
         self.table = QTableView(objectName="stripeLogTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -90,7 +107,8 @@ class StripeLogTab(WorkspaceTab):
             self.table.setColumnWidth(number, column.width)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
-        # --- detail ---
+    def _build_detail(self) -> QWidget:
+        """The selected call's request and response, and buttons to copy it as code."""
         self.detail = QPlainTextEdit(objectName="stripeLogDetail", readOnly=True)
         self.detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.detail.setPlaceholderText("Select a call to see its request and response.")
@@ -108,18 +126,7 @@ class StripeLogTab(WorkspaceTab):
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addLayout(copy_row)
         detail_layout.addWidget(self.detail, 1)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(detail_box)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.filter_problem)
-        layout.addWidget(self.splitter, 1)
-        self._poll = QTimer(self, interval=POLL_MS)
-        self._poll.timeout.connect(lambda: self.tasks.start("poll", self.load_newer()))
+        return detail_box
 
     @staticmethod
     def _id_box(placeholder: str, name: str) -> QLineEdit:
