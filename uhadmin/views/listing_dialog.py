@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -25,28 +23,18 @@ from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingChanges, ListingStatus, NewListing
 from uhadmin.errors import ConflictError, FieldProblem, UhadminError, ValidationError
-from uhadmin.money import format_plain, is_known_currency, parse_money
-from uhadmin.validation import validate_new_listing
+from uhadmin.money import format_plain, is_known_currency
+from uhadmin.views.listing_form import (
+    CATEGORIES,
+    CONDITIONS,
+    CURRENCIES,
+    FIELD_ROWS,
+    edit_changes,
+    read_form,
+    row_name,
+)
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.tasks import TaskRunner
-
-CURRENCIES = ("usd", "eur", "gbp", "cad", "aud", "jpy")
-CATEGORIES = ("Textbooks", "Electronics", "Furniture", "Bikes", "Clothing", "Tickets",
-              "Kitchen", "Sports", "Other")
-CONDITIONS = ("New", "Like new", "Good", "Fair", "For parts")
-
-# Validation field name -> the form row that shows its problem.
-_FIELD_ROWS = ("title", "price", "currency", "description", "images", "seller_contact",
-               "category", "condition")
-
-
-# ListingChanges' name for the fields whose problems carry another name.
-_CHANGE_FIELD_OF_PROBLEM = {"price": "price_minor", "images": "image_urls"}
-
-
-def _row_name(field: str) -> str:
-    """The form row of a problem's field: "images[1]" belongs to the "images" row."""
-    return re.split(r"[\[.]", field, maxsplit=1)[0]
 
 
 class ListingDialog(QDialog):
@@ -92,7 +80,7 @@ class ListingDialog(QDialog):
             self.currency_box.setCurrentText(default_currency.upper())
         # A blank new form shows no red: a field's problem appears once it was touched
         # (or on a save attempt); Save stays disabled either way.
-        self.touched: set[str] = set(_FIELD_ROWS) if listing is not None else set()
+        self.touched: set[str] = set(FIELD_ROWS) if listing is not None else set()
         self._connect_fields()
         self.revalidate()
 
@@ -127,7 +115,7 @@ class ListingDialog(QDialog):
         self.condition_box.addItems(["", *CONDITIONS])
 
         self.problem_labels: dict[str, QLabel] = {}
-        for name in _FIELD_ROWS:
+        for name in FIELD_ROWS:
             label = QLabel("")
             label.setObjectName(f"problem_{name}")
             label.setProperty("problem", True)
@@ -253,58 +241,26 @@ class ListingDialog(QDialog):
     def _currency(self) -> str:
         return self.currency_box.currentText().strip().lower()
 
-    def _image_urls(self) -> tuple[str, ...]:
-        return tuple(line.strip() for line in self.images_edit.toPlainText().splitlines()
-                     if line.strip())
-
     def _form_values(self) -> tuple[NewListing, list[FieldProblem]]:
         """What the form says, as a NewListing, with every rule it breaks."""
-        problems: list[FieldProblem] = []
-        currency = self._currency()
-        price_minor = 0
-        try:
-            price_minor = parse_money(self.price_edit.text(), currency)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        new = NewListing(
-            title=self.title_edit.text().strip(),
-            price_minor=price_minor,
-            currency=currency,
-            description=self.description_edit.toPlainText().strip(),
-            image_urls=self._image_urls(),
-            seller_contact=self.seller_edit.text().strip(),
-            category=self.category_box.currentText().strip(),
-            condition=self.condition_box.currentText().strip(),
-        )
-        try:
-            validate_new_listing(new)
-        except ValidationError as exc:
-            price_known = any(p.field in ("price", "currency") for p in problems)
-            problems.extend(p for p in exc.problems
-                            if not (price_known and p.field in ("price", "currency")))
-        return new, problems
+        return read_form(
+            title=self.title_edit.text(), price=self.price_edit.text(),
+            currency=self._currency(), description=self.description_edit.toPlainText(),
+            images=self.images_edit.toPlainText(), seller_contact=self.seller_edit.text(),
+            category=self.category_box.currentText(),
+            condition=self.condition_box.currentText())
 
     def changes(self) -> ListingChanges:
         """The edit as a partial change: only the fields that differ from the base listing."""
-        new, _ = self._form_values()
         assert self.base is not None
-        # A field stored badly is written again even when it reads the same (text stored as
-        # bytes, say): saving the form is how a person fixes it.
-        stored_badly = {_CHANGE_FIELD_OF_PROBLEM.get(row, row)
-                        for row in map(_row_name, (p.field for p in self.base.problems))}
-        diff = {}
-        for spec in dataclass_fields(ListingChanges):
-            value = getattr(new, spec.name)
-            if value != getattr(self.base, spec.name) or spec.name in stored_badly:
-                diff[spec.name] = value
-        return ListingChanges(**diff)
+        return edit_changes(self.base, self._form_values()[0])
 
     def revalidate(self) -> None:
         """Show each rule the form breaks next to its field; enable Save only when none."""
         _, problems = self._form_values()
         self.problems = {}
         for problem in problems:
-            self.problems.setdefault(_row_name(problem.field), problem.rule)
+            self.problems.setdefault(row_name(problem.field), problem.rule)
         self._show_problems()
         has_changes = self.base is None or self.changes() != ListingChanges()
         self.save_button.setEnabled(not self.problems and has_changes
@@ -342,7 +298,7 @@ class ListingDialog(QDialog):
         self.error_label.hide()
         new, problems = self._form_values()
         if problems:
-            self.touched.update(_FIELD_ROWS)
+            self.touched.update(FIELD_ROWS)
             self.revalidate()
             return None
         try:
@@ -353,7 +309,7 @@ class ListingDialog(QDialog):
                     self.base.id, self.changes(), expected_version=self.base.version,
                     actor=self._actor, initiator=self)
         except ValidationError as exc:
-            self.problems = {_row_name(p.field): p.rule for p in exc.problems}
+            self.problems = {row_name(p.field): p.rule for p in exc.problems}
             self.touched.update(self.problems)
             self._show_problems()
             return None

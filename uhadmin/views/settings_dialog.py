@@ -33,7 +33,7 @@ from uhadmin.config import (
     key_mode,
 )
 from uhadmin.errors import ConfigError, UhadminError
-from uhadmin.views.listing_dialog import CURRENCIES
+from uhadmin.views.listing_form import CURRENCIES
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.tasks import TaskRunner
 
