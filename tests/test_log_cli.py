@@ -33,6 +33,7 @@ def uhadmin(tmp_path: Path, stripe_sandbox):
     return run
 
 
+@pytest.mark.slow
 def test_log_json_lists_the_sync_calls_newest_first_and_show_copies_them(uhadmin) -> None:
     first = json.loads(uhadmin("listings", "add", "--title", "Bike", "--price", "80",
                                "--status", "approved", "--json"))

@@ -421,6 +421,7 @@ def browse_and_pay(url: str, card: str, shots: Path) -> dict:
             browser.close()
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.parametrize(("card", "result", "outcome"), [
     ("4242 4242 4242 4242", "Payment received", Outcome.PAID),

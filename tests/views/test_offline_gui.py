@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 from sqlalchemy import create_engine, text
@@ -117,6 +118,7 @@ def test_catalog_drops_mid_review_banner_then_back(qtbot, qt_loop, run, app_sett
     run(scenario())
 
 
+@pytest.mark.slow
 def test_start_without_the_catalog_offers_the_copy(qtbot, qt_loop, run, app_settings,
                                                     key_store, preferences, qsettings,
                                                     private_cluster, tmp_path: Path):

@@ -8,6 +8,7 @@ import dataclasses
 from datetime import UTC, datetime
 from importlib import metadata
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -55,6 +56,7 @@ def statuses(tab) -> set[ListingStatus]:
 
 # --- 1. acted-on rows follow the filter; counts stay true -------------------------------
 
+@pytest.mark.slow
 def test_approved_rows_leave_the_pending_filter_at_once_and_counts_follow(
         qtbot, make_window, sqlite_database, run, settle_window):
     seed(sqlite_database, PAGE_SIZE + 50, "pending_review")
@@ -357,6 +359,7 @@ def test_first_run_guidance_in_the_empty_catalog_and_queue(qtbot, make_window):
     assert window.review_tab.empty_state.heading.text() == "Nothing to review"
 
 
+@pytest.mark.slow
 def test_about_names_the_installed_version_and_opens_the_manual(qtbot, make_window):
     window = make_window()
     help_menu = window.help_menu
@@ -373,6 +376,7 @@ def test_about_names_the_installed_version_and_opens_the_manual(qtbot, make_wind
     assert not manual.isVisible()
 
 
+@pytest.mark.slow
 def test_icons_follow_the_light_and_the_dark_palette(make_window):
     window = make_window()
     assert not window.windowIcon().isNull()
