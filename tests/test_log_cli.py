@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test runs a real sync against the sandbox, then `uhadmin log` processes: seconds each.
+pytestmark = pytest.mark.slow
+
 CANARY_KEY = "sk_test_CANARYcliLogq8NeverPrintThis"
 
 
@@ -33,7 +36,6 @@ def uhadmin(tmp_path: Path, stripe_sandbox):
     return run
 
 
-@pytest.mark.slow
 def test_log_json_lists_the_sync_calls_newest_first_and_show_copies_them(uhadmin) -> None:
     first = json.loads(uhadmin("listings", "add", "--title", "Bike", "--price", "80",
                                "--status", "approved", "--json"))

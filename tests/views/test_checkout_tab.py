@@ -338,6 +338,7 @@ def visible_in_window(widget, window) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("width", "height"), [(1024, 640), (1280, 800)])
 def test_the_lab_fits_the_window(qtbot, lab, listings, change_bus, app_settings, key_store,
                                  preferences, qsettings, run, stripe_sandbox, width, height):

@@ -22,6 +22,9 @@ from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.shortcuts_dialog import ShortcutsDialog
 from uhadmin.views.theme import Theme
 
+# Each test builds the whole main window on real services (build_gui): seconds each.
+pytestmark = pytest.mark.slow
+
 CTRL = Qt.KeyboardModifier.ControlModifier
 
 
@@ -56,7 +59,6 @@ def statuses(tab) -> set[ListingStatus]:
 
 # --- 1. acted-on rows follow the filter; counts stay true -------------------------------
 
-@pytest.mark.slow
 def test_approved_rows_leave_the_pending_filter_at_once_and_counts_follow(
         qtbot, make_window, sqlite_database, run, settle_window):
     seed(sqlite_database, PAGE_SIZE + 50, "pending_review")
@@ -359,7 +361,6 @@ def test_first_run_guidance_in_the_empty_catalog_and_queue(qtbot, make_window):
     assert window.review_tab.empty_state.heading.text() == "Nothing to review"
 
 
-@pytest.mark.slow
 def test_about_names_the_installed_version_and_opens_the_manual(qtbot, make_window):
     window = make_window()
     help_menu = window.help_menu
@@ -376,7 +377,6 @@ def test_about_names_the_installed_version_and_opens_the_manual(qtbot, make_wind
     assert not manual.isVisible()
 
 
-@pytest.mark.slow
 def test_icons_follow_the_light_and_the_dark_palette(make_window):
     window = make_window()
     assert not window.windowIcon().isNull()
