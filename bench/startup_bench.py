@@ -93,7 +93,13 @@ def main() -> None:
             XDG_DATA_HOME=f"{temp}/data",
             XDG_CONFIG_HOME=f"{temp}/config",
             UHADMIN_DATABASE_URL=f"sqlite:///{temp}/catalog.sqlite3",
+            # Bytecode caches for both sides, as any install has them: with
+            # PYTHONDONTWRITEBYTECODE (set on some machines, this one included) uhadmin's
+            # own modules were compiled from source on every run while the baselines'
+            # came precompiled by pip. The warm-up runs fill this private cache.
+            PYTHONPYCACHEPREFIX=f"{temp}/pycache",
         )
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         seed(env)
         uhadmin = uhadmin_command()
         python = sys.executable

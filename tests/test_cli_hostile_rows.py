@@ -7,7 +7,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 from hostile_rows import expected, insert_hostile_rows
+
+# Each test starts a dozen CLI processes (seconds each on a loaded 2-core machine): the
+# full suite and CI run them, the `-m "not slow"` loop does not.
+pytestmark = pytest.mark.slow
 
 SHOWN = {"good", "currency-xyz", "images-object", "price-above-max", "images-not-json",
          "price-text", "title-blob"}

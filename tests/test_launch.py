@@ -87,6 +87,7 @@ HIDE_AND_RUN = textwrap.dedent("""\
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     os.geteuid() != 0 or not Path("/usr/lib/x86_64-linux-gnu").is_dir(),
     reason="hiding a system library needs root (as CI runs) on Debian x86-64",

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test runs a real sync against the sandbox, then `uhadmin log` processes: seconds each.
+pytestmark = pytest.mark.slow
+
 CANARY_KEY = "sk_test_CANARYcliLogq8NeverPrintThis"
 
 

@@ -26,6 +26,7 @@ def ok(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_review_offline_from_the_shell_and_merge_back(private_cluster) -> None:
     url = private_cluster.url
     for title in ("Lamp", "Desk"):

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from uhadmin.cli import main
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
 
 
 def run(*args: str) -> tuple[int, str, str]:

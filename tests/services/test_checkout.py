@@ -151,6 +151,7 @@ async def test_every_attempt_is_a_new_session(checkout_lab):
     assert lab.sandbox.stats.count(*SESSIONS_CREATE) == 2
 
 
+@pytest.mark.slow
 async def test_a_double_click_makes_one_session(checkout_lab):
     lab = checkout_lab
     lamp = await lab.approved_listing()

@@ -150,6 +150,7 @@ def finish(process: subprocess.Popen, timeout: float = 30) -> int:
             process.wait()
 
 
+@pytest.mark.slow
 def test_wait_sees_an_expiry_from_a_second_terminal(approved_listing):
     process = start_cli("checkout", "create", "--listing", str(approved_listing),
                         "--no-open", "--wait")
@@ -164,6 +165,7 @@ def test_wait_sees_an_expiry_from_a_second_terminal(approved_listing):
     assert (outcome["outcome"], outcome["interrupted"]) == ("expired", False)
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_wait_cleanly_and_leaves_the_attempt_open(approved_listing):
     process = start_cli("checkout", "create", "--listing", str(approved_listing),
                         "--no-open", "--wait")
@@ -181,6 +183,7 @@ def test_ctrl_c_ends_the_wait_cleanly_and_leaves_the_attempt_open(approved_listi
     assert json.loads(out)["status"] == "open"  # the session is left as it was
 
 
+@pytest.mark.slow
 def test_serve_hosts_pages_for_sessions_made_by_separate_commands(approved_listing):
     serve = start_cli("checkout", "serve", "--port", "0", "--json")
     try:

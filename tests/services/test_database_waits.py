@@ -37,6 +37,7 @@ def pg_database(postgres_database_url):
     db.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_write_behind_a_row_lock_gives_up_naming_the_listing(pg_database):
     service = ListingService(pg_database, ChangeBus())
@@ -82,6 +83,7 @@ async def test_a_statement_over_the_time_limit_stops_with_one_line(postgres_data
         db.close()
 
 
+@pytest.mark.slow
 async def test_a_schema_from_a_newer_uhadmin_is_one_line_and_changes_nothing(database):
     service = ListingService(database, ChangeBus())
     await service.create(NewListing(title="Lamp", price_minor=900, currency="usd"),

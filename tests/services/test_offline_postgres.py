@@ -23,7 +23,8 @@ from uhadmin.services.offline.failover import FailoverListings
 from uhadmin.services.offline.service import OfflineService, open_replica
 
 pytest_plugins = ["private_postgres"]
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+# Each test starts its own PostgreSQL cluster (initdb) to take it away: seconds each.
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow]
 
 
 async def catalog_with(url: str, titles: list[str]) -> tuple[Database, ListingService, list]:

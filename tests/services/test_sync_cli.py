@@ -125,6 +125,7 @@ def test_bootstrap_picks_stripe_by_settings(tmp_path) -> None:
     assert offline.sandbox is None  # stopped on close
 
 
+@pytest.mark.slow
 def test_rows_that_need_fixing_are_never_sent_and_fail_the_sync_by_name(
         database, stripe_sandbox) -> None:
     import os

@@ -15,6 +15,7 @@ from uhadmin.domain import NewListing
 from uhadmin.views.main_window import MainWindow
 
 
+@pytest.mark.slow
 def test_build_gui_wires_real_services(qapp, qt_loop, run, app_settings, key_store,
                                        preferences, qsettings, tmp_path: Path, make_listing):
     make_listing("Mini fridge", 7000)

@@ -338,6 +338,7 @@ def visible_in_window(widget, window) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("width", "height"), [(1024, 640), (1280, 800)])
 def test_the_lab_fits_the_window(qtbot, lab, listings, change_bus, app_settings, key_store,
                                  preferences, qsettings, run, stripe_sandbox, width, height):
@@ -421,6 +422,7 @@ def browse_and_pay(url: str, card: str, shots: Path) -> dict:
             browser.close()
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.parametrize(("card", "result", "outcome"), [
     ("4242 4242 4242 4242", "Payment received", Outcome.PAID),

@@ -96,6 +96,7 @@ def test_needs_fixing_filter_detail_and_edit_fix(qtbot, hostile, change_bus, run
     assert tab.model.total == len(bad) - 1
 
 
+@pytest.mark.slow
 def test_edit_dialog_opens_on_every_bad_row(qtbot, hostile, run):
     service, ids, bad = hostile
     for listing_id in sorted(bad):

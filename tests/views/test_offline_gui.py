@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 from sqlalchemy import create_engine, text
@@ -61,6 +62,7 @@ async def idle(window: MainWindow, *more) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_catalog_drops_mid_review_banner_then_back(qtbot, qt_loop, run, app_settings,
                                                      key_store, preferences, qsettings,
                                                      private_cluster, tmp_path: Path):
@@ -117,6 +119,7 @@ def test_catalog_drops_mid_review_banner_then_back(qtbot, qt_loop, run, app_sett
     run(scenario())
 
 
+@pytest.mark.slow
 def test_start_without_the_catalog_offers_the_copy(qtbot, qt_loop, run, app_settings,
                                                     key_store, preferences, qsettings,
                                                     private_cluster, tmp_path: Path):
@@ -165,6 +168,7 @@ def test_start_without_the_catalog_offers_the_copy(qtbot, qt_loop, run, app_sett
     run(scenario())
 
 
+@pytest.mark.slow
 def test_start_without_any_copy_offers_retry_and_settings(qtbot, qt_loop, run, app_settings,
                                                            key_store, preferences, qsettings,
                                                            tmp_path: Path):

@@ -8,6 +8,7 @@ import dataclasses
 from datetime import UTC, datetime
 from importlib import metadata
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -20,6 +21,9 @@ from uhadmin.views.listings_tab import PAGE_SIZE
 from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.shortcuts_dialog import ShortcutsDialog
 from uhadmin.views.theme import Theme
+
+# Each test builds the whole main window on real services (build_gui): seconds each.
+pytestmark = pytest.mark.slow
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 

@@ -67,6 +67,7 @@ def test_the_table_pages_as_it_scrolls_never_loading_everything(qtbot, qtmodelte
     assert tab.model.entry_at(0).id == PAGE_SIZE * 2 + 51
 
 
+@pytest.mark.slow
 def test_filters_typed_and_clicked_narrow_the_table(qtbot, run, stripe_log) -> None:
     fill(run, stripe_log, 30)
     tab = make_tab(qtbot, stripe_log)

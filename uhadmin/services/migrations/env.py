@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from uhadmin.services.tables import Base
+from uhadmin.services.tables import Base, declare_one_pending_change_index
 
 config = context.config
+declare_one_pending_change_index()  # the whole schema, for comparing with the database
 target_metadata = Base.metadata
 
 
