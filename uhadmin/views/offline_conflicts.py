@@ -122,7 +122,8 @@ class ConflictView(QDialog):
 
     def _clear_grid(self) -> None:
         while self.grid.count():
-            widget = self.grid.takeAt(0).widget()
+            item = self.grid.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self.editors.clear()
