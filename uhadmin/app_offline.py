@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtWidgets import QMainWindow
 
@@ -25,6 +25,14 @@ log = logging.getLogger("uhadmin.app")
 
 # The first background refresh waits this long, so it never competes with the first page.
 FIRST_REFRESH_DELAY_S = 5.0
+
+T = TypeVar("T")
+
+
+def _settle(future: asyncio.Future[T], value: T) -> None:
+    """Give `future` its result, unless an earlier signal already did."""
+    if not future.done():
+        future.set_result(value)
 
 
 @dataclass
@@ -117,7 +125,7 @@ async def choose_without_catalog(window: Any, settings: Settings, error: Excepti
         copy.close()
     dialog = CatalogUnreachableDialog(str(error), status, parent=window)
     chosen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    dialog.chosen.connect(lambda choice: chosen.done() or chosen.set_result(choice))
+    dialog.chosen.connect(lambda choice: _settle(chosen, choice))
     window.offline_choice = dialog  # tests and screenshots find it here
     dialog.open()
     try:
@@ -148,7 +156,7 @@ async def start_without_catalog(parts: Any, listings: Any, bus: Any, error: Exce
     if choice == "settings":
         dialog = window.open_settings()
         closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        dialog.finished.connect(lambda _result: closed.done() or closed.set_result(None))
+        dialog.finished.connect(lambda _result: _settle(closed, None))
         await closed
         return False  # then the same three choices again
     parts.offline = wire_offline(window, parts.settings, None, on_services=catalog_back)

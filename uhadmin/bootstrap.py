@@ -6,7 +6,7 @@ import ipaddress
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from uhadmin.config import Settings
@@ -234,7 +234,7 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
     from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
 
     # "auto": Stripe's limits when the calls go to Stripe, none elsewhere.
-    rate_limit = settings.stripe_rate_limit or "auto"
+    rate_limit: float | Literal["auto"] = settings.stripe_rate_limit or "auto"
     if settings.stripe_key is not None:
         return StripeGateway(GatewayConfig(api_key=settings.stripe_key, rate_limit=rate_limit,
                                            api_base=settings.stripe_api_base)), None

@@ -43,3 +43,24 @@ async def test_deliveries_are_logged_with_what_they_changed(checkout_lab, sqlite
         duplicate, processed]
     excerpt = (await log.entry(processed.id)).response_excerpt
     assert '"evt_log_1"' in excerpt and SECRET not in excerpt and SECRET not in str(entries)
+
+
+async def test_a_delivery_whose_data_is_not_an_object_is_still_logged(checkout_lab,
+                                                                       sqlite_database):
+    # A forged body may put anything under "data"; the log still shows the refused delivery.
+    log = StripeLogService(sqlite_database)
+    checkout_lab.receiver.on_webhook = log.record_payload
+    await checkout_lab.service.start_receiver()
+    checkout_lab.receiver.add_webhook_secret(SECRET)
+    shapes = {"evt_text": "not an object", "evt_list": [1, 2],
+              "evt_object_text": {"object": "text"}}
+    for event_id, data in shapes.items():
+        event = {"id": event_id, "object": "event", "type": "checkout.session.completed",
+                 "data": data}
+        forged = await post_event(checkout_lab.receiver, event, secret="whsec_" + "00" * 16)
+        assert forged.status_code == 400
+    await asyncio.sleep(0)
+    entries = await log.page(StripeLogFilter(kind="webhook"))
+    assert sorted(entry.event_id for entry in entries) == sorted(shapes)
+    assert all(not entry.signature_verified and entry.effect.startswith("refused:")
+               for entry in entries)

@@ -79,7 +79,7 @@ def outcome_json(attempt: CheckoutAttempt) -> dict[str, Any]:
 def card_text(attempt: CheckoutAttempt) -> str:
     if not attempt.card_last4:
         return ""
-    secure = {True: ", 3-D Secure", False: ", no 3-D Secure"}.get(attempt.three_d_secure, "")
+    secure = {True: ", 3-D Secure", False: ", no 3-D Secure", None: ""}[attempt.three_d_secure]
     return f"  card: {attempt.card_brand} ····{attempt.card_last4}{secure}"
 
 

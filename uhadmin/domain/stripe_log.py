@@ -260,9 +260,11 @@ def dict_of_params(params: tuple[tuple[str, str], ...] | list) -> dict[str, Any]
         node: Any = root
         for position, key in enumerate(keys):
             last = position == len(keys) - 1
-            following = None if last else keys[position + 1]
-            child: Any = value if last else ([] if following.isdigit() or following == ""
-                                             else {})
+            if last:
+                child: Any = value
+            else:  # "[0]" or "[]" next: a list; "[name]": a dict
+                following = keys[position + 1]
+                child = [] if following.isdigit() or following == "" else {}
             if isinstance(node, list):
                 index = len(node) if key == "" else int(key) if key.isdigit() else None
                 if index is None:

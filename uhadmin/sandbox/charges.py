@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +163,7 @@ class ChargeEndpoints:
     _page: Any
     _expand: Any
     _created_filter: Any
+    _renderer: Callable[[str, list[str], str], Callable[[dict[str, Any]], dict[str, Any]]]
 
     def _charge(self, charge_id: str, param: str = "id") -> dict[str, Any]:
         charge = self.store.get("charge", charge_id)

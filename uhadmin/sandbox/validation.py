@@ -42,7 +42,8 @@ def fields_of(params_type: type) -> tuple[dict[str, Any], frozenset[str]]:
             annotation = typing.ForwardRef(annotation)
         resolved[name] = typing._eval_type(  # type: ignore[attr-defined]
             annotation, namespace, namespace, **_EVAL_OPTIONS)
-    required = frozenset(params_type.__required_keys__) - _OPTION_KEYS
+    # A TypedDict class keeps its required keys in its own namespace (`type` has none).
+    required = frozenset(vars(params_type)["__required_keys__"]) - _OPTION_KEYS
     return resolved, required
 
 

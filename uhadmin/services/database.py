@@ -73,6 +73,14 @@ class SchemaTooNewError(UhadminError):
     """The database was migrated by a newer uhadmin; this one changes nothing in it."""
 
 
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection (sqlite3's, psycopg's) under a SQLAlchemy connection."""
+    driver = connection.connection.driver_connection
+    if driver is None:  # SQLAlchemy's pool has invalidated or closed it
+        raise DatabaseUnavailableError("the database connection was closed")
+    return driver
+
+
 def _unavailable(database: Database, exc: OperationalError) -> UhadminError:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate == _PG_LOCK_TIMEOUT:
@@ -156,6 +164,7 @@ class Database:
                 )
                 workers = 1
             else:
+                assert parsed.database is not None  # a None database is in-memory (above)
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(
                     parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

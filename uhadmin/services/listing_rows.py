@@ -101,6 +101,15 @@ def parse_time(value: object) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def stored_time(value: object, field: str) -> datetime:
+    """A moment uhadmin wrote itself into a NOT NULL DateTime column (an audit entry, a
+    checkout attempt, an offline operation), read back through SQLAlchemy's DateTime type."""
+    moment = parse_time(value)
+    if moment is None:
+        raise ValueError(f"{field}: the stored time {value!r} is not a date and time")
+    return moment
+
+
 def _enum(kind: Any, value: object, default: Any, field: str) -> tuple[Any, FieldProblem | None]:
     try:
         return kind(value), None

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from uhadmin.domain.listing import SyncState
 from uhadmin.domain.stripe_rule import stripe_needs_change
 from uhadmin.errors import ConflictError, NotFoundError
+from uhadmin.services.dml_result import inserted_id, rowcount
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 
 LISTINGS = ListingRow.__table__
@@ -108,7 +109,7 @@ def insert_listing(session: Session, values: Mapping[str, Any], *, actor: str, a
     needs = stripe_needs_change(row["status"], row["status"], published=bool(
         row.get("stripe_product_id") or row.get("pushed_fingerprint")))
     row["sync_state"] = (SyncState.PENDING if needs else SyncState.NOT_PUBLISHED).value
-    listing_id = session.execute(insert(LISTINGS).values(**row)).inserted_primary_key[0]
+    listing_id = inserted_id(session.execute(insert(LISTINGS).values(**row)))
     if needs:
         queue_push(session, {listing_id: 1}, now=when)
     audit(session, [AuditNote(listing_id, action, details)], actor=actor, at=when)
@@ -136,7 +137,7 @@ def write_listing(session: Session, before: Any, values: Mapping[str, Any], *, a
     # half-written (bulk changes rely on this to keep going).
     result = session.execute(update(LISTINGS).where(
         LISTINGS.c.id == before.id, LISTINGS.c.version == before.version).values(**row))
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise _conflict(session, before)
     if needs:
         queue_push(session, {before.id: new_version}, now=when)
@@ -149,7 +150,7 @@ def delete_listing(session: Session, before: Any, *, actor: str, details: Mappin
     """Delete a listing Stripe never saw, if nobody saved it in between; audited."""
     result = session.execute(delete(LISTINGS).where(
         LISTINGS.c.id == before.id, LISTINGS.c.version == before.version))
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise _conflict(session, before)
     audit(session, [AuditNote(before.id, "delete", details)], actor=actor, at=now)
 

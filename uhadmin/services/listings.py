@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import (
@@ -35,7 +35,7 @@ from uhadmin.errors import (
 )
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
-from uhadmin.services.listing_rows import LISTING_COLUMNS, parse_time, row_to_listing
+from uhadmin.services.listing_rows import LISTING_COLUMNS, row_to_listing, stored_time
 from uhadmin.services.listing_writes import (
     AuditNote,
     audit,
@@ -420,7 +420,7 @@ class ListingService:
         if query.limit < 0:
             raise ValidationError.single("limit", "must be 0 or more")
         limit = min(query.limit, MAX_PAGE_SIZE)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         filtered = False
         if query.statuses:
             conditions.append(LISTINGS.c.status.in_(sorted(s.value for s in query.statuses)))
@@ -489,7 +489,7 @@ class ListingService:
         )
         return [
             AuditEntry(id=row.id, entity=row.entity, entity_id=row.entity_id,
-                       action=row.action, actor=row.actor, at=parse_time(row.at),
+                       action=row.action, actor=row.actor, at=stored_time(row.at, "audit_log.at"),
                        details=dict(row.details or {}))
             for row in rows
         ]

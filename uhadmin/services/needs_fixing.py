@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from sqlalchemy import text
@@ -33,7 +34,7 @@ _TEXT_LIMITS = {
 }
 
 
-def _in(values: object) -> str:
+def _in(values: Iterable[str]) -> str:
     return ", ".join(f"'{value}'" for value in sorted(values))  # constants of ours, not input
 
 

@@ -20,10 +20,10 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import jinja2
@@ -34,6 +34,7 @@ from uhadmin.money import format_money
 from uhadmin.services.checkout import MalformedEventError, ReturnResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long a request waits for the event loop to record its result. Recording is a database
 # write plus, for the success page, one Stripe read; anything slower is reported as a problem
@@ -56,9 +57,9 @@ class ReceiverHandler(Protocol):
     """What the receiver calls on the event loop (CheckoutService implements it)."""
 
     def record_return(self, kind: str, *, session_id: str | None, attempt_id: int | None,
-                      token: str | None) -> Awaitable[ReturnResult]: ...
+                      token: str | None) -> Coroutine[Any, Any, ReturnResult]: ...
 
-    def record_webhook_event(self, event: Mapping[str, Any]) -> Awaitable[str]: ...
+    def record_webhook_event(self, event: Mapping[str, Any]) -> Coroutine[Any, Any, str]: ...
 
     def page_delivered(self, attempt_id: int) -> None: ...
 
@@ -80,9 +81,14 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "uhadmin-receiver"
     sys_version = ""
 
+    @property
+    def _receiver(self) -> CheckoutReceiver:
+        assert isinstance(self.server, _HttpServer)  # the one server this handler serves
+        return self.server.receiver
+
     def setup(self) -> None:
-        self.timeout = self.server.receiver.read_timeout  # type: ignore[attr-defined]
-        super().setup()  # applies self.timeout to the socket
+        super().setup()
+        self.connection.settimeout(self._receiver.read_timeout)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def handle_one_request(self) -> None:
@@ -92,13 +98,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.receiver._serve(self, "GET")  # type: ignore[attr-defined]
+        self._receiver._serve(self, "GET")
 
     def do_POST(self) -> None:  # noqa: N802
-        self.server.receiver._serve(self, "POST")  # type: ignore[attr-defined]
+        self._receiver._serve(self, "POST")
 
     def do_OPTIONS(self) -> None:  # noqa: N802 - a CORS preflight: refused, no CORS headers
-        self.server.receiver._serve(self, "OPTIONS")  # type: ignore[attr-defined]
+        self._receiver._serve(self, "OPTIONS")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # The query string holds only session and attempt ids, never a secret.
@@ -119,6 +125,7 @@ class _HttpServer(ThreadingHTTPServer):
     # (closed connections linger in TIME_WAIT for a minute otherwise). On Linux and macOS it
     # still refuses a port another process is listening on, so a busy port stays an error.
     allow_reuse_address = True
+    receiver: CheckoutReceiver  # set right after the server is made
 
 
 class CheckoutReceiver:
@@ -176,7 +183,7 @@ class CheckoutReceiver:
             raise ConfigError(f"receiver: cannot listen on {self.host}:{self.port} "
                               f"({error.strerror}); set UHADMIN_RECEIVER_PORT to a free port "
                               "or 0 for any free port") from None
-        httpd.receiver = self  # type: ignore[attr-defined]
+        httpd.receiver = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(target=httpd.serve_forever,
@@ -372,13 +379,12 @@ class CheckoutReceiver:
         except ValueError as error:
             raise WebhookSignatureError(str(error)) from None
 
-    def _on_loop(self, coroutine: Awaitable[Any]) -> Any:
+    def _on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
         loop = self._loop
         if loop is None or loop.is_closed():
-            if asyncio.iscoroutine(coroutine):
-                coroutine.close()
+            coroutine.close()
             raise RuntimeError("the app's event loop is not running")
-        future = asyncio.run_coroutine_threadsafe(coroutine, loop)  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         return future.result(timeout=LOOP_TIMEOUT_S)
 
     def _message(self, request: _Handler, status: int, title: str, text: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +47,15 @@ from uhadmin.services.sync.planning import matches, stale_prices
 from uhadmin.services.tables import ListingRow
 
 LISTINGS = ListingRow.__table__
+
+
+class _Seen(TypedDict):
+    """What one comparison looked at: ReconcileReport's counting fields."""
+
+    products_seen: int
+    prices_seen: int
+    listings_seen: int
+    api_calls: int
 
 # Which fix a finding gets when the caller asks for its kind without naming a fix.
 DEFAULT_FIX = {
@@ -83,7 +92,7 @@ class ReconcileService:
         findings, counts, _ = await self._compare()
         return ReconcileReport(findings=tuple(findings), **counts)
 
-    async def _compare(self) -> tuple[list[ReconcileFinding], dict[str, int],
+    async def _compare(self) -> tuple[list[ReconcileFinding], _Seen,
                                       dict[str, RemoteProduct]]:
         calls_before = self.catalog.gateway.api_calls
         catalog_id = await self.sync.catalog_id()
@@ -93,7 +102,7 @@ class ReconcileService:
         rows = await self._db.run(lambda session: session.execute(
             select(*LISTING_COLUMNS).order_by(LISTINGS.c.id)).all())
         findings = self._findings(catalog_id, rows, products, prices)
-        counts = {"products_seen": len(products), "prices_seen": len(prices),
+        counts: _Seen = {"products_seen": len(products), "prices_seen": len(prices),
                   "listings_seen": len(rows),
                   "api_calls": self.catalog.gateway.api_calls - calls_before}
         return findings, counts, {product.id: product for product in products}
@@ -175,8 +184,9 @@ class ReconcileService:
                 findings.append(ReconcileFinding(
                     FindingKind.FIELD_DRIFT, row.id, remote.id,
                     f"{', '.join(drift)} differ", (Fix.PUSH_OURS, Fix.TAKE_STRIPES)))
-            price = prices.get(remote.default_price_id or "")
-            theirs = (price.unit_amount, price.currency) if price else None
+            default_price = prices.get(remote.default_price_id or "")
+            theirs = ((default_price.unit_amount, default_price.currency)
+                      if default_price else None)
             if theirs != (desired.unit_amount, desired.currency):
                 shown = f"{theirs[0]} {theirs[1]}" if theirs else "no default price"
                 fixes = (Fix.PUSH_OURS, Fix.TAKE_STRIPES) if theirs else (Fix.PUSH_OURS,)

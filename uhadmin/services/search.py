@@ -14,6 +14,7 @@ from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from uhadmin.services.database import driver_connection
 from uhadmin.services.tables import ListingRow
 
 LISTINGS = ListingRow.__table__
@@ -180,7 +181,7 @@ def _executemany_into_sqlite(session: Session, rows: Iterable[Mapping[str, Any]]
                    for process, value in zip(processors, (row[name] for name in columns),
                                              strict=True)]
 
-    cursor = session.connection().connection.driver_connection.cursor()
+    cursor = driver_connection(session.connection()).cursor()
     try:
         cursor.executemany(statement, converted())
     finally:
@@ -194,10 +195,10 @@ def _copy_into_postgres(session: Session, rows: Iterable[Mapping[str, Any]]) -> 
     if first is None:
         return 0
     columns = _listing_columns(first)
-    driver_connection = session.connection().connection.driver_connection
+    driver = driver_connection(session.connection())
     inserted = 0
     quoted = ", ".join(f'"{name}"' for name in columns)
-    with driver_connection.cursor() as cursor, cursor.copy(
+    with driver.cursor() as cursor, cursor.copy(
             f"COPY listings ({quoted}) FROM STDIN") as copy:
         for values in itertools.chain([first], iterator):
             # COPY's text format lets the server parse each value by its column type;

@@ -129,9 +129,12 @@ class StripeLogService:
         that cannot be written is logged and the delivery goes on."""
         try:
             event = _json_object(payload)
-            obj = (event.get("data") or {}).get("object") or {}
-            obj = obj if isinstance(obj, dict) else {}
-            metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            # A forged body may hold anything where Stripe puts objects.
+            data = event.get("data")
+            found = data.get("object") if isinstance(data, dict) else None
+            obj: dict[str, Any] = found if isinstance(found, dict) else {}
+            found = obj.get("metadata")
+            metadata: dict[str, Any] = found if isinstance(found, dict) else {}
             attempt = str(metadata.get("uhadmin_attempt_id") or "")
             listing = str(metadata.get("listing_id") or "")
             if verified and obj.get("object"):

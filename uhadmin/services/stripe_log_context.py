@@ -7,7 +7,7 @@ import functools
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypedDict, TypeVar, Unpack
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -27,6 +27,16 @@ class CallPurpose:
     request_ids: list[str] | None = None
 
 
+class _PurposeFields(TypedDict, total=False):
+    """CallPurpose's fields other than `served`, as keywords of `serving`."""
+
+    sync_run: str | None
+    listing_id: int | None
+    listing_revision: int | None
+    attempt_id: int | None
+    request_ids: list[str] | None
+
+
 _NOTHING = CallPurpose()
 _PURPOSE: contextvars.ContextVar[CallPurpose | None] = contextvars.ContextVar(
     "uhadmin_stripe_call_purpose", default=None)
@@ -37,13 +47,13 @@ def current_purpose() -> CallPurpose:
 
 
 @contextmanager
-def serving(served: str | None = None, **fields: object) -> Iterator[CallPurpose]:
+def serving(served: str | None = None,
+            **fields: Unpack[_PurposeFields]) -> Iterator[CallPurpose]:
     """Tag every Stripe request sent inside the block (tasks started in it included);
     fields not given keep the enclosing block's values."""
-    changes = dict(fields)
+    purpose = replace(current_purpose(), **fields)
     if served is not None:
-        changes["served"] = served
-    purpose = replace(current_purpose(), **changes)
+        purpose = replace(purpose, served=served)
     token = _PURPOSE.set(purpose)
     try:
         yield purpose

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -24,7 +26,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every mapping here is one declared Table (SQLAlchemy types `__table__` as the wider
+    # FromClause, which insert/update/delete refuse; its maintainers' advice is this line).
+    __table__: ClassVar[Table]
 
 
 class ListingRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.message
 import platform
 import re
 from importlib import metadata
@@ -51,8 +52,10 @@ def readme_markdown() -> str:
         meta = metadata.metadata("uhadmin")
     except metadata.PackageNotFoundError:
         return "The manual ships with the uhadmin package; this copy has none."
+    if not isinstance(meta, email.message.Message):  # what importlib.metadata returns
+        return "The manual ships with the uhadmin package; this copy has none."
     # Core metadata 2.1+ keeps it as the body; older egg-info as an indented header.
-    text = str(meta.get_payload() or "")  # type: ignore[attr-defined]
+    text = str(meta.get_payload() or "")
     if not text.strip():
         text = str(meta.get("Description") or "").replace("\n        ", "\n")
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QColor
 
 from uhadmin.domain import CheckoutAttempt, Listing, Outcome
@@ -75,14 +81,14 @@ def attempt_columns() -> list[Column[CheckoutAttempt]]:
 class CheckoutAttemptTableModel(RowTableModel[CheckoutAttempt]):
     """The lab's history: one row per Checkout Session, newest first."""
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(attempt_columns(), key=lambda attempt: attempt.id, parent=parent)
 
 
 class PickListingTableModel(RowTableModel[Listing]):
     """Published listings a session can sell."""
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__([
             Column("Title", lambda x: x.title, tooltip=lambda x: x.title, width=220),
             Column("Price", lambda x: format_money(x.price_minor, x.currency),
@@ -97,7 +103,7 @@ class CheckoutCartModel(QAbstractTableModel):
     HEADERS = ("Listing", "Unit price", "Qty", "Amount")
     QUANTITY_COLUMN = 2
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._lines: list[tuple[Listing, int]] = []
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from PySide6.QtCore import QObject, QSize, QStandardPaths, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QObject, QSize, QStandardPaths, Qt, QUrl, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtNetwork import (
     QNetworkAccessManager,
@@ -98,6 +98,7 @@ class ImageLoader(QObject):
         reply.deleteLater()
         if reply.error() != QNetworkReply.NetworkError.NoError:
             offline = self._offline_copy(url)
+            body: bytes | QByteArray
             if offline is None:
                 self.failed.emit(url, reply.errorString())
                 return

@@ -155,7 +155,9 @@ class ListingsTab(WorkspaceTab):
         layout.addWidget(self.counts_label)
 
         # --- actions (the window puts them in menus and the toolbar) ---
-        def action(text: str, tip: str, shortcut: QKeySequence | str | None = None) -> QAction:
+        def action(text: str, tip: str,
+                   shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                   ) -> QAction:
             act = QAction(text, self)
             act.setToolTip(tip)
             act.setStatusTip(tip)
@@ -225,7 +227,7 @@ class ListingsTab(WorkspaceTab):
         self.bridge.changed.connect(self._on_change)
         # The runner re-enables an action's controls when it ends; whether they should be
         # enabled depends on what is selected now.
-        self.tasks.busy_changed.connect(lambda _key, busy: busy or self._update_actions())
+        self.tasks.busy_changed.connect(lambda _key, busy: None if busy else self._update_actions())
         self._update_actions()
 
     def bulk_actions_list(self) -> list[QAction]:
@@ -431,10 +433,10 @@ class ListingsTab(WorkspaceTab):
         """Show every listing: empty search, all statuses, any sync state (one query)."""
         for widget in (self.search_edit, self.status_filter, self.sync_filter):
             with _blocked(widget):
-                if widget is self.search_edit:
-                    self.search_edit.clear()
-                else:
+                if isinstance(widget, QComboBox):
                     widget.setCurrentIndex(0)
+                else:
+                    widget.clear()
         self._search_now()
 
     @asyncSlot()

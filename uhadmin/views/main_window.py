@@ -9,6 +9,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QMainWindow,
     QMenu,
@@ -81,7 +82,7 @@ class MainWindow(QMainWindow):
         self.icon_names: list[tuple[QAction, str]] = []
         self.tab_menus: dict[WorkspaceTab, QMenu] = {}
         self.tab_toolbar_actions: dict[WorkspaceTab, list[QAction]] = {}
-        self._dialogs: list[QWidget] = []
+        self._dialogs: list[QDialog] = []
         self._started = False
         # Set by the composition root once Stripe can be reached (the settings dialog's
         # "Test connection"): see settings_dialog.ConnectionTester.
@@ -328,7 +329,7 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def _track(self, dialog: QWidget) -> None:
+    def _track(self, dialog: QDialog) -> None:
         self._dialogs.append(dialog)
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog)
                                 if dialog in self._dialogs else None)

@@ -97,6 +97,7 @@ def install_banner(window: QMainWindow) -> OfflineBanner:
     layout.setSpacing(0)
     banner = OfflineBanner(holder)
     layout.addWidget(banner)
-    layout.addWidget(central, 1)
+    if central is not None:
+        layout.addWidget(central, 1)
     window.setCentralWidget(holder)
     return banner

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QGridLayout,
@@ -122,7 +123,8 @@ class ConflictView(QDialog):
 
     def _clear_grid(self) -> None:
         while self.grid.count():
-            widget = self.grid.takeAt(0).widget()
+            item = self.grid.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self.editors.clear()
@@ -180,6 +182,6 @@ class ConflictView(QDialog):
     def _show_error(self, error: UhadminError) -> None:
         self.error.setText(friendly_text(error))
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.tasks.cancel_all()
         super().closeEvent(event)

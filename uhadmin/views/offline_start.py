@@ -22,7 +22,7 @@ class CatalogUnreachableDialog(QDialog):
         has_copy = copy is not None and copy.refreshed_at is not None
         intro = QLabel(f"uhadmin cannot reach the shared catalog:\n{error}")
         intro.setWordWrap(True)
-        if has_copy:
+        if copy is not None and copy.refreshed_at is not None:
             advice = (f"You can work offline from {copy_time(copy.refreshed_at)} "
                       f"({copy.listings:,} listings, {copy.pending} unsent changes): reviews "
                       "and edits are kept and sent when the catalog is back. Or retry, or "

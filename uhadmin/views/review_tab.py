@@ -58,7 +58,8 @@ class ReviewTab(WorkspaceTab):
         self.bridge.changed.connect(self._on_change)
         # The runner re-enables a decision's controls when it ends; what they should be
         # depends on whether a listing is still selected.
-        self.tasks.busy_changed.connect(lambda _key, busy: busy or self._selection_changed())
+        self.tasks.busy_changed.connect(
+            lambda _key, busy: None if busy else self._selection_changed())
         self._selection_changed()
 
     def _build_table(self, listings: Any, dashboard_base: str | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QSettings, Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -68,15 +68,20 @@ class StripeLogTab(WorkspaceTab):
         """The filter bar; typing applies after a pause, a choice or tick at once."""
         self.listing_filter = self._id_box("Listing id", "stripeLogListing")
         self.attempt_filter = self._id_box("Attempt id", "stripeLogAttempt")
-        self.status_filter = QComboBox(objectName="stripeLogStatus")
+        self.status_filter = QComboBox()
+        self.status_filter.setObjectName("stripeLogStatus")
         self.status_filter.addItems([ANY, *STATUS_CLASSES])
-        self.method_filter = QComboBox(objectName="stripeLogMethod")
+        self.method_filter = QComboBox()
+        self.method_filter.setObjectName("stripeLogMethod")
         self.method_filter.addItems([ANY, *METHODS])
-        self.errors_only = QCheckBox("Errors only", objectName="stripeLogErrors")
-        self.text_filter = QLineEdit(objectName="stripeLogText")
+        self.errors_only = QCheckBox("Errors only")
+        self.errors_only.setObjectName("stripeLogErrors")
+        self.text_filter = QLineEdit()
+        self.text_filter.setObjectName("stripeLogText")
         self.text_filter.setPlaceholderText("Search path, ids, codes, parameters…")
         self.text_filter.setClearButtonEnabled(True)
-        self.filter_problem = QLabel(objectName="stripeLogFilterProblem")
+        self.filter_problem = QLabel()
+        self.filter_problem.setObjectName("stripeLogFilterProblem")
         self.filter_problem.setStyleSheet("color: #c62828")
         self.filter_problem.hide()
         bar = QHBoxLayout()
@@ -96,7 +101,8 @@ class StripeLogTab(WorkspaceTab):
         return bar
 
     def _build_table(self) -> None:
-        self.table = QTableView(objectName="stripeLogTable")
+        self.table = QTableView()
+        self.table.setObjectName("stripeLogTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -109,14 +115,17 @@ class StripeLogTab(WorkspaceTab):
 
     def _build_detail(self) -> QWidget:
         """The selected call's request and response, and buttons to copy it as code."""
-        self.detail = QPlainTextEdit(objectName="stripeLogDetail", readOnly=True)
+        self.detail = QPlainTextEdit(readOnly=True)
+        self.detail.setObjectName("stripeLogDetail")
         self.detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.detail.setPlaceholderText("Select a call to see its request and response.")
         self.copy_buttons: dict[str, QPushButton] = {}
         copy_row = QHBoxLayout()
         for kind, title in (("curl", "Copy as curl"), ("node", "Copy as Node"),
                             ("python", "Copy as Python")):
-            button = QPushButton(title, objectName=f"stripeLogCopy_{kind}", enabled=False)
+            button = QPushButton(title)
+            button.setObjectName(f"stripeLogCopy_{kind}")
+            button.setEnabled(False)
             button.clicked.connect(lambda _checked=False, k=kind: self.copy_as(k))
             copy_row.addWidget(button)
             self.copy_buttons[kind] = button
@@ -130,7 +139,8 @@ class StripeLogTab(WorkspaceTab):
 
     @staticmethod
     def _id_box(placeholder: str, name: str) -> QLineEdit:
-        box = QLineEdit(objectName=name)
+        box = QLineEdit()
+        box.setObjectName(name)
         box.setPlaceholderText(placeholder)
         box.setMaximumWidth(90)
         return box
@@ -251,10 +261,10 @@ class StripeLogTab(WorkspaceTab):
         self.status_message.emit(f"Copied entry {self.selected.id} as {kind}")
         return text
 
-    def save_state(self, settings) -> None:  # type: ignore[no-untyped-def]
+    def save_state(self, settings: QSettings) -> None:
         settings.setValue(f"{self.state_key}/splitter", self.splitter.saveState())
 
-    def restore_state(self, settings) -> None:  # type: ignore[no-untyped-def]
+    def restore_state(self, settings: QSettings) -> None:
         state = settings.value(f"{self.state_key}/splitter")
         if state is not None:
             self.splitter.restoreState(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -58,7 +59,7 @@ class TaskRunner(QObject):
         for control in self._controls.get(key, ()):
             control.setEnabled(False)
         self.busy_changed.emit(key, True)
-        task.add_done_callback(lambda finished, k=key: self._finished(k, finished))
+        task.add_done_callback(functools.partial(self._finished, key))
         return task
 
     async def run(self, key: str, coroutine: Awaitable[T], *controls: Control) -> T | None:

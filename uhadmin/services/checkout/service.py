@@ -10,6 +10,7 @@ them go through the store's atomic transitions and the pure rules of domain.chec
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import secrets
@@ -335,7 +336,7 @@ class CheckoutService:
                 await self._refresh(gateway, attempt, initiator=initiator)  # record why
                 continue
             expired.append(await self.store.transition(
-                attempt.id, lambda a, info=info: apply_session(a, info), source="expire",
+                attempt.id, functools.partial(apply_session, info=info), source="expire",
                 initiator=initiator))
         return expired
 

@@ -9,6 +9,7 @@ nothing to do. Each written change is broadcast as Change("checkout", {attempt i
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -23,7 +24,7 @@ from uhadmin.domain.checkout_rules import audit_details, recorded_fields
 from uhadmin.errors import NotFoundError
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
-from uhadmin.services.listing_rows import parse_time
+from uhadmin.services.listing_rows import parse_time, stored_time
 from uhadmin.services.tables import AuditRow, CheckoutAttemptRow, WebhookEventRow
 
 Rule = Callable[[CheckoutAttempt], CheckoutAttempt]
@@ -41,7 +42,8 @@ def attempt_from_row(row: CheckoutAttemptRow) -> CheckoutAttempt:
     return CheckoutAttempt(
         id=row.id, attempt_key=row.attempt_key, session_id=row.session_id, url=row.url,
         lines=lines, amount_total=row.amount_total, currency=row.currency, tester=row.tester,
-        livemode=bool(row.livemode), created_at=parse_time(row.created_at),
+        livemode=bool(row.livemode),
+        created_at=stored_time(row.created_at, "checkout_attempts.created_at"),
         expires_at=parse_time(row.expires_at), status=row.status,
         payment_status=row.payment_status, outcome=Outcome(row.outcome),
         decline_code=row.decline_code or "", decline_message=row.decline_message or "",
@@ -124,13 +126,13 @@ class AttemptStore:
                                CheckoutAttemptRow.id.desc()).limit(limit)
         return await self._select(query)
 
-    async def open_of(self, tester: str) -> list[CheckoutAttempt]:
+    async def open_of(self, tester: str) -> builtins.list[CheckoutAttempt]:
         """`tester`'s attempts whose session is open."""
         return await self._select(select(CheckoutAttemptRow).where(
             CheckoutAttemptRow.tester == tester, CheckoutAttemptRow.status == "open",
             CheckoutAttemptRow.session_id.is_not(None)).order_by(CheckoutAttemptRow.id))
 
-    async def unfinished(self, tester: str | None) -> list[CheckoutAttempt]:
+    async def unfinished(self, tester: str | None) -> builtins.list[CheckoutAttempt]:
         """Attempts still open or declined (of `tester`, or everyone's)."""
         query = select(CheckoutAttemptRow).where(CheckoutAttemptRow.outcome.in_(
             [str(Outcome.OPEN), str(Outcome.DECLINED)]))
@@ -138,7 +140,7 @@ class AttemptStore:
             query = query.where(CheckoutAttemptRow.tester == tester)
         return await self._select(query.order_by(CheckoutAttemptRow.id))
 
-    async def _select(self, query: Any) -> list[CheckoutAttempt]:
+    async def _select(self, query: Any) -> builtins.list[CheckoutAttempt]:
         def run(session: Session) -> list[CheckoutAttempt]:
             return [attempt_from_row(row) for row in session.execute(query).scalars()]
 
@@ -152,10 +154,11 @@ class AttemptStore:
             CheckoutAttemptRow.attempt_key == key)).scalar_one_or_none()
         if existing is not None:  # resuming an attempt whose create never answered
             return attempt_from_row(existing)
-        items = [{"listing_id": line.listing_id, "quantity": line.quantity,
-                  "title": line.title, "price_id": line.price_id,
-                  "unit_amount": line.unit_amount, "currency": line.currency}
-                 for line in lines]
+        items: builtins.list[dict[str, Any]] = [
+            {"listing_id": line.listing_id, "quantity": line.quantity,
+             "title": line.title, "price_id": line.price_id,
+             "unit_amount": line.unit_amount, "currency": line.currency}
+            for line in lines]
         row = CheckoutAttemptRow(
             attempt_key=key, line_items=items, currency=items[0]["currency"],
             amount_total=sum(item["unit_amount"] * item["quantity"] for item in items),

@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from uhadmin.domain.checkout_rules import PaymentIntentInfo, apply_decline, apply_session
 from uhadmin.errors import UhadminError
 from uhadmin.services.checkout.store import AttemptStore, EventTarget, Rule
-from uhadmin.services.stripe_gateway.checkout import payment_intent_info, session_info
+from uhadmin.services.stripe_gateway.checkout import LabEvent, payment_intent_info, session_info
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _decline(obj: Mapping[str, Any],
     return target, lambda attempt: apply_decline(attempt, intent)
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[LabEvent, Handler] = {
     "checkout.session.completed": _session_handler(),
     "checkout.session.expired": _session_handler(),
     "checkout.session.async_payment_succeeded": _session_handler(),
@@ -65,6 +65,10 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.payment_failed": _decline,
 }
 HANDLED_EVENTS = tuple(HANDLERS)
+
+
+def _handled(event_type: str) -> TypeGuard[LabEvent]:
+    return event_type in HANDLERS
 
 
 async def record_webhook_event(store: AttemptStore, event: Mapping[str, Any], *,
@@ -78,7 +82,7 @@ async def record_webhook_event(store: AttemptStore, event: Mapping[str, Any], *,
     if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
         raise MalformedEventError("an event needs a string id and type")
     target = rule = None
-    handler = HANDLERS.get(event_type)
+    handler = HANDLERS[event_type] if _handled(event_type) else None
     if handler is not None:
         data = event.get("data")
         obj = data.get("object") if isinstance(data, Mapping) else None

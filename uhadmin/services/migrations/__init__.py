@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from uhadmin.services.database import driver_connection
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 # Any constant: PostgreSQL holds this advisory lock while one process upgrades, so two
@@ -50,7 +52,7 @@ def upgrade_to_head(connection: Connection) -> None:
         # Table rebuilds (batch migrations) drop and recreate tables; with foreign keys on,
         # that would cascade-delete rows pointing at them. The pragma is a no-op inside a
         # transaction, so it is switched on the driver connection before any BEGIN.
-        connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        driver_connection(connection).execute("PRAGMA foreign_keys = OFF")
     try:
         with connection.begin():
             if connection.dialect.name == "postgresql":
@@ -58,4 +60,4 @@ def upgrade_to_head(connection: Connection) -> None:
             command.upgrade(alembic_config(connection), "head")
     finally:
         if sqlite:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+            driver_connection(connection).execute("PRAGMA foreign_keys = ON")

@@ -34,7 +34,10 @@ def run_migrations_online() -> None:
     # Developer path (`alembic -x` style tools): open our own engine from the URL.
     from uhadmin.services.database import Database
 
-    database = Database(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("alembic: set sqlalchemy.url (the database to migrate)")
+    database = Database(url)
     try:
         with database._write_engine.connect() as own_connection, own_connection.begin():
             _run(own_connection)

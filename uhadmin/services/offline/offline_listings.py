@@ -107,7 +107,7 @@ class OfflineListings:
         await self.replica.add_operation(
             listing_id=listing_id, kind=OperationKind.STATUS, base_version=current.version,
             base=snapshot(current), changes=changes, actor=actor)
-        values = {"status": new_status}
+        values: dict[str, object] = {"status": new_status}
         if new_status is ListingStatus.REJECTED:
             values["rejection_reason"] = reason
         return self._published(current, values, initiator)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ def signature(dialect: str) -> ColumnElement[str]:
     """One short text per row, computed by the catalog's database: comparing 100,000 of
     them costs a fraction of reading and comparing the columns themselves in Python."""
     parts = [func.coalesce(cast(LISTINGS.c[name], String), "") for name in _SIGNATURE]
-    joined = parts[0]
+    joined: ColumnElement[str] = parts[0]
     for part in parts[1:]:
         joined = joined + "|" + part
     return func.md5(joined) if dialect == "postgresql" else joined
@@ -95,7 +96,7 @@ async def refresh(catalog: Database, replica: Replica, *,
     for start in range(0, len(changed_ids), CHUNK):
         chunk = changed_ids[start:start + CHUNK]
         changed_rows += await catalog.run(
-            lambda session, ids=chunk: _rows_in(session, ids, catalog.dialect))
+            functools.partial(_rows_in, ids=chunk, dialect=catalog.dialect))
     history = await catalog.run(
         lambda session: _history_in(session, after=max(history_mark - AUDIT_OVERLAP, 0)))
     now = datetime.now(UTC)

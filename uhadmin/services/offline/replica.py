@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import AuditEntry, Listing, ListingQuery, ListingStatus, Page, SortKey
@@ -21,7 +21,8 @@ from uhadmin.domain.offline import (
 )
 from uhadmin.errors import NotFoundError
 from uhadmin.services.database import Database
-from uhadmin.services.listing_rows import parse_time, row_to_listing
+from uhadmin.services.dml_result import inserted_id, rowcount
+from uhadmin.services.listing_rows import row_to_listing, stored_time
 from uhadmin.services.listings import MAX_PAGE_SIZE
 from uhadmin.services.offline.schema import HISTORY, MIRROR, OPERATIONS, STATE, metadata
 
@@ -46,7 +47,8 @@ def _to_operation(row: Any) -> OfflineOperation:
     return OfflineOperation(
         id=row.id, listing_id=row.listing_id, kind=OperationKind(row.kind),
         base_version=row.base_version, base=dict(row.base), changes=dict(row.changes),
-        actor=row.actor, created_at=parse_time(row.created_at), state=OperationState(row.state),
+        actor=row.actor, created_at=stored_time(row.created_at, "operations.created_at"),
+        state=OperationState(row.state),
         conflicts=tuple(FieldConflict(**item) for item in row.conflicts or ()),
         note=row.note or "",
     )
@@ -79,8 +81,8 @@ class Replica:
     @staticmethod
     def set_state_in(session: Session, values: Mapping[str, str]) -> None:
         for key, value in values.items():
-            if session.execute(update(STATE).where(STATE.c.key == key)
-                               .values(value=value)).rowcount == 0:
+            if rowcount(session.execute(update(STATE).where(STATE.c.key == key)
+                                        .values(value=value))) == 0:
                 session.execute(insert(STATE).values(key=key, value=value))
 
     async def refreshed_at(self) -> datetime | None:
@@ -103,7 +105,7 @@ class Replica:
 
     @staticmethod
     def _search_in(session: Session, *, query: ListingQuery) -> Page[Listing]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if query.statuses:
             conditions.append(MIRROR.c.status.in_(sorted(s.value for s in query.statuses)))
         if query.sync_states:
@@ -144,7 +146,8 @@ class Replica:
         rows = session.execute(select(HISTORY).where(HISTORY.c.listing_id == listing_id)
                                .order_by(HISTORY.c.at.desc(), HISTORY.c.id.desc()))
         return [AuditEntry(id=row.id, entity="listing", entity_id=str(row.listing_id),
-                           action=row.action, actor=row.actor or "", at=parse_time(row.at),
+                           action=row.action, actor=row.actor or "",
+                           at=stored_time(row.at, "history.at"),
                            details=dict(row.details or {}))
                 for row in rows]
 
@@ -167,13 +170,13 @@ class Replica:
                             base: Mapping[str, Any], changes: Mapping[str, Any],
                             actor: str) -> OfflineOperation:
         """Store one offline change durably (committed before this returns)."""
-        values = dict(listing_id=listing_id, kind=kind.value, base_version=base_version,
-                      base=dict(base), changes=dict(changes), actor=actor,
-                      created_at=_utcnow(), state=OperationState.PENDING.value, conflicts=[],
-                      note="")
+        values: dict[str, Any] = dict(
+            listing_id=listing_id, kind=kind.value, base_version=base_version,
+            base=dict(base), changes=dict(changes), actor=actor,
+            created_at=_utcnow(), state=OperationState.PENDING.value, conflicts=[], note="")
 
         def write(session: Session) -> OfflineOperation:
-            new_id = session.execute(insert(OPERATIONS).values(**values)).inserted_primary_key[0]
+            new_id = inserted_id(session.execute(insert(OPERATIONS).values(**values)))
             return _to_operation(session.execute(
                 select(OPERATIONS).where(OPERATIONS.c.id == new_id)).one())
 

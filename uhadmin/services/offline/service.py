@@ -69,16 +69,16 @@ class OfflineService:
 
     async def refresh(self) -> RefreshReport:
         """Copy what changed in the catalog since the last refresh."""
-        catalog = self._require_catalog()
+        catalog, _ = self._require_catalog()
         async with self._lock:
             return await refresh(catalog, self.replica)
 
     async def push(self) -> PushReport:
         """Merge every pending operation into the catalog, then refresh the copy."""
-        catalog = self._require_catalog()
+        catalog, listings = self._require_catalog()
         async with self._lock:
             touched = {op.listing_id for op in await self.replica.operations()}
-            report = await OfflinePush(self.replica, self.listings).push()
+            report = await OfflinePush(self.replica, listings).push()
             await refresh(catalog, self.replica, only=touched)
         self.bus.publish(Change(kind="listing"))
         return report
@@ -87,9 +87,9 @@ class OfflineService:
                       values: Mapping[str, Any] | None = None,
                       actor: str) -> OfflineOperation:
         """Settle one conflict (the catalog must be reachable to write "mine")."""
-        catalog = self._require_catalog()
+        catalog, listings = self._require_catalog()
         async with self._lock:
-            operation = await OfflinePush(self.replica, self.listings).resolve(
+            operation = await OfflinePush(self.replica, listings).resolve(
                 operation_id, take=take, values=values, actor=actor)
             await refresh(catalog, self.replica, only={operation.listing_id})
         self.bus.publish(Change(kind="listing", ids=frozenset({operation.listing_id})))
@@ -109,11 +109,11 @@ class OfflineService:
             return False
         return True
 
-    def _require_catalog(self) -> Database:
+    def _require_catalog(self) -> tuple[Database, ListingWriter]:
         if self.catalog is None or self.listings is None:
             raise UhadminError(f"the shared catalog {self.replica.catalog} is out of reach: "
                                "this needs it (the offline copy keeps your changes)")
-        return self.catalog
+        return self.catalog, self.listings
 
     # --- background refresh --------------------------------------------------------------
     def start_background(self, interval_s: float = REFRESH_INTERVAL_S) -> None:

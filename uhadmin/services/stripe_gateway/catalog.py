@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uhadmin.errors import StripeRefusedError
-from uhadmin.services.stripe_gateway.client import StripeGateway
+from uhadmin.services.stripe_gateway.client import SendFunction, StripeGateway
+
+if TYPE_CHECKING:  # the SDK's parameter types, for the type checker only
+    from stripe.params import PriceCreateParams, ProductCreateParams, ProductUpdateParams
 
 PAGE_SIZE = 100  # Stripe's maximum list page
 
@@ -63,7 +66,7 @@ def _price(obj: Any) -> RemotePrice:
         id=obj.id, product=obj.product if isinstance(obj.product, str) else obj.product.id,
         unit_amount=obj.unit_amount, currency=obj.currency, active=bool(obj.active),
         lookup_key=getattr(obj, "lookup_key", None),
-        metadata=dict((obj.metadata or {}).to_dict() if obj.metadata else {}),
+        metadata=dict(obj.metadata.to_dict() if obj.metadata else {}),
     )
 
 
@@ -90,7 +93,7 @@ class CatalogGateway:
     async def create_product(self, product_id: str, fields: ProductFields, unit_amount: int,
                              currency: str, *, key: str) -> RemoteProduct:
         """ONE call: the product with our custom id and its default price."""
-        params: dict[str, Any] = {
+        params: ProductCreateParams = {
             "id": product_id, "name": fields.name, "metadata": dict(fields.metadata),
             "default_price_data": {"currency": currency, "unit_amount": unit_amount},
         }
@@ -127,11 +130,11 @@ class CatalogGateway:
                              active: bool | None = None, default_price: str | None = None,
                              key: str) -> RemoteProduct:
         """ONE products.update carrying every field that should change."""
-        params: dict[str, Any] = {}
+        params: ProductUpdateParams = {}
         if fields is not None:
-            params.update(name=fields.name, description=fields.description,
-                          images=list(fields.images) if fields.images else "",
-                          metadata=dict(fields.metadata))
+            params.update({"name": fields.name, "description": fields.description,
+                           "images": list(fields.images) if fields.images else "",
+                           "metadata": dict(fields.metadata)})
         if active is not None:
             params["active"] = active
         if default_price is not None:
@@ -145,8 +148,9 @@ class CatalogGateway:
     async def create_price(self, product_id: str, unit_amount: int, currency: str, *,
                            lookup_key: str, metadata: Mapping[str, str], key: str,
                            ) -> RemotePrice:
-        params = {"product": product_id, "unit_amount": unit_amount, "currency": currency,
-                  "lookup_key": lookup_key, "metadata": dict(metadata)}
+        params: PriceCreateParams = {
+            "product": product_id, "unit_amount": unit_amount, "currency": currency,
+            "lookup_key": lookup_key, "metadata": dict(metadata)}
         price = await self.gateway.call(
             "prices.create",
             lambda client, options: client.v1.prices.create_async(params, options),
@@ -193,12 +197,14 @@ class CatalogGateway:
             params: dict[str, Any] = {"limit": PAGE_SIZE}
             if cursor:
                 params["starting_after"] = cursor
-            page = await self.gateway.call(
-                endpoint,
-                lambda client, options, params=params: getattr(
-                    client.v1, resource).list_async(params, options))
+            page = await self.gateway.call(endpoint, _list_page(resource, params))
             for item in page.data:
                 yield item
             if not page.has_more or not page.data:
                 return
             cursor = page.data[-1].id
+
+
+def _list_page(resource: str, params: dict[str, Any]) -> SendFunction[Any]:
+    """Sends one list call of `resource` ("products", "prices") with these `params`."""
+    return lambda client, options: getattr(client.v1, resource).list_async(params, options)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
 
@@ -24,6 +24,20 @@ from uhadmin.domain.checkout_rules import (
     return_token,
 )
 from uhadmin.services.stripe_gateway.client import StripeGateway
+
+if TYPE_CHECKING:  # the SDK's parameter types, for the type checker only
+    from stripe.params import EventListParams, WebhookEndpointCreateParams
+    from stripe.params.checkout import (
+        SessionCreateParams,
+        SessionListParams,
+        SessionRetrieveParams,
+    )
+
+# The webhook events the checkout lab subscribes to (services/checkout/webhooks handles
+# each); a Literal, as the SDK types `enabled_events`.
+LabEvent = Literal["checkout.session.completed", "checkout.session.expired",
+                   "checkout.session.async_payment_succeeded",
+                   "checkout.session.async_payment_failed", "payment_intent.payment_failed"]
 
 # Stripe's default tolerance for the Stripe-Signature timestamp (STRIPE_FACTS.md).
 SIGNATURE_TOLERANCE_S = 300
@@ -114,7 +128,7 @@ def payment_intent_info(intent: Any) -> PaymentIntentInfo:
 
 
 def session_params(attempt: CheckoutAttempt, *, success_url: str, cancel_url: str,
-                   expires_at: datetime) -> dict[str, Any]:
+                   expires_at: datetime) -> SessionCreateParams:
     """The Checkout Session create parameters for one attempt (resent unchanged on resume).
 
     `success_url`/`cancel_url` may hold `{token}`, replaced by the attempt's return token.
@@ -158,10 +172,10 @@ class CheckoutGateway:
     def api_base(self) -> str | None:
         return self.core.config.api_base
 
-    async def create_session(self, params: Mapping[str, Any], *,
+    async def create_session(self, params: SessionCreateParams, *,
                              idempotency_key: str) -> SessionInfo:
         """Create a session; the caller's key makes a repeated create return the same one."""
-        sent = dict(params)
+        sent = params.copy()
         session = await self.core.call(
             "checkout.sessions.create",
             lambda client, options: client.v1.checkout.sessions.create_async(sent, options),
@@ -170,7 +184,7 @@ class CheckoutGateway:
 
     async def retrieve_session(self, session_id: str, *, line_items: bool = False,
                                ) -> SessionInfo:
-        params = {"expand": ["line_items"]} if line_items else {}
+        params: SessionRetrieveParams = {"expand": ["line_items"]} if line_items else {}
         session = await self.core.call(
             "checkout.sessions.retrieve",
             lambda client, options: client.v1.checkout.sessions.retrieve_async(
@@ -189,7 +203,7 @@ class CheckoutGateway:
     async def list_sessions(self, *, status: str | None = None, limit: int = 100,
                             created_after: int | None = None) -> list[SessionInfo]:
         """One page of sessions, newest first (at most 100)."""
-        params: dict[str, Any] = {"limit": max(1, min(limit, 100))}
+        params: SessionListParams = {"limit": max(1, min(limit, 100))}
         if status:
             params["status"] = status
         if created_after is not None:
@@ -210,7 +224,7 @@ class CheckoutGateway:
     async def list_events(self, *, types: Sequence[str] = (), created_after: int | None = None,
                           limit: int = 100) -> list[dict[str, Any]]:
         """One page of events (newest first) as plain dicts, the webhook payload's shape."""
-        params: dict[str, Any] = {"limit": max(1, min(limit, 100))}
+        params: EventListParams = {"limit": max(1, min(limit, 100))}
         if types:
             params["types"] = list(types)
         if created_after is not None:
@@ -220,15 +234,16 @@ class CheckoutGateway:
             lambda client, options: client.v1.events.list_async(params, options))
         return [event.to_dict() for event in page.data]
 
-    async def create_webhook_endpoint(self, url: str, events: Sequence[str], *,
+    async def create_webhook_endpoint(self, url: str, events: Sequence[LabEvent], *,
                                       description: str = "") -> WebhookEndpointInfo:
-        params: dict[str, Any] = {"url": url, "enabled_events": list(events)}
+        params: WebhookEndpointCreateParams = {"url": url, "enabled_events": list(events)}
         if description:
             params["description"] = description
         endpoint = await self.core.call(
             "webhook_endpoints.create",
             lambda client, options: client.v1.webhook_endpoints.create_async(params, options))
-        return WebhookEndpointInfo(id=endpoint.id, url=endpoint.url, secret=endpoint.secret,
+        # The SDK types `secret` optional: Stripe sends it in the create response only.
+        return WebhookEndpointInfo(id=endpoint.id, url=endpoint.url, secret=endpoint.secret or "",
                                    description=description)
 
     async def list_webhook_endpoints(self) -> list[WebhookEndpointInfo]:

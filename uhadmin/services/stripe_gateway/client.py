@@ -84,7 +84,7 @@ LIVE_MODE_ENDPOINT_LIMIT = 25.0
 LIMIT_SHARE = 0.95
 
 RateLimitSetting = float | None | Literal["auto"]
-SendFunction = Callable[[stripe.StripeClient, dict[str, Any]], Awaitable[T]]
+SendFunction = Callable[[stripe.StripeClient, stripe.RequestOptions], Awaitable[T]]
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ class StripeGateway:
         """
         is_write = write if write is not None else not endpoint.endswith(
             (".retrieve", ".list", ".search"))
-        options: dict[str, Any] = {}
+        options: stripe.RequestOptions = {}
         if is_write:
             options["idempotency_key"] = idempotency_key or f"uh_once_{uuid.uuid4().hex}"
         attempts = max_attempts or self.config.max_attempts
@@ -311,7 +311,7 @@ class StripeGateway:
         self._check_mode(result, endpoint)
         return result
 
-    async def _retry(self, endpoint: str, send: SendFunction[T], options: dict[str, Any],
+    async def _retry(self, endpoint: str, send: SendFunction[T], options: stripe.RequestOptions,
                      attempts: int) -> T:
         """Attempts 2..`attempts` after a retryable first failure, same options (same key)."""
         retrying = AsyncRetrying(
@@ -337,12 +337,13 @@ class StripeGateway:
             raise _unavailable(failure, attempts) from failure.cause
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _attempt(self, endpoint: str, send: SendFunction[T], options: dict[str, Any]) -> T:
+    async def _attempt(self, endpoint: str, send: SendFunction[T],
+                       options: stripe.RequestOptions) -> T:
         await self._wait_for_rate(endpoint)
         async with self._semaphore:
             client = self.client
             try:
-                return await send(client, dict(options))
+                return await send(client, options.copy())
             except stripe.StripeError as exc:
                 outcome = _classify(exc)
                 if isinstance(outcome, _Retryable):

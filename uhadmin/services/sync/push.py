@@ -87,8 +87,10 @@ class StripePusher:
             recovered = True
             product_id, price_id = remote.id, remote.default_price_id
             pushed_active = remote.active
+            # A price without an amount (tiered, set elsewhere) is no price this listing had.
             pushed_price = ((remote.default_price.unit_amount, remote.default_price.currency)
-                            if remote.default_price else None)
+                            if remote.default_price
+                            and remote.default_price.unit_amount is not None else None)
             plan = replan(price_id, pushed_price, pushed_active, desired)
         assert product_id is not None
         if plan == "price_change":
@@ -127,11 +129,11 @@ class StripePusher:
             product_id, desired.fields, active=desired.active, default_price=price.id,
             key=work.key(catalog_id, "price_default"))
         operations[work.operation("price_default")] = remote.id
-        stale = {old_price_id} - {None, price.id}
+        stale = {old_price_id} - {price.id} if old_price_id is not None else set()
         if uncertain:
             stale |= {other.id for other in await self.catalog.list_active_prices(product_id)
                       if other.id != price.id}
-        for number, stale_id in enumerate(sorted(stale)):  # type: ignore[type-var]
+        for number, stale_id in enumerate(sorted(stale)):
             suffix = "" if number == 0 else f"-{stale_id}"
             try:
                 await self.catalog.archive_price(
@@ -160,7 +162,8 @@ def _adopted(done: PushOutcome, remote: RemoteProduct, kind: str,
     done.kind = kind
     done.product_id = remote.id
     done.price_id = remote.default_price_id
-    done.price = (price.unit_amount, price.currency) if price else None
+    done.price = ((price.unit_amount, price.currency)
+                  if price and price.unit_amount is not None else None)
     done.active = remote.active
     done.operations = operations
     return done

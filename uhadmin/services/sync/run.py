@@ -281,7 +281,7 @@ class SyncService:
         else:
             self.set_status(ConnectionState.ONLINE, queued)
         failures = {**left.backing_off, **tally.failures}
-        counts = {**tally.counts, "failed": len(failures)}
+        counts: dict[str, Any] = {**tally.counts, "failed": len(failures)}
         return SyncReport(**counts, api_calls=self.gateway.api_calls - calls_before,
                           failures=failures, cancelled=cancel is not None and cancel.cancelled,
                           offline=tally.offline, queued=queued,
