@@ -21,7 +21,8 @@ from sqlalchemy import update
 from uhadmin.config import Settings, load_settings
 from uhadmin.domain import CheckoutAttempt, Listing, ListingStatus, NewListing
 from uhadmin.domain.checkout_rules import return_token
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.domain.changes import Change
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.checkout import CheckoutService
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService

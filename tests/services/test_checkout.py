@@ -12,6 +12,7 @@ import pytest
 
 from uhadmin.config import SecretKey
 from uhadmin.domain import ListingStatus, Outcome, SyncState, parse_duration
+from uhadmin.domain.changes import CheckoutAttemptChanged
 from uhadmin.domain.checkout_rules import return_token
 from uhadmin.errors import (
     IllegalTransitionError,
@@ -105,7 +106,8 @@ async def test_create_makes_a_payment_session_with_receiver_pages_and_references
                                   "tester": "tess", "listing_ids": f"{lamp.id},{chair.id}"}
     lifetime = stored["expires_at"] - stored["created"]
     assert 30 * 60 <= lifetime <= 32 * 60  # default 30 min (+ the transit margin)
-    assert lab.changes[-1].kind == "checkout" and lab.changes[-1].ids == {attempt.id}
+    last = lab.changes[-1]
+    assert isinstance(last, CheckoutAttemptChanged) and last.attempt_id == attempt.id
 
 
 async def test_expiry_is_configurable_and_validated_by_field(checkout_lab):

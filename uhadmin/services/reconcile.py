@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from uhadmin.domain.changes import ListingsChanged, SyncChanged
 from uhadmin.domain.listing import Listing, ListingStatus, SyncState
 from uhadmin.domain.sync import (
     AppliedFix,
@@ -34,7 +35,7 @@ from uhadmin.domain.sync import (
     ReconcileReport,
 )
 from uhadmin.errors import ConflictError, NotFoundError, UhadminError, ValidationError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product, product_id_for
 from uhadmin.services.listing_rows import LISTING_COLUMNS
@@ -261,7 +262,7 @@ class ReconcileService:
             for listing_id, message in report.failures.items():
                 errors[f"{Fix.PUSH_OURS}:{listing_id}"] = message
         if applied and not dry_run:
-            self._bus.publish(Change(kind="sync", ids=frozenset(
+            self._bus.publish(SyncChanged(ids=frozenset(
                 item.listing_id for item in applied if item.listing_id is not None)))
         return applied, errors
 
@@ -416,8 +417,8 @@ class ReconcileService:
                 self._adopt_in, product=product, price=price), write=True)
             adopted.append(await ListingService(self._db, self._bus).get(listing_id))
         if adopted:
-            self._bus.publish(Change(kind="listing",
-                                     ids=frozenset(listing.id for listing in adopted)))
+            self._bus.publish(ListingsChanged(
+                ids=frozenset(listing.id for listing in adopted), listings=tuple(adopted)))
         return adopted
 
     def _adopt_in(self, session: Session, *, product: RemoteProduct,

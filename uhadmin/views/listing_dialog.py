@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields as dataclass_fields
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -28,6 +27,7 @@ from uhadmin.errors import ConflictError, FieldProblem, UhadminError, Validation
 from uhadmin.money import format_plain, is_known_currency, parse_money
 from uhadmin.validation import validate_new_listing
 from uhadmin.views.messages import friendly_text
+from uhadmin.views.ports import ListingWriter
 from uhadmin.views.tasks import TaskRunner
 
 CURRENCIES = ("usd", "eur", "gbp", "cad", "aud", "jpy")
@@ -60,7 +60,7 @@ class ListingDialog(QDialog):
 
     saved = Signal(object)  # Listing
 
-    def __init__(self, listings: Any, *, actor: str, default_currency: str = "usd",
+    def __init__(self, listings: ListingWriter, *, actor: str, default_currency: str = "usd",
                  listing: Listing | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("listingDialog")
