@@ -328,10 +328,10 @@ class ListingService:
         self, session: Session, before: Any, values: dict[str, Any], *, actor: str,
         action: str, details: dict[str, Any], now: datetime,
     ) -> Listing:
-        """Save `values` over `before` through the one write path; the listing after it."""
-        write_listing(session, before, values, actor=actor, action=action, details=details,
-                      now=now)
-        return row_to_listing(self._row_in(session, before.id))
+        """Save `values` over `before` through the one write path; the listing after it
+        (as the UPDATE returned it: no second read)."""
+        return row_to_listing(write_listing(session, before, values, actor=actor,
+                                            action=action, details=details, now=now))
 
     def _create_in(
         self, session: Session, *, new: NewListing, path: list[ListingStatus], actor: str
