@@ -26,10 +26,8 @@ from uhadmin.sandbox import cards as sandbox_cards
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.checkout import CheckoutService, load_test_cards
 from uhadmin.services.listings import ListingService
-from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
 from uhadmin.services.stripe_gateway.client import GatewayConfig, StripeGateway
-from uhadmin.services.sync import SyncService
 
 pytestmark = pytest.mark.anyio
 
@@ -232,7 +230,7 @@ async def test_listing_not_in_stripe_is_refused_by_name_without_a_sync(checkout_
 async def test_listing_not_in_stripe_is_published_first_through_the_sync(checkout_lab):
     lab = checkout_lab
     unsynced = await lab.approved_listing("Bike", 9900, published=False)
-    lab.service.set_sync(SyncService(lab.db, lab.bus, CatalogGateway(lab.core)))
+    lab.service.set_sync(lab.services.sync)  # the root's, as the app wires it
     attempt = await lab.service.create([(unsynced.id, 2)])
     synced = await lab.listings.get(unsynced.id)
     assert synced.sync_state is SyncState.SYNCED and synced.stripe_price_id
@@ -244,7 +242,7 @@ async def test_listing_not_in_stripe_is_published_first_through_the_sync(checkou
 async def test_a_listing_the_sync_cannot_publish_is_refused_by_name(checkout_lab):
     lab = checkout_lab
     unsynced = await lab.approved_listing("Bike", 9900, published=False)
-    lab.service.set_sync(SyncService(lab.db, lab.bus, CatalogGateway(lab.core)))
+    lab.service.set_sync(lab.services.sync)  # the root's, as the app wires it
     lab.sandbox.set_faults(fail_rate=1.0)  # Stripe answers 500 to everything
     with pytest.raises((UhadminError, StripeUnavailableError)) as refused:
         await lab.service.create([(unsynced.id, 1)])

@@ -70,9 +70,12 @@ class ReconcileService:
     """Finds drift between the catalog and Stripe; fixes it only on request."""
 
     def __init__(self, db: Database, bus: ChangeBus, catalog: CatalogGateway,
-                 sync: SyncService, *, actor: str = "reconcile") -> None:
+                 sync: SyncService, *, actor: str = "reconcile",
+                 listings: ListingService | None = None) -> None:
         self._db = db
         self._bus = bus
+        # The composition root hands in its own; alone (scripts, tests) one on the same db.
+        self._listings = listings if listings is not None else ListingService(db, bus)
         self.catalog = catalog
         self.sync = sync
         self.actor = actor
@@ -402,8 +405,7 @@ class ReconcileService:
             products.append(product)
         listings = await self._adopt_products(products)
         await self.sync.run()
-        return [await ListingService(self._db, self._bus).get(listing.id)
-                for listing in listings]
+        return [await self._listings.get(listing.id) for listing in listings]
 
     async def _adopt_products(self, products: Sequence[RemoteProduct]) -> list[Listing]:
         adopted = []
@@ -415,7 +417,7 @@ class ReconcileService:
                     "to adopt")
             listing_id = await self._db.run(functools.partial(
                 self._adopt_in, product=product, price=price), write=True)
-            adopted.append(await ListingService(self._db, self._bus).get(listing_id))
+            adopted.append(await self._listings.get(listing_id))
         if adopted:
             self._bus.publish(ListingsChanged(
                 ids=frozenset(listing.id for listing in adopted), listings=tuple(adopted)))
