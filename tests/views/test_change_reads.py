@@ -74,6 +74,7 @@ def test_one_price_edit_costs_at_most_three_reads(qtbot, qt_loop, run, app_setti
     parts = build_gui(settings=settings, keys=key_store, preferences=preferences,
                       qsettings=qsettings)
     services, window = parts.services, parts.window
+    assert services is not None
     counter = ReadCounter(services.db.engine)
 
     async def scenario() -> None:
@@ -99,8 +100,9 @@ def test_one_price_edit_costs_at_most_three_reads(qtbot, qt_loop, run, app_setti
         counter.on = False
         assert saved is not None and saved.price_minor == 1250
         # The table and the detail pane show the new price without reading the listing again.
-        assert tab.model.listing_at(tab.model.row_of(target.id)).price_minor == 1250
-        assert tab.detail.listing.price_minor == 1250
+        row = tab.model.row_of(target.id)
+        assert row is not None and tab.model.listing_at(row).price_minor == 1250
+        assert tab.detail.listing is not None and tab.detail.listing.price_minor == 1250
 
     try:
         run(asyncio.wait_for(scenario(), timeout=30))
