@@ -311,6 +311,9 @@ class ReviewTab(WorkspaceTab):
             for listing in shown:
                 if listing.id not in leaving:
                     self.model.update_listing(listing)
+            current = self.current_listing()
+            if current is not None and any(x.id == current.id for x in shown):
+                self._selection_changed()  # the detail pane shows the saved version
             if leaving:
                 self._change_timer.start()  # the next ones move up into the loaded rows
         elif refresh is Refresh.RELOAD:
