@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from uhadmin.bootstrap import Overrides, Services, build_services
 from uhadmin.config import Settings, load_settings
 from uhadmin.domain import CheckoutAttempt, Listing, ListingStatus, NewListing
+from uhadmin.domain.changes import Change
 from uhadmin.domain.checkout_rules import return_token
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.checkout import CheckoutService
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
@@ -42,6 +44,7 @@ class CheckoutLab:
     service: CheckoutService
     settings: Settings
     sandbox: Any
+    services: Services
     opened: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
 
@@ -88,21 +91,23 @@ def lab_settings(tmp_path: Path, **changes: Any) -> Settings:
 
 
 async def _lab(sandbox, db: Database, tmp_path: Path) -> AsyncIterator[CheckoutLab]:
-    bus = ChangeBus()
-    changes: list[Change] = []
-    bus.subscribe(changes.append)
-    listings = ListingService(db, bus)
+    """Wired by the app's own composition root, on the shared sandbox and a fresh receiver;
+    the only sync is the one a test hands the service (set_sync)."""
     core = StripeGateway(GatewayConfig(api_key=sandbox.test_key, api_base=sandbox.url,
                                        rate_limit=None, backoff_initial_s=0.01,
                                        backoff_max_s=0.05))
-    gateway = CheckoutGateway(core)
-    receiver = CheckoutReceiver()
-    opened: list[str] = []
     settings = lab_settings(tmp_path)
-    service = CheckoutService(db, bus, listings, settings=settings, gateway=gateway,
-                              receiver=receiver, opener=opened.append)
-    lab = CheckoutLab(db=db, bus=bus, listings=listings, core=core, gateway=gateway,
-                      receiver=receiver, service=service, settings=settings, sandbox=sandbox,
+    services = build_services(settings, upgrade=False, db=db, overrides=Overrides(
+        gateway=core, sandbox=sandbox, receiver=CheckoutReceiver()))
+    changes: list[Change] = []
+    services.bus.subscribe(changes.append)
+    opened: list[str] = []
+    service = services.checkout
+    service.set_opener(opened.append)
+    service.set_sync(None)
+    lab = CheckoutLab(db=db, bus=services.bus, listings=services.listings, core=core,
+                      gateway=CheckoutGateway(core), receiver=services.receiver,
+                      service=service, settings=settings, sandbox=sandbox, services=services,
                       opened=opened, changes=changes)
     try:
         yield lab
@@ -110,7 +115,7 @@ async def _lab(sandbox, db: Database, tmp_path: Path) -> AsyncIterator[CheckoutL
         # Let queued webhook deliveries reach the receiver while the loop still serves it;
         # a delivery to a stopped receiver would sit in the shared sandbox's retry queue.
         await asyncio.to_thread(sandbox.wait_for_webhooks, 5)
-        await service.stop_receiver()
+        await services.aclose()
         await core.aclose()
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from uhadmin.config import (
-    STRIPE_KEY_NAME,
     KeyStore,
     PreferencesStore,
     Settings,
@@ -23,128 +20,22 @@ from uhadmin.config import (
     load_settings,
 )
 from uhadmin.errors import ConfigError, UhadminError
-from uhadmin.services.stripe_log_context import serves
+from uhadmin.views.gc_timer import MainThreadGarbageCollector
 from uhadmin.views.main_window import MainWindow
 from uhadmin.views.messages import UnexpectedErrorHook, show_message
+from uhadmin.views.starting import CatalogUnavailableError, StartingBus, StartingListings
 
 if TYPE_CHECKING:
     from uhadmin.bootstrap import Services
+
+# The stand-ins are imported from here by app_offline and the tests.
+__all__ = ["CatalogUnavailableError", "GuiParts", "StartingBus", "StartingListings",
+           "build_gui", "open_gui", "run_gui"]
 
 log = logging.getLogger("uhadmin.app")
 
 # Stripe's dashboard, for links from a listing to its product and price.
 DASHBOARD = {"test": "https://dashboard.stripe.com/test", "live": "https://dashboard.stripe.com"}
-
-
-class MainThreadGarbageCollector(QObject):
-    """Runs Python's cycle collector on the GUI thread only.
-
-    Left alone, the collector runs on whichever thread allocates at the wrong moment, such
-    as a database worker, and Qt objects freed there warn "Timers cannot be stopped from
-    another thread" or crash. Anki does the same: automatic collection off, a timer on.
-    """
-
-    def __init__(self, parent: QObject | None = None, interval_ms: int = 500) -> None:
-        super().__init__(parent)
-        gc.disable()
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.collect_if_due)
-        self._timer.start()
-
-    def collect_if_due(self) -> int | None:
-        """Collect the oldest generation that is due, as the automatic collector would
-        (a full collection every tick would cost a few hundred ms with SQLAlchemy and babel
-        loaded); returns the generation collected, if any."""
-        counts, thresholds = gc.get_count(), gc.get_threshold()
-        for generation in (2, 1, 0):
-            if counts[generation] > thresholds[generation]:
-                gc.collect(generation)
-                return generation
-        return None
-
-    @staticmethod
-    def freeze_startup_objects() -> None:
-        """Move everything alive after start-up (modules, classes, caches) out of the
-        collector's sight, so later full collections only walk what the session made."""
-        gc.collect()
-        gc.freeze()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        gc.enable()
-
-
-class CatalogUnavailableError(UhadminError):
-    """The services could not start (database unreachable, bad setting...)."""
-
-
-class StartingListings:
-    """Stands in for the ListingService while the services start in a worker thread.
-
-    Every call waits until they are up, so the window can be built and painted before
-    SQLAlchemy, the Stripe SDK and the migrations are even imported; if they fail to start,
-    every call raises CatalogUnavailableError, which the views show like any expected error.
-    """
-
-    def __init__(self) -> None:
-        self._ready: asyncio.Future | None = None
-        self.service: Any = None
-
-    def _future(self) -> asyncio.Future:
-        if self._ready is None:
-            self._ready = asyncio.get_running_loop().create_future()
-        return self._ready
-
-    def attach(self, service: Any) -> None:
-        self.service = service
-        if not self._future().done():
-            self._future().set_result(service)
-
-    def fail(self, error: CatalogUnavailableError) -> None:
-        future = self._future()
-        if not future.done():
-            future.set_exception(error)
-            future.exception()  # retrieved here: callers that never came are not a bug
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            service = self.service
-            if service is None:
-                service = await asyncio.shield(self._future())
-            return await getattr(service, name)(*args, **kwargs)
-
-        call.__name__ = name
-        return call
-
-
-class StartingBus:
-    """Stands in for the ChangeBus until it exists: subscriptions are kept and moved over."""
-
-    def __init__(self) -> None:
-        self._waiting: list[Callable[[Any], None]] = []
-        self._unsubscribers: dict[Callable[[Any], None], Callable[[], None]] = {}
-        self._bus: Any = None
-
-    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]:
-        if self._bus is not None:
-            return self._bus.subscribe(callback)
-        self._waiting.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._waiting:
-                self._waiting.remove(callback)
-            real = self._unsubscribers.pop(callback, None)
-            if real is not None:
-                real()
-
-        return unsubscribe
-
-    def attach(self, bus: Any) -> None:
-        self._bus = bus
-        for callback in self._waiting:
-            self._unsubscribers[callback] = bus.subscribe(callback)
-        self._waiting.clear()
 
 
 @dataclass
@@ -283,6 +174,8 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
     apply_sync_status(window.connection, services.sync.status)
     services.checkout.set_opener(lambda url: QDesktopServices.openUrl(QUrl(url)))
 
+    from uhadmin.bootstrap import check_stripe_connection
+
     async def tester(key: str | None, api_base: str | None) -> str:
         return await check_stripe_connection(key, api_base, keys=keys, services=services)
 
@@ -302,55 +195,6 @@ def connect_stripe_log_links(window: MainWindow, log_tab: Any, checkout_tab: Any
         lambda listing_id, revision: open_calls(listing_id=listing_id, revision=revision))
     checkout_tab.stripe_calls_requested.connect(
         lambda attempt_id: open_calls(attempt_id=attempt_id))
-
-
-@serves("settings")
-async def check_stripe_connection(key: str | None, api_base: str | None, *, keys: KeyStore,
-                                 services: Services | None = None) -> str:
-    """Which account and mode `key` (None: the stored key; "": none) reaches at `api_base`
-    (None: Stripe itself); with no key and no base, the offline sandbox. Raises
-    UhadminError (refused key, unreachable server) for the settings dialog to show."""
-    from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
-
-    if key is None:
-        stored = keys.get(STRIPE_KEY_NAME)
-        key = stored.reveal() if stored is not None else ""
-    if not key and not api_base:
-        if services is not None and services.sandbox is not None:
-            if not await services.gateway.probe():
-                raise UhadminError("the offline sandbox is not answering")
-            return ("Connected: offline sandbox (TEST mode) at "
-                    f"{services.sandbox.url}. Nothing reaches Stripe.")
-        return ("No key: uhadmin uses the offline sandbox (TEST mode) after a restart. "
-                "Nothing reaches Stripe.")
-    from uhadmin.bootstrap import SANDBOX_KEY
-
-    gateway = StripeGateway(GatewayConfig(api_key=key or SANDBOX_KEY, api_base=api_base,
-                                          rate_limit=None, max_attempts=1,
-                                          read_timeout=15.0))
-    if services is not None:  # the check's requests belong in the Stripe log too
-        gateway.recorder = services.stripe_log.record
-    where = api_base or "Stripe"
-    try:
-        account = ""
-        try:
-            found = await gateway.call("account.retrieve", lambda client, options:
-                                       client.v1.accounts.retrieve_current_async(None, options))
-            name = ""
-            dashboard = getattr(getattr(found, "settings", None), "dashboard", None)
-            if dashboard is not None:
-                name = getattr(dashboard, "display_name", "") or ""
-            account = f"account {found.id}" + (f" ({name})" if name else "")
-        except UhadminError as error:
-            if getattr(error, "code", None) in ("authentication", "permission"):
-                raise
-            account = "no account endpoint (a Stripe-compatible server)"
-        # A list call proves the key works here and checks the mode Stripe answers in.
-        await gateway.call("products.list", lambda client, options:
-                           client.v1.products.list_async({"limit": 1}, options))
-        return f"Connected to {where}: {account}, {gateway.mode.upper()} mode."
-    finally:
-        await gateway.aclose()
 
 
 def _build_services(settings: Settings) -> Services:

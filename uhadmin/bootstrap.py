@@ -5,22 +5,27 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from uhadmin.config import Settings
+from uhadmin.config import STRIPE_KEY_NAME, KeyStore, Settings
 from uhadmin.domain.stripe_log import Retention
+from uhadmin.errors import UhadminError
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_log import StripeLogService
+from uhadmin.services.stripe_log_context import serves
 
 if TYPE_CHECKING:  # the Stripe side is imported on first use (see Services)
     from uhadmin.services.checkout import CheckoutService
     from uhadmin.services.receiver import CheckoutReceiver
     from uhadmin.services.reconcile import ReconcileService
     from uhadmin.services.stripe_gateway import StripeGateway
+    from uhadmin.services.stripe_gateway.catalog import CatalogGateway
     from uhadmin.services.sync import AutoSync, SyncService
 
 # The offline sandbox accepts any well-formed test key; this one says where it came from.
@@ -31,11 +36,28 @@ SANDBOX_DATA_FILE = "stripe_sandbox.sqlite3"
 SANDBOX_CONCURRENCY = 2
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a caller hands the root instead of what the settings would build: tests give
+    their shared sandbox and a gateway on it, a receiver, a clock. The caller keeps what it
+    hands in: close() neither stops that sandbox nor closes that gateway."""
+
+    gateway: StripeGateway | None = None
+    sandbox: Any = None  # the SandboxServer `gateway` talks to (Services.sandbox)
+    receiver: CheckoutReceiver | None = None
+    clock: Callable[[], datetime] | None = None  # the checkout lab's and Stripe log's "now"
+
+
 @dataclass
 class _StripeSide:
     """What exists only once something needs Stripe."""
 
     gateway: StripeGateway
+    catalog: CatalogGateway
     sandbox: Any  # the SandboxServer started for sandbox mode, else None
     sync: SyncService
     reconcile: ReconcileService
@@ -55,16 +77,19 @@ class Services:
     """
 
     def __init__(self, settings: Settings, db: Database, bus: ChangeBus,
-                 listings: ListingService) -> None:
+                 listings: ListingService, overrides: Overrides = Overrides()) -> None:
         self.settings = settings
         self.db = db
         self.bus = bus
         self.listings = listings
+        self.overrides = overrides
         # Every Stripe request and webhook event, recorded by the gateway and the receiver.
         self.stripe_log = StripeLogService(
-            db, retention=Retention.from_environ(os.environ))
+            db, retention=Retention.from_environ(os.environ), clock=overrides.clock)
         self._stripe: _StripeSide | None = None
-        self._receiver: CheckoutReceiver | None = None
+        self._receiver: CheckoutReceiver | None = overrides.receiver
+        if self._receiver is not None:
+            self._receiver.on_webhook = self.stripe_log.record_payload
         self._sandbox: Any = None
         self._building = threading.Lock()
         self._closed = False
@@ -104,24 +129,33 @@ class Services:
         from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
         from uhadmin.services.sync import AutoSync, SyncService
 
-        settings = self.settings
-        gateway, sandbox = build_gateway(settings)
+        settings, given = self.settings, self.overrides
+        if given.gateway is not None:
+            gateway, sandbox = given.gateway, given.sandbox
+        else:
+            gateway, sandbox = build_gateway(settings)
+            self._sandbox = sandbox  # started here: stopped by close()
         gateway.recorder = self.stripe_log.record
-        self._sandbox = sandbox
         catalog = CatalogGateway(gateway)
         sync = SyncService(self.db, self.bus, catalog, actor=settings.actor)
-        reconcile = ReconcileService(self.db, self.bus, catalog, sync, actor=settings.actor)
+        reconcile = ReconcileService(self.db, self.bus, catalog, sync, actor=settings.actor,
+                                     listings=self.listings)
         checkout = CheckoutService(self.db, self.bus, self.listings, settings=settings,
                                    gateway=CheckoutGateway(gateway), receiver=self.receiver,
-                                   sync=sync)
-        return _StripeSide(gateway=gateway, sandbox=sandbox, sync=sync, reconcile=reconcile,
-                           auto_sync=AutoSync(sync), checkout=checkout)
+                                   sync=sync, clock=given.clock or _utcnow)
+        return _StripeSide(gateway=gateway, catalog=catalog, sandbox=sandbox, sync=sync,
+                           reconcile=reconcile, auto_sync=AutoSync(sync), checkout=checkout)
 
     @property
     def gateway(self) -> StripeGateway:
         """Stripe: the real API with a key, UHADMIN_STRIPE_API_BASE, or the in-process
         sandbox."""
         return self._stripe_side().gateway
+
+    @property
+    def catalog(self) -> CatalogGateway:
+        """Stripe's products and prices, over the gateway."""
+        return self._stripe_side().catalog
 
     @property
     def sync(self) -> SyncService:
@@ -159,6 +193,8 @@ class Services:
     def sandbox(self) -> Any:
         """The SandboxServer of sandbox mode (started on first use), else None; None again
         once closed."""
+        if self.overrides.sandbox is not None:
+            return self.overrides.sandbox if not self._closed else None
         if self._closed or self.stripe_mode != "sandbox" or needs_no_sandbox(self.settings):
             return self._sandbox
         return self._stripe_side().sandbox
@@ -171,14 +207,15 @@ class Services:
         if side is not None:
             await side.auto_sync.stop()
             await side.checkout.stop_receiver()
-            await side.gateway.aclose()
+            if self.overrides.gateway is None:
+                await side.gateway.aclose()
         await self.stripe_log.aclose()
         self.close()
 
     def close(self) -> None:
         with self._building:  # a build in progress finishes first, then is stopped
             self._closed = True
-        if self._receiver is not None:
+        if self._receiver is not None and self.overrides.receiver is None:
             self._receiver.stop()
         if self._sandbox is not None:
             self._sandbox.stop()
@@ -192,10 +229,12 @@ class Services:
         self.close()
 
 
-def build_services(settings: Settings, *, upgrade: bool = True) -> Services:
+def build_services(settings: Settings, *, upgrade: bool = True, db: Database | None = None,
+                   overrides: Overrides = Overrides()) -> Services:
     """Open the database (migrating it to the newest schema unless `upgrade` is False) and
-    wire the services on it; the Stripe side follows on first use."""
-    db = Database(settings.database_url)
+    wire the services on it; the Stripe side follows on first use. `db` (an open catalog,
+    closed with the services) and `overrides` replace what the settings would build."""
+    db = db if db is not None else Database(settings.database_url)
     try:
         if upgrade:
             db.upgrade()
@@ -204,7 +243,7 @@ def build_services(settings: Settings, *, upgrade: bool = True) -> Services:
     except BaseException:
         db.close()
         raise
-    return Services(settings=settings, db=db, bus=bus, listings=listings)
+    return Services(settings=settings, db=db, bus=bus, listings=listings, overrides=overrides)
 
 
 def needs_no_sandbox(settings: Settings) -> bool:
@@ -250,3 +289,32 @@ def build_gateway(settings: Settings) -> tuple[StripeGateway, Any]:
                                           rate_limit=settings.stripe_rate_limit,
                                           max_concurrency=SANDBOX_CONCURRENCY))
     return gateway, sandbox
+
+
+@serves("settings")
+async def check_stripe_connection(key: str | None, api_base: str | None, *, keys: KeyStore,
+                                 services: Services | None = None) -> str:
+    """Which account and mode `key` (None: the stored key; "": none) reaches at `api_base`
+    (None: Stripe itself); with no key and no base, the offline sandbox. Raises
+    UhadminError (refused key, unreachable server) for the settings dialog to show."""
+    from uhadmin.services.stripe_gateway.account import checking_gateway, describe_account
+
+    if key is None:
+        stored = keys.get(STRIPE_KEY_NAME)
+        key = stored.reveal() if stored is not None else ""
+    if not key and not api_base:
+        if services is not None and services.sandbox is not None:
+            if not await services.gateway.probe():
+                raise UhadminError("the offline sandbox is not answering")
+            return ("Connected: offline sandbox (TEST mode) at "
+                    f"{services.sandbox.url}. Nothing reaches Stripe.")
+        return ("No key: uhadmin uses the offline sandbox (TEST mode) after a restart. "
+                "Nothing reaches Stripe.")
+    gateway = checking_gateway(key or SANDBOX_KEY, api_base)
+    if services is not None:  # the check's requests belong in the Stripe log too
+        gateway.recorder = services.stripe_log.record
+    try:
+        account = await describe_account(gateway)
+        return f"Connected to {api_base or 'Stripe'}: {account}, {gateway.mode.upper()} mode."
+    finally:
+        await gateway.aclose()

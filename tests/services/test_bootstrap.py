@@ -150,3 +150,37 @@ def test_pacing_follows_the_target_and_the_configured_limit(tmp_path):
     stripe, _ = bootstrap.build_gateway(settings_for(
         tmp_path, {"UHADMIN_STRIPE_API_KEY": "sk_test_" + "a" * 24}))
     assert stripe.pace == pytest.approx(23.75)  # Stripe's test-mode limit, a little under
+
+
+@pytest.mark.anyio
+async def test_overrides_replace_what_the_settings_would_build_and_stay_the_callers(
+        tmp_path, stripe_sandbox, sqlite_database):
+    from datetime import UTC, datetime
+
+    from uhadmin.domain import ListingStatus, NewListing
+    from uhadmin.services.receiver import CheckoutReceiver
+    from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
+
+    now = datetime.now(UTC).replace(microsecond=0)  # the lab's clock, standing still
+    gateway = StripeGateway(GatewayConfig(api_key=stripe_sandbox.test_key,
+                                          api_base=stripe_sandbox.url, rate_limit=None))
+    receiver = CheckoutReceiver()
+    services = bootstrap.build_services(
+        settings_for(tmp_path), upgrade=False, db=sqlite_database,
+        overrides=bootstrap.Overrides(gateway=gateway, sandbox=stripe_sandbox,
+                                      receiver=receiver, clock=lambda: now))
+    try:
+        assert services.db is sqlite_database and services.gateway is gateway
+        assert services.sandbox is stripe_sandbox and services.receiver is receiver
+        assert services.checkout.receiver is receiver
+        listing = await services.listings.create(NewListing(
+            "Desk lamp", 800, "usd", status=ListingStatus.APPROVED), actor="tester")
+        await services.sync.run()
+        attempt = await services.checkout.create([(listing.id, 1)])
+        assert attempt.created_at == now  # the checkout lab runs on the given clock
+    finally:
+        await services.aclose()
+    # What the caller handed in is the caller's: the shared sandbox still answers, through
+    # the gateway the services did not close.
+    assert await gateway.probe()
+    await gateway.aclose()

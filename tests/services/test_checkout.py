@@ -12,6 +12,7 @@ import pytest
 
 from uhadmin.config import SecretKey
 from uhadmin.domain import ListingStatus, Outcome, SyncState, parse_duration
+from uhadmin.domain.changes import CheckoutAttemptChanged
 from uhadmin.domain.checkout_rules import return_token
 from uhadmin.errors import (
     IllegalTransitionError,
@@ -25,10 +26,8 @@ from uhadmin.sandbox import cards as sandbox_cards
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.checkout import CheckoutService, load_test_cards
 from uhadmin.services.listings import ListingService
-from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
 from uhadmin.services.stripe_gateway.client import GatewayConfig, StripeGateway
-from uhadmin.services.sync import SyncService
 
 pytestmark = pytest.mark.anyio
 
@@ -105,7 +104,8 @@ async def test_create_makes_a_payment_session_with_receiver_pages_and_references
                                   "tester": "tess", "listing_ids": f"{lamp.id},{chair.id}"}
     lifetime = stored["expires_at"] - stored["created"]
     assert 30 * 60 <= lifetime <= 32 * 60  # default 30 min (+ the transit margin)
-    assert lab.changes[-1].kind == "checkout" and lab.changes[-1].ids == {attempt.id}
+    last = lab.changes[-1]
+    assert isinstance(last, CheckoutAttemptChanged) and last.attempt_id == attempt.id
 
 
 async def test_expiry_is_configurable_and_validated_by_field(checkout_lab):
@@ -231,7 +231,7 @@ async def test_listing_not_in_stripe_is_refused_by_name_without_a_sync(checkout_
 async def test_listing_not_in_stripe_is_published_first_through_the_sync(checkout_lab):
     lab = checkout_lab
     unsynced = await lab.approved_listing("Bike", 9900, published=False)
-    lab.service.set_sync(SyncService(lab.db, lab.bus, CatalogGateway(lab.core)))
+    lab.service.set_sync(lab.services.sync)  # the root's, as the app wires it
     attempt = await lab.service.create([(unsynced.id, 2)])
     synced = await lab.listings.get(unsynced.id)
     assert synced.sync_state is SyncState.SYNCED and synced.stripe_price_id
@@ -243,7 +243,7 @@ async def test_listing_not_in_stripe_is_published_first_through_the_sync(checkou
 async def test_a_listing_the_sync_cannot_publish_is_refused_by_name(checkout_lab):
     lab = checkout_lab
     unsynced = await lab.approved_listing("Bike", 9900, published=False)
-    lab.service.set_sync(SyncService(lab.db, lab.bus, CatalogGateway(lab.core)))
+    lab.service.set_sync(lab.services.sync)  # the root's, as the app wires it
     lab.sandbox.set_faults(fail_rate=1.0)  # Stripe answers 500 to everything
     with pytest.raises((UhadminError, StripeUnavailableError)) as refused:
         await lab.service.create([(unsynced.id, 1)])

@@ -72,7 +72,7 @@ async def test_page_and_webhook_in_any_order_make_one_change_and_one_audit_entry
                              lab.service.record_webhook_event(event))
     recorded = await lab.service.get(attempt.id)
     assert recorded.outcome is Outcome.PAID
-    assert [change.ids for change in lab.changes] == [{attempt.id}]
+    assert [change.attempt_id for change in lab.changes] == [attempt.id]
     [(action, details)] = await audit_rows(lab, attempt.id)
     assert (action, details["from"], details["to"]) == ("outcome_paid", "open", "paid")
 

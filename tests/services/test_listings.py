@@ -13,8 +13,9 @@ from uhadmin.domain import (
     NewListing,
     SyncState,
 )
+from uhadmin.domain.changes import Change, ListingsChanged
 from uhadmin.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +59,9 @@ async def test_create_stores_a_draft_audits_it_and_publishes(listing_service, da
     assert listing.created_by == listing.updated_by == "ana"
     assert listing.created_at.tzinfo is not None
     assert await listing_service.get(listing.id) == listing
-    assert published == [Change("listing", frozenset({listing.id}), marker)]
+    # A draft: nothing queued for Stripe, and the change carries the saved listing.
+    assert published == [ListingsChanged(ids=frozenset({listing.id}), listings=(listing,),
+                                         queue_moved=False, initiator=marker)]
     [entry] = await listing_service.history(listing.id)
     assert (entry.action, entry.actor, entry.entity, entry.entity_id) == (
         "create", "ana", "listing", str(listing.id))
@@ -101,6 +104,26 @@ async def test_update_saves_changes_with_a_new_version_and_audit(listing_service
     assert entry.details["changes"] == {"title": ["Mountain bike", "Road bike"],
                                         "price_minor": [12500, 9900]}
     assert published[-1].ids == frozenset({listing.id})
+
+
+async def test_an_edit_publishes_the_fields_it_wrote_and_the_queue(listing_service,
+                                                                    published):
+    draft = await listing_service.create(bike(), actor="ana")
+    await listing_service.update(draft.id, ListingChanges(price_minor=9900),
+                                 expected_version=1, actor="ben")
+    # A draft's edit queues nothing: nobody needs to count the queue again.
+    assert published[-1].fields == {"price_minor", "version", "updated_at", "updated_by"}
+    assert (published[-1].queue_moved, published[-1].queued) == (False, None)
+
+    live = await listing_service.create(bike(status=ListingStatus.APPROVED), actor="ana")
+    queued = await listing_service.queued_changes()
+    edited = await listing_service.update(live.id, ListingChanges(price_minor=9900),
+                                          expected_version=live.version, actor="ben")
+    change = published[-1]
+    assert isinstance(change, ListingsChanged) and change.listings == (edited,)
+    assert {"price_minor", "version"} <= change.fields and "status" not in change.fields
+    # Still the one queued push it was: the count comes along, read once by the writer.
+    assert (change.queue_moved, change.queued) == (True, queued)
 
 
 async def test_update_without_a_real_change_writes_nothing(listing_service, published):
@@ -268,7 +291,12 @@ async def test_bulk_status_change_reports_each_failure_and_applies_the_rest(
     assert "draft to approved" in result.failed[draft.id]
     assert "9999" in result.failed[9999]
     assert (await listing_service.get(draft.id)).status == ListingStatus.DRAFT
-    assert published == [Change("listing", frozenset(x.id for x in ready), None)]
+    [change] = published
+    assert isinstance(change, ListingsChanged) and change.initiator is None
+    assert change.ids == {x.id for x in ready} and change.listings == result.succeeded
+    assert "status" in change.fields
+    # Approved listings wait for Stripe: the queue's new length is counted once, here.
+    assert change.queue_moved and change.queued == await listing_service.queued_changes()
 
 
 async def test_only_never_published_drafts_can_be_deleted(listing_service, database):
@@ -310,7 +338,7 @@ def test_a_failing_subscriber_does_not_stop_the_others():
 
     bus.subscribe(broken)
     unsubscribe = bus.subscribe(seen.append)
-    bus.publish(Change("listing", frozenset({1})))
+    bus.publish(ListingsChanged(frozenset({1})))
     unsubscribe()
-    bus.publish(Change("listing", frozenset({2})))
-    assert seen == [Change("listing", frozenset({1}))]
+    bus.publish(ListingsChanged(frozenset({2})))
+    assert seen == [ListingsChanged(frozenset({1}))]

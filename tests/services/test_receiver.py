@@ -63,7 +63,7 @@ async def test_signed_completed_event_marks_the_attempt_paid_once(lab):
     recorded = await lab.service.get(attempt.id)
     assert (recorded.outcome, recorded.status, recorded.payment_intent_id) == (
         Outcome.PAID, "complete", "pi_test_1")
-    assert [c.ids for c in lab.changes] == [{attempt.id}]
+    assert [c.attempt_id for c in lab.changes] == [attempt.id]
     again = await post_event(lab.receiver, event)  # Stripe delivers at least once
     assert again.status_code == 200 and again.json()["result"] == "duplicate"
     assert len(lab.changes) == 1  # processed once
@@ -180,7 +180,7 @@ async def test_a_decline_arrives_by_webhook_without_polling(lab):
     recorded = await lab.service.get(attempt.id)
     assert (recorded.outcome, recorded.decline_code) == (Outcome.DECLINED, "lost_card")
     assert recorded.decline_message == "Your card was declined."
-    assert lab.changes and all(c.ids == {attempt.id} for c in lab.changes)
+    assert lab.changes and all(c.attempt_id == attempt.id for c in lab.changes)
 
 
 async def test_an_intent_of_another_database_is_ignored(lab):

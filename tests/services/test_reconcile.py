@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import pytest
 
+from uhadmin.bootstrap import Overrides, build_services
+from uhadmin.config import load_settings
 from uhadmin.domain import FindingKind, Fix, ListingStatus, NewListing, SyncState
 from uhadmin.errors import NotFoundError
-from uhadmin.services.reconcile import ReconcileService
 from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
-from uhadmin.services.stripe_gateway.catalog import CatalogGateway
-from uhadmin.services.sync import SyncService
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def services(database, stripe_sandbox, change_bus):
+async def services(database, stripe_sandbox, tmp_path):
+    """The sync and reconcile services as the app's composition root wires them, on the
+    shared sandbox."""
     gateway = StripeGateway(GatewayConfig(api_key=stripe_sandbox.test_key,
                                           api_base=stripe_sandbox.url, rate_limit=None))
-    catalog = CatalogGateway(gateway)
-    sync = SyncService(database, change_bus, catalog, actor="tester")
-    reconcile = ReconcileService(database, change_bus, catalog, sync, actor="tester")
-    yield sync, reconcile
+    settings = load_settings({"data_dir": str(tmp_path / "data"), "actor": "tester"},
+                             environ={})
+    built = build_services(settings, upgrade=False, db=database,
+                           overrides=Overrides(gateway=gateway, sandbox=stripe_sandbox))
+    yield built.sync, built.reconcile
+    await built.aclose()
     await gateway.aclose()
 
 

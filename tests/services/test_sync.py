@@ -19,8 +19,9 @@ from uhadmin.domain import (
     SyncProgress,
     SyncState,
 )
+from uhadmin.domain.changes import Change, SyncChanged
 from uhadmin.errors import ModeMismatchError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listings import ListingService
 from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
@@ -496,7 +497,7 @@ async def test_sync_publishes_what_changed(sync, listing_service, change_bus) ->
     changes: list[Change] = []
     change_bus.subscribe(changes.append)
     await sync.run()
-    assert Change(kind="sync", ids=frozenset({listing.id})) in changes
+    assert SyncChanged(ids=frozenset({listing.id})) in changes
 
 
 async def test_auto_sync_pushes_shortly_after_an_edit(database, listing_service, change_bus,

@@ -1,5 +1,6 @@
-"""View-tier fixtures: the app's qasync loop over pytest-qt's QApplication, a real ListingService
-on a temporary SQLite catalog, temporary QSettings, and settings with an in-memory key store."""
+"""View-tier fixtures: the app's qasync loop over pytest-qt's QApplication, the services built
+by the app's composition root on a temporary SQLite catalog, temporary QSettings, and
+settings with an in-memory key store."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from keyring.backends import fail
 from PySide6.QtCore import QSettings
 
+from uhadmin.bootstrap import Services, build_services
 from uhadmin.config import KeyStore, PreferencesStore, Settings, load_settings
 from uhadmin.domain import Listing, ListingStatus, NewListing
 from uhadmin.services.change_bus import ChangeBus
@@ -66,8 +68,22 @@ def run(qt_loop: QtEventLoop) -> Runner:
 
 
 @pytest.fixture
-def listings(sqlite_database: Database, change_bus: ChangeBus) -> ListingService:
-    return ListingService(sqlite_database, change_bus)
+def services(app_settings: Settings, sqlite_database: Database) -> Iterator[Services]:
+    """The app's own composition root on the test catalog (its Stripe side is built only
+    if a test asks for it)."""
+    built = build_services(app_settings, upgrade=False, db=sqlite_database)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def change_bus(services: Services) -> ChangeBus:
+    return services.bus
+
+
+@pytest.fixture
+def listings(services: Services) -> ListingService:
+    return services.listings
 
 
 @pytest.fixture

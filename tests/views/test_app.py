@@ -87,7 +87,8 @@ def test_open_gui_paints_the_window_before_the_services_start(
 
 
 def test_starting_bus_moves_subscriptions_to_the_real_bus():
-    from uhadmin.services.change_bus import Change, ChangeBus
+    from uhadmin.domain.changes import ListingsChanged
+    from uhadmin.services.change_bus import ChangeBus
 
     starting, real = StartingBus(), ChangeBus()
     heard, dropped = [], []
@@ -95,5 +96,5 @@ def test_starting_bus_moves_subscriptions_to_the_real_bus():
     unsubscribe = starting.subscribe(dropped.append)
     starting.attach(real)
     unsubscribe()
-    real.publish(Change(kind="listing", ids=frozenset({1})))
+    real.publish(ListingsChanged(ids=frozenset({1})))
     assert [c.ids for c in heard] == [frozenset({1})] and dropped == []

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from uhadmin.app import check_stripe_connection, open_gui
+from uhadmin.app import open_gui
+from uhadmin.bootstrap import check_stripe_connection
 from uhadmin.config import load_settings
 from uhadmin.domain import ConnectionState, ListingStatus, Outcome, SyncState
 from uhadmin.errors import UhadminError

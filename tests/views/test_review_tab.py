@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import Qt
 
-from uhadmin.domain import ListingStatus
+from uhadmin.domain import ListingChanges, ListingQuery, ListingStatus
 from uhadmin.views.review_tab import ReviewTab
 
 
@@ -79,3 +81,33 @@ def test_a_decision_someone_else_made_first_is_reported(qtbot, listings, change_
     qtbot.mouseClick(tab.approve_button, Qt.MouseButton.LeftButton)
     run(tab.tasks.wait_idle())
     assert messages and "changed by someone else" in messages[-1]
+
+
+def test_an_edit_elsewhere_patches_the_queue_without_reading_it_again(
+        qtbot, listings, change_bus, make_listing, run):
+    pending = make_listing("Mini fridge", 7000, ListingStatus.PENDING_REVIEW)
+    make_listing("Hoodie", 2500)  # a draft: its edits are none of the queue's business
+    tab = make_tab(qtbot, listings, change_bus)
+    run(tab.reload())
+    searches = []
+    original = listings.search
+
+    async def counting_search(query):
+        searches.append(query)
+        return await original(query)
+
+    listings.search = counting_search
+
+    async def edits_elsewhere() -> None:
+        await listings.update(pending.id, ListingChanges(price_minor=6500),
+                              expected_version=pending.version, actor="seller")
+        hoodie = (await original(ListingQuery(search="Hoodie"))).items[0]
+        await listings.update(hoodie.id, ListingChanges(price_minor=2000),
+                              expected_version=hoodie.version, actor="seller")
+        await asyncio.sleep(0.3)  # longer than the tab's change timer
+        await tab.tasks.wait_idle()
+
+    run(edits_elsewhere())
+    assert searches == []  # the changes carried the saved listings
+    assert tab.model.listing_at(0).price_minor == 6500
+    assert tab.detail.listing is not None and tab.detail.listing.price_minor == 6500

@@ -181,6 +181,7 @@ async def demo_stripe_activity(services: Any) -> None:
     from sqlalchemy import update
 
     from uhadmin.domain import ListingQuery, ListingStatus, SortKey
+    from uhadmin.services.stripe_gateway.catalog import ProductFields
     from uhadmin.services.tables import ListingRow
 
     page = await services.listings.search(ListingQuery(
@@ -190,6 +191,8 @@ async def demo_stripe_activity(services: Any) -> None:
     await services.sync.run()
     gone = approved[2]
 
+    # The website writes the listings table itself, never through uhadmin's services (rows
+    # are untrusted input): the demo writes as the website does.
     def website_edit(session: Any) -> None:
         session.execute(update(ListingRow).where(ListingRow.id == gone.id).values(
             stripe_product_id="prod_RemovedInDashboard",
@@ -197,16 +200,16 @@ async def demo_stripe_activity(services: Any) -> None:
             version=ListingRow.version + 1))
 
     await services.db.run(website_edit, write=True)
+    # What happens in the Dashboard, through the gateway as every Stripe call does.
     renamed = await services.listings.get(approved[0].id)
-    await services.gateway.call("products.update", lambda client, options:
-                                client.v1.products.update_async(
-                                    renamed.stripe_product_id,
-                                    {"name": f"{renamed.title} (signed)"}, options))
-    await services.gateway.call("products.create", lambda client, options:
-                                client.v1.products.create_async(
-                                    {"name": "Rainbow Warriors stadium blanket",
-                                     "default_price_data": {"currency": "usd",
-                                                            "unit_amount": 3500}}, options))
+    product = await services.catalog.retrieve_product(renamed.stripe_product_id)
+    await services.catalog.update_product(product.id, dataclasses.replace(
+        ProductFields(product.name, product.description, product.images, product.metadata),
+        name=f"{renamed.title} (signed)"), key=f"demo-rename-{product.id}")
+    await services.catalog.create_product(
+        "prod_DashboardStadiumBlanket",
+        ProductFields("Rainbow Warriors stadium blanket", "", (), {}), 3500, "usd",
+        key="demo-stadium-blanket")
 
 
 async def demo_gui_activity(parts: Any) -> None:

@@ -16,7 +16,7 @@ import typing
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from stripe._request_options import RequestOptions
+from stripe import RequestOptions  # public: re-exported at the SDK's top level
 from typing_extensions import is_typeddict
 
 from uhadmin.sandbox.errors import StripeApiError, invalid_param, missing_param, unknown_param

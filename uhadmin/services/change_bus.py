@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from uhadmin.domain.changes import Change
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Change:
-    """One committed mutation (Anki's operation_did_execute(changes, initiator))."""
-
-    kind: str  # "listing" | "sync" | "checkout" | "settings"
-    ids: frozenset = frozenset()  # affected ids; empty means "many or unknown: refresh all"
-    # The object (usually a view) that asked for the change, so it can skip a redundant
-    # refresh of what it already shows.
-    initiator: object | None = None
-
-
 class ChangeBus:
-    """Synchronous publish/subscribe on the caller's thread (the event loop's)."""
+    """Synchronous publish/subscribe on the caller's thread (the event loop's), carrying
+    the typed change values of `uhadmin.domain.changes` (Anki's
+    operation_did_execute(changes, initiator))."""
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[Change], None]] = []
+
+    @property
+    def listened(self) -> bool:
+        """Whether anyone subscribes (a writer counts what only a listener would show)."""
+        return bool(self._subscribers)
 
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
         """Call `callback(change)` after every publish; returns a function that unsubscribes."""

@@ -24,6 +24,7 @@ from uhadmin.domain.listing import SyncState
 from uhadmin.domain.stripe_rule import stripe_needs_change
 from uhadmin.errors import ConflictError, NotFoundError
 from uhadmin.services.dml_result import inserted_id, rowcount
+from uhadmin.services.listing_rows import LISTING_COLUMNS
 from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 
 LISTINGS = ListingRow.__table__
@@ -118,10 +119,11 @@ def insert_listing(session: Session, values: Mapping[str, Any], *, actor: str, a
 
 def write_listing(session: Session, before: Any, values: Mapping[str, Any], *, actor: str,
                   action: str, details: Mapping[str, Any], now: datetime | None = None,
-                  ) -> int:
+                  ) -> Any:
     """Save `values` over `before` (a listings row read in this transaction) if nobody
     saved in between (ConflictError otherwise); audit it; queue it if Stripe needs it.
-    The new version."""
+    The row as written (every column of LISTING_COLUMNS; `.version` is the new version),
+    returned by the UPDATE itself rather than read again."""
     when = now or utcnow()
     new_status = values.get("status", before.status)
     was_published = published(before) or bool(values.get("stripe_product_id"))
@@ -135,14 +137,15 @@ def write_listing(session: Session, before: Any, values: Mapping[str, Any], *, a
         row["sync_state"] = SyncState.PENDING.value
     # The UPDATE is the first write of each listing, so a refused one leaves nothing
     # half-written (bulk changes rely on this to keep going).
-    result = session.execute(update(LISTINGS).where(
-        LISTINGS.c.id == before.id, LISTINGS.c.version == before.version).values(**row))
-    if rowcount(result) != 1:
+    written = session.execute(update(LISTINGS).where(
+        LISTINGS.c.id == before.id, LISTINGS.c.version == before.version).values(**row)
+        .returning(*LISTING_COLUMNS)).one_or_none()
+    if written is None:
         raise _conflict(session, before)
     if needs:
         queue_push(session, {before.id: new_version}, now=when)
     audit(session, [AuditNote(before.id, action, details)], actor=actor, at=when)
-    return new_version
+    return written
 
 
 def delete_listing(session: Session, before: Any, *, actor: str, details: Mapping[str, Any],

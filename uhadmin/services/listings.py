@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from uhadmin.domain.changes import ListingsChanged
 from uhadmin.domain.listing import (
     ALLOWED_TRANSITIONS,
     AuditEntry,
@@ -23,6 +24,7 @@ from uhadmin.domain.listing import (
     NewListing,
     Page,
     SortKey,
+    SyncState,
     check_reason,
     check_transition,
 )
@@ -33,7 +35,7 @@ from uhadmin.errors import (
     UhadminError,
     ValidationError,
 )
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_rows import LISTING_COLUMNS, row_to_listing, stored_time
 from uhadmin.services.listing_writes import (
@@ -55,6 +57,10 @@ OUTBOX = StripeChangeRow.__table__
 
 # Every row is read as untrusted input (the website writes them): see listing_rows.
 
+# The fields every write sets besides those it was asked to, and those a status change may
+# set, as the change bus reports them.
+_WRITE_FIELDS = frozenset({"version", "updated_at", "updated_by"})
+_STATUS_FIELDS = _WRITE_FIELDS | {"status", "rejection_reason", "sync_state"}
 # The fields ListingChanges may touch, in display order for audit details.
 _EDITABLE_FIELDS = (
     "title", "description", "price_minor", "currency", "image_urls",
@@ -155,7 +161,7 @@ class ListingService:
         listing = await self._db.run(
             functools.partial(self._create_in, new=new, path=path, actor=actor), write=True
         )
-        self._publish({listing.id}, initiator)
+        await self._publish({listing.id}, initiator, listings=[listing])
         return listing
 
     async def update(
@@ -171,15 +177,16 @@ class ListingService:
         if changes.currency is not None:
             changes = replace(changes, currency=changes.currency.lower())
         validate_listing_changes(changes)
-        listing, changed = await self._db.run(
+        listing, fields = await self._db.run(
             functools.partial(
                 self._update_in, listing_id=listing_id, changes=changes,
                 expected_version=expected_version, actor=actor,
             ),
             write=True,
         )
-        if changed:
-            self._publish({listing.id}, initiator)
+        if fields:
+            await self._publish({listing.id}, initiator, listings=[listing],
+                                fields=fields | _WRITE_FIELDS)
         return listing
 
     async def change_status(
@@ -201,7 +208,8 @@ class ListingService:
             ),
             write=True,
         )
-        self._publish({listing.id}, initiator)
+        await self._publish({listing.id}, initiator, listings=[listing],
+                            fields=_STATUS_FIELDS)
         return listing
 
     async def change_status_many(
@@ -231,7 +239,8 @@ class ListingService:
             succeeded.extend(done)
             failed.update(refused)
         if succeeded:
-            self._publish({listing.id for listing in succeeded}, initiator)
+            await self._publish({listing.id for listing in succeeded}, initiator,
+                                listings=succeeded, fields=_STATUS_FIELDS)
         return BulkResult(succeeded=tuple(succeeded), failed=failed)
 
     async def delete_draft(
@@ -242,7 +251,8 @@ class ListingService:
             functools.partial(self._delete_draft_in, listing_id=listing_id, actor=actor),
             write=True,
         )
-        self._publish({listing_id}, initiator)
+        # Only a draft Stripe never saw is deleted: the Stripe queue stays as it was.
+        await self._publish({listing_id}, initiator, queue_moved=False)
 
     async def record_outcomes(
         self, entries: Sequence[Mapping[str, Any]], *, initiator: object | None = None,
@@ -262,7 +272,9 @@ class ListingService:
                 audit(session, notes, actor=actor)
 
         await self._db.run(write, write=True)
-        self._publish({entry["listing_id"] for entry in entries}, initiator)
+        # Audit rows only: the Stripe queue stays as it was.
+        await self._publish({entry["listing_id"] for entry in entries}, initiator,
+                            queue_moved=False)
 
     # --- queries ---------------------------------------------------------------------
     async def get(self, listing_id: int) -> Listing:
@@ -286,8 +298,18 @@ class ListingService:
         return await self._db.run(self._queued_changes_in)
 
     # --- work inside one transaction (worker thread) ---------------------------------
-    def _publish(self, ids: Iterable[int], initiator: object | None) -> None:
-        self._bus.publish(Change(kind="listing", ids=frozenset(ids), initiator=initiator))
+    async def _publish(self, ids: Iterable[int], initiator: object | None, *,
+                       listings: Sequence[Listing] = (), fields: frozenset[str] = frozenset(),
+                       queue_moved: bool | None = None) -> None:
+        """Tell the bus, with the saved listings and the Stripe queue's new length if a
+        saved listing now waits in it (counted once here rather than by every view)."""
+        if queue_moved is None:
+            queue_moved = not listings or any(
+                listing.sync_state is SyncState.PENDING for listing in listings)
+        queued = await self.queued_changes() if queue_moved and self._bus.listened else None
+        self._bus.publish(ListingsChanged(
+            ids=frozenset(ids), fields=fields, listings=tuple(listings),
+            queue_moved=queue_moved, queued=queued, initiator=initiator))
 
     @staticmethod
     def _get_in(session: Session, *, listing_id: int) -> Listing:
@@ -306,10 +328,10 @@ class ListingService:
         self, session: Session, before: Any, values: dict[str, Any], *, actor: str,
         action: str, details: dict[str, Any], now: datetime,
     ) -> Listing:
-        """Save `values` over `before` through the one write path; the listing after it."""
-        write_listing(session, before, values, actor=actor, action=action, details=details,
-                      now=now)
-        return row_to_listing(self._row_in(session, before.id))
+        """Save `values` over `before` through the one write path; the listing after it
+        (as the UPDATE returned it: no second read)."""
+        return row_to_listing(write_listing(session, before, values, actor=actor,
+                                            action=action, details=details, now=now))
 
     def _create_in(
         self, session: Session, *, new: NewListing, path: list[ListingStatus], actor: str
@@ -333,7 +355,8 @@ class ListingService:
     def _update_in(
         self, session: Session, *, listing_id: int, changes: ListingChanges,
         expected_version: int, actor: str,
-    ) -> tuple[Listing, bool]:
+    ) -> tuple[Listing, frozenset[str]]:
+        """The listing after the edit and the fields it changed (none: nothing saved)."""
         before = self._row_in(session, listing_id)
         if before.version != expected_version:
             raise ConflictError(listing_id, expected_version, before.version)
@@ -354,10 +377,11 @@ class ListingService:
                 values[name] = new_value
                 changed[name] = [old_value, new_value]
         if not values:
-            return current, False  # nothing to save: no new version, no audit, no push
+            return current, frozenset()  # nothing to save: no new version, audit or push
         listing = self._write_in(session, before, values, actor=actor, action="update",
                                  details={"changes": changed}, now=_utcnow())
-        return listing, True
+        moved = {"sync_state"} if listing.sync_state != current.sync_state else set()
+        return listing, frozenset(values) | moved
 
     def _apply_status_in(
         self, session: Session, before: Any, new_status: ListingStatus, *, actor: str,

@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from uhadmin.domain.changes import ListingsChanged, SyncChanged
 from uhadmin.domain.listing import Listing, ListingStatus, SyncState
 from uhadmin.domain.sync import (
     AppliedFix,
@@ -34,7 +35,7 @@ from uhadmin.domain.sync import (
     ReconcileReport,
 )
 from uhadmin.errors import ConflictError, NotFoundError, UhadminError, ValidationError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product, product_id_for
 from uhadmin.services.listing_rows import LISTING_COLUMNS
@@ -78,9 +79,12 @@ class ReconcileService:
     """Finds drift between the catalog and Stripe; fixes it only on request."""
 
     def __init__(self, db: Database, bus: ChangeBus, catalog: CatalogGateway,
-                 sync: SyncService, *, actor: str = "reconcile") -> None:
+                 sync: SyncService, *, actor: str = "reconcile",
+                 listings: ListingService | None = None) -> None:
         self._db = db
         self._bus = bus
+        # The composition root hands in its own; alone (scripts, tests) one on the same db.
+        self._listings = listings if listings is not None else ListingService(db, bus)
         self.catalog = catalog
         self.sync = sync
         self.actor = actor
@@ -271,7 +275,7 @@ class ReconcileService:
             for listing_id, message in report.failures.items():
                 errors[f"{Fix.PUSH_OURS}:{listing_id}"] = message
         if applied and not dry_run:
-            self._bus.publish(Change(kind="sync", ids=frozenset(
+            self._bus.publish(SyncChanged(ids=frozenset(
                 item.listing_id for item in applied if item.listing_id is not None)))
         return applied, errors
 
@@ -411,8 +415,7 @@ class ReconcileService:
             products.append(product)
         listings = await self._adopt_products(products)
         await self.sync.run()
-        return [await ListingService(self._db, self._bus).get(listing.id)
-                for listing in listings]
+        return [await self._listings.get(listing.id) for listing in listings]
 
     async def _adopt_products(self, products: Sequence[RemoteProduct]) -> list[Listing]:
         adopted = []
@@ -424,10 +427,10 @@ class ReconcileService:
                     "to adopt")
             listing_id = await self._db.run(functools.partial(
                 self._adopt_in, product=product, price=price), write=True)
-            adopted.append(await ListingService(self._db, self._bus).get(listing_id))
+            adopted.append(await self._listings.get(listing_id))
         if adopted:
-            self._bus.publish(Change(kind="listing",
-                                     ids=frozenset(listing.id for listing in adopted)))
+            self._bus.publish(ListingsChanged(
+                ids=frozenset(listing.id for listing in adopted), listings=tuple(adopted)))
         return adopted
 
     def _adopt_in(self, session: Session, *, product: RemoteProduct,

@@ -12,6 +12,14 @@ from PySide6.QtWidgets import QWidget
 from qasync import asyncSlot
 
 from uhadmin.domain import CheckoutAttempt, Listing, ListingQuery, ListingStatus, SortKey
+from uhadmin.domain.changes import (
+    Change,
+    CheckoutAttemptChanged,
+    ListingsChanged,
+    Refresh,
+    refresh_for,
+)
+from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import ModeMismatchError, UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.checkout_layout import CheckoutLabLayout
@@ -28,6 +36,7 @@ from uhadmin.views.checkout_models import (
     outcome_text,
 )
 from uhadmin.views.messages import ask_confirmation, friendly_text
+from uhadmin.views.ports import ChangeSource, ListingReader
 
 SEARCH_DEBOUNCE_MS = 250
 PICK_LIMIT = 200
@@ -45,7 +54,7 @@ class CheckoutTab(CheckoutLabLayout):
     state_key = "checkout"
     stripe_calls_requested = Signal(int)  # attempt id
 
-    def __init__(self, checkout: Any, listings: Any, bus: Any, *, actor: str,
+    def __init__(self, checkout: Any, listings: ListingReader, bus: ChangeSource, *, actor: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("checkoutTab")
@@ -176,11 +185,14 @@ class CheckoutTab(CheckoutLabLayout):
 
     # --- picking ---------------------------------------------------------------------------
 
+    def pick_query(self) -> ListingQuery:
+        """The listings to pick from: approved ones matching the search, by title."""
+        return ListingQuery(search=self.search_edit.text().strip(),
+                            statuses=frozenset({ListingStatus.APPROVED}), sort=SortKey.TITLE,
+                            descending=False, limit=PICK_LIMIT)
+
     async def load_listings(self) -> list[Listing]:
-        page = await self._listings.search(ListingQuery(
-            search=self.search_edit.text().strip(),
-            statuses=frozenset({ListingStatus.APPROVED}), sort=SortKey.TITLE,
-            descending=False, limit=PICK_LIMIT))
+        page = await self._listings.search(self.pick_query())
         self.pick_model.set_rows(page.items)
         return list(page.items)
 
@@ -293,22 +305,31 @@ class CheckoutTab(CheckoutLabLayout):
         chosen = self.selected_attempts()
         return chosen[0] if chosen else None
 
-    def _on_change(self, change: Any) -> None:
-        if change.kind == "checkout":
-            self.tasks.spawn(f"change-{id(change)}", self.apply_change(change.ids))
-        elif change.kind in ("listing", "sync") and not self._search_timer.isActive():
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, CheckoutAttemptChanged):
+            self.tasks.spawn(f"change-{id(change)}", self.apply_change(change.attempt_id))
+            return
+        query = self.pick_query()
+        refresh = refresh_for(change, query, [x.id for x in self.pick_model.rows()])
+        if (refresh is Refresh.PATCH and isinstance(change, ListingsChanged)
+                and all(matches_filters(x, query) for x in change.listings
+                        if self.pick_model.row_of(x.id) is not None)):
+            for listing in change.listings:  # no read: the change carries them
+                if self.pick_model.row_of(listing.id) is not None:
+                    self.pick_model.upsert(listing)
+        elif refresh is not Refresh.NOTHING and not self._search_timer.isActive():
             self._search_timer.start()  # published listings may have come or gone
 
-    async def apply_change(self, ids: Any) -> None:
-        """An attempt changed (success/cancel page, webhook, refresh): show it as it is now."""
-        if not ids:
+    async def apply_change(self, attempt_id: int | None) -> None:
+        """An attempt changed (success/cancel page, webhook, refresh): show it as it is now
+        (None: several or unknown, the whole history again)."""
+        if attempt_id is None:
             await self.load_history()
             return
-        for attempt_id in ids:
-            attempt = await self._checkout.get(int(attempt_id))
-            self.history_model.upsert(attempt)
-            if self.attempt is not None and self.attempt.id == attempt.id:
-                self._show_attempt(attempt)
+        attempt = await self._checkout.get(attempt_id)
+        self.history_model.upsert(attempt)
+        if self.attempt is not None and self.attempt.id == attempt.id:
+            self._show_attempt(attempt)
         self._update_buttons()
 
     @asyncSlot()

@@ -41,6 +41,7 @@ from uhadmin.views.listing_table import (
     format_time,
     problems_text,
 )
+from uhadmin.views.ports import ListingReader
 from uhadmin.views.tasks import TaskRunner
 
 IMAGE_SIZE = QSize(210, 140)
@@ -167,7 +168,7 @@ class ListingDetailPane(QWidget):
 
     stripe_calls_requested = Signal(int, object)  # listing id, revision (or None)
 
-    def __init__(self, listings: Any, *, dashboard_base: str | None = None,
+    def __init__(self, listings: ListingReader, *, dashboard_base: str | None = None,
                  image_loader: ImageLoader | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("listingDetail")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,6 +32,7 @@ from uhadmin.views.listing_form import (
     row_name,
 )
 from uhadmin.views.messages import friendly_text
+from uhadmin.views.ports import ListingWriter
 from uhadmin.views.tasks import TaskRunner
 
 
@@ -48,7 +47,7 @@ class ListingDialog(QDialog):
 
     saved = Signal(object)  # Listing
 
-    def __init__(self, listings: Any, *, actor: str, default_currency: str = "usd",
+    def __init__(self, listings: ListingWriter, *, actor: str, default_currency: str = "usd",
                  listing: Listing | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("listingDialog")

@@ -25,6 +25,14 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, Page, SyncState
+from uhadmin.domain.changes import (
+    Change,
+    CheckoutAttemptChanged,
+    ListingsChanged,
+    Refresh,
+    listing_ids,
+    refresh_for,
+)
 from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import NotFoundError, UhadminError
 from uhadmin.views.bulk_actions import (
@@ -46,6 +54,7 @@ from uhadmin.views.listing_table import (
     ListingTableModel,
 )
 from uhadmin.views.messages import ask_confirmation, show_message
+from uhadmin.views.ports import ChangeSource, ListingWriter
 from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.workspace import WorkspaceTab
 
@@ -69,7 +78,8 @@ class ListingsTab(WorkspaceTab):
     state_key = "listings"
     selection_changed = Signal(object)  # tuple[Listing, ...]
 
-    def __init__(self, listings: Any, bus: Any, *, actor: str, default_currency: str = "usd",
+    def __init__(self, listings: ListingWriter, bus: ChangeSource, *, actor: str,
+                 default_currency: str = "usd",
                  dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("listingsTab")
@@ -675,15 +685,24 @@ class ListingsTab(WorkspaceTab):
 
     # --- changes from elsewhere ----------------------------------------------------------
 
-    def _on_change(self, change: Any) -> None:
-        if change.kind not in ("listing", "sync"):
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, CheckoutAttemptChanged) or change.initiator is self:
+            return  # not a listing; or this tab already applied the results it got back
+        refresh = refresh_for(change, self.current_query(),
+                              [listing.id for listing in self.model.listings()])
+        if refresh is not Refresh.RELOAD and isinstance(change, ListingsChanged):
+            # The change carries the saved listings: no read for the rows.
+            if refresh is Refresh.PATCH:
+                self.show_changed([x for x in change.listings
+                                   if self.model.row_of(x.id) is not None])
+                self._selection_changed()
+            self._catch_up_counts(change)
             return
-        if change.initiator is self:
-            return  # this tab already applied the results it got back
-        if not change.ids or len(self._pending_change_ids) + len(change.ids) > MAX_IDS_TO_PATCH:
+        ids = listing_ids(change)
+        if not ids or len(self._pending_change_ids) + len(ids) > MAX_IDS_TO_PATCH:
             self._pending_full_reload = True
         else:
-            self._pending_change_ids.update(int(i) for i in change.ids)
+            self._pending_change_ids.update(ids)
         if not self._change_timer.isActive():
             # Coalesce bursts; and while changes keep streaming in (a long sync), re-run the
             # query at most about once a second rather than after every batch.
@@ -691,6 +710,16 @@ class ListingsTab(WorkspaceTab):
             wait = CHANGE_COALESCE_MS if since > MIN_RELOAD_INTERVAL_S \
                 else max(CHANGE_COALESCE_MS, int((MIN_RELOAD_INTERVAL_S - since) * 1000))
             self._change_timer.start(wait)
+
+    def _catch_up_counts(self, change: ListingsChanged) -> None:
+        """Status counts are read again only when a status may have moved; the Stripe
+        queue's length comes with the change when the writer counted it."""
+        if not change.fields or "status" in change.fields:
+            self.tasks.spawn("counts", self.refresh_counts())
+        elif change.queue_moved and change.queued is None:
+            self.tasks.spawn("counts", self.refresh_counts())
+        elif change.queued is not None:
+            self._show_counts(self.counts, change.queued)
 
     def _on_changes_settled(self) -> None:
         ids, full = set(self._pending_change_ids), self._pending_full_reload

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from uhadmin.config import Settings
+from uhadmin.domain.changes import Change, ListingsChanged, SyncChanged
 from uhadmin.errors import UhadminError
 from uhadmin.views.about_dialog import AboutDialog
 from uhadmin.views.change_bridge import ChangeBridge
@@ -26,6 +27,7 @@ from uhadmin.views.icons import app_icon, apply_icons
 from uhadmin.views.listings_tab import ListingsTab
 from uhadmin.views.main_menus import build_actions, build_menus, plug_tab_actions
 from uhadmin.views.messages import friendly_text
+from uhadmin.views.ports import ChangeSource, ListingWriter
 from uhadmin.views.review_tab import ReviewTab
 from uhadmin.views.settings_dialog import SettingsDialog
 from uhadmin.views.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
@@ -65,7 +67,8 @@ class MainWindow(QMainWindow):
     toolbar: QToolBar
     toolbar_tail: QAction  # tabs' toolbar buttons go before it
 
-    def __init__(self, *, settings: Settings, listings: Any, bus: Any, keys: Any,
+    def __init__(self, *, settings: Settings, listings: ListingWriter, bus: ChangeSource,
+                 keys: Any,
                  preferences: Any, qsettings: QSettings | None = None,
                  dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -239,9 +242,13 @@ class MainWindow(QMainWindow):
     async def update_status(self) -> None:
         self.connection.set_queued(await self._listings.queued_changes())
 
-    def _on_change(self, change: Any) -> None:
-        if change.kind in ("listing", "sync") and not self._status_soon.isActive():
-            self._status_soon.start()  # one count for a burst of changes
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, ListingsChanged) and change.queued is not None:
+            self.connection.set_queued(change.queued)  # the writer counted it already
+        elif (isinstance(change, SyncChanged)
+              or isinstance(change, ListingsChanged) and change.queue_moved):
+            if not self._status_soon.isActive():
+                self._status_soon.start()  # one count for a burst of changes
 
     def _restore_state(self) -> None:
         geometry = self.qsettings.value("window/geometry")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMainWindow
 
+from uhadmin.domain.changes import Change, ListingsChanged
 from uhadmin.domain.offline import OfflineStatus, PushReport
 from uhadmin.errors import UhadminError
 from uhadmin.views.messages import friendly_text
@@ -75,8 +76,8 @@ class OfflineController(QObject):
         if self.offline:
             self.banner.show_offline(await self.backend.status())
 
-    def _on_change(self, change: Any) -> None:
-        if self.offline and getattr(change, "kind", "") == "listing":
+    def _on_change(self, change: Change) -> None:
+        if self.offline and isinstance(change, ListingsChanged):
             self.tasks.spawn("banner", self.update_banner())
 
     def retry_soon(self) -> None:

@@ -20,11 +20,14 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, SortKey
+from uhadmin.domain.changes import Change, ListingsChanged, Refresh, refresh_for
+from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
+from uhadmin.views.ports import ChangeSource, ListingWriter
 from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.workspace import WorkspaceTab
 
@@ -42,7 +45,7 @@ class ReviewTab(WorkspaceTab):
 
     state_key = "review"
 
-    def __init__(self, listings: Any, bus: Any, *, actor: str,
+    def __init__(self, listings: ListingWriter, bus: ChangeSource, *, actor: str,
                  dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("reviewTab")
@@ -309,6 +312,22 @@ class ReviewTab(WorkspaceTab):
         self.status_message.emit(f"{verb} “{result.title}”")
         return result
 
-    def _on_change(self, change: Any) -> None:
-        if change.kind == "listing" and change.initiator is not self:
+    def _on_change(self, change: Change) -> None:
+        # A sync writes what Stripe holds, never a review decision: the queue stays.
+        if not isinstance(change, ListingsChanged) or change.initiator is self:
+            return
+        refresh = refresh_for(change, self.query(),
+                              [listing.id for listing in self.model.listings()])
+        if refresh is Refresh.PATCH:  # no read: the change carries the saved listings
+            shown = [x for x in change.listings if self.model.row_of(x.id) is not None]
+            leaving = [x.id for x in shown if not matches_filters(x, self.query())]
+            for listing in shown:
+                if listing.id not in leaving:
+                    self.model.update_listing(listing)
+            current = self.current_listing()
+            if current is not None and any(x.id == current.id for x in shown):
+                self._selection_changed()  # the detail pane shows the saved version
+            if leaving:
+                self._change_timer.start()  # the next ones move up into the loaded rows
+        elif refresh is Refresh.RELOAD:
             self._change_timer.start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QSettings, Qt, QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -62,7 +62,7 @@ class StripeLogTab(WorkspaceTab):
         layout.addWidget(self.filter_problem)
         layout.addWidget(self.splitter, 1)
         self._poll = QTimer(self, interval=POLL_MS)
-        self._poll.timeout.connect(lambda: self.tasks.start("poll", self.load_newer()))
+        self._poll.timeout.connect(self._poll_if_shown)
 
     def _build_filters(self) -> QHBoxLayout:
         """The filter bar; typing applies after a pause, a choice or tick at once."""
@@ -153,6 +153,17 @@ class StripeLogTab(WorkspaceTab):
 
     def refresh(self) -> None:
         self.tasks.start("load", self.load_first_page())
+
+    def _poll_if_shown(self) -> None:
+        # Behind another tab nobody reads the log: no query every two seconds for it;
+        # coming into view catches up at once (showEvent).
+        if self.isVisible():
+            self.tasks.start("poll", self.load_newer())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._poll.isActive():  # started: a first page is loaded or on its way
+            self._poll_if_shown()
 
     def focus_search(self) -> bool:
         self.text_filter.setFocus()

@@ -4,7 +4,7 @@ resume, and retry what Stripe refused; the window's connection state follows the
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -32,15 +32,27 @@ from uhadmin.domain import (
     SyncState,
     SyncStatus,
 )
+from uhadmin.domain.changes import (
+    Change,
+    CheckoutAttemptChanged,
+    ListingsChanged,
+    Refresh,
+    SyncChanged,
+    refresh_for,
+)
 from uhadmin.errors import UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.listing_table import format_time
 from uhadmin.views.messages import friendly_text
+from uhadmin.views.ports import ChangeSource, ListingReader, SyncPort
 from uhadmin.views.row_table import Column, RowTableModel
 from uhadmin.views.workspace import WorkspaceTab
 
 PROGRESS_INTERVAL_S = 0.1  # status-bar updates at most ten times a second
 FAILURES_SHOWN = 500
+# The failures list: the listings whose last push failed, most recent first.
+FAILED_LISTINGS = ListingQuery(sync_states=frozenset({SyncState.FAILED}), sort=SortKey.UPDATED,
+                               descending=True, limit=FAILURES_SHOWN)
 FAILURE_RELOAD_MS = 1000  # sync changes stream in per batch: reload the list once a second
 
 
@@ -103,7 +115,8 @@ class SyncTab(WorkspaceTab):
     connection_changed = Signal(object)  # SyncStatus
     finished = Signal(object)  # SyncReport
 
-    def __init__(self, sync: Any, listings: Any, bus: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, sync: SyncPort, listings: ListingReader, bus: ChangeSource,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("syncTab")
         self._sync = sync
@@ -215,7 +228,8 @@ class SyncTab(WorkspaceTab):
             lambda: self.tasks.spawn("failures", self.load_failures()))
         self.bridge = ChangeBridge(bus, self)
         self.bridge.changed.connect(self._on_change)
-        self._unsubscribe_status = sync.subscribe_status(self._status_changed)
+        self._unsubscribe_status: Callable[[], None] | None = sync.subscribe_status(
+            self._status_changed)
         self._show_state(sync.status)
         self._update_buttons()
 
@@ -351,9 +365,7 @@ class SyncTab(WorkspaceTab):
 
     async def load_failures(self) -> list[Listing]:
         """The listings whose last push failed, most recent first."""
-        page = await self._listings.search(ListingQuery(
-            sync_states=frozenset({SyncState.FAILED}), sort=SortKey.UPDATED, descending=True,
-            limit=FAILURES_SHOWN))
+        page = await self._listings.search(FAILED_LISTINGS)
         kept = {listing.id for listing in self.selected_failures()}
         self.failures_model.set_rows(page.items)
         for row, listing in enumerate(page.items):
@@ -367,8 +379,18 @@ class SyncTab(WorkspaceTab):
         self._show_state(SyncStatus(status.state, await self._sync.queued(), status.message))
         return list(page.items)
 
-    def _on_change(self, change: Any) -> None:
-        if change.kind in ("sync", "listing") and not self._reload_timer.isActive():
+    def _on_change(self, change: Change) -> None:
+        if isinstance(change, CheckoutAttemptChanged):
+            return
+        if isinstance(change, ListingsChanged) and change.queued is not None:
+            status = self._sync.status  # the writer counted the queue: no read for it
+            self._show_state(SyncStatus(status.state, change.queued, status.message))
+            queue_read = False
+        else:
+            queue_read = isinstance(change, SyncChanged) or change.queue_moved
+        shown = [listing.id for listing in self.failures_model.rows()]
+        if ((queue_read or refresh_for(change, FAILED_LISTINGS, shown) is not Refresh.NOTHING)
+                and not self._reload_timer.isActive()):
             self._reload_timer.start()
 
     # --- connection -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ A transition reads the row under a write lock (BEGIN IMMEDIATE on SQLite, FOR UP
 PostgreSQL), applies a pure rule from `domain.checkout_rules` to what is stored NOW, and
 writes only when the rule changed something. So the webhook and the success page may both
 arrive, in either order: the first writes one change and one audit row, the second finds
-nothing to do. Each written change is broadcast as Change("checkout", {attempt id}).
+nothing to do. Each written change is broadcast as a CheckoutAttemptChanged.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from uhadmin.domain.changes import CheckoutAttemptChanged
 from uhadmin.domain.checkout import CheckoutAttempt, CheckoutLine, Outcome
 from uhadmin.domain.checkout_rules import audit_details, recorded_fields
 from uhadmin.errors import NotFoundError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_rows import parse_time, stored_time
 from uhadmin.services.tables import AuditRow, CheckoutAttemptRow, WebhookEventRow
@@ -63,8 +64,7 @@ class AttemptStore:
         self._clock = clock
 
     def publish(self, attempt_id: int, initiator: object | None) -> None:
-        self._bus.publish(Change(kind="checkout", ids=frozenset({attempt_id}),
-                                 initiator=initiator))
+        self._bus.publish(CheckoutAttemptChanged(attempt_id, initiator=initiator))
 
     # ----------------------------------------------------------------- writes
     async def insert(self, *, key: str, lines: Iterable[CheckoutLine], tester: str,

@@ -15,9 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from uhadmin.domain.changes import Change, CheckoutAttemptChanged
 from uhadmin.domain.checkout import CheckoutAttempt
 from uhadmin.errors import UhadminError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ async def wait_for_outcome(
     changed = asyncio.Event()
 
     def on_change(change: Change) -> None:
-        if change.kind == "checkout" and (not change.ids or attempt_id in change.ids):
+        if isinstance(change, CheckoutAttemptChanged) and change.attempt_id in (None,
+                                                                                attempt_id):
             changed.set()
 
     stop = stop or asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from uhadmin.domain.changes import ListingsChanged
 from uhadmin.domain.listing import (
     AuditEntry,
     BulkResult,
@@ -17,7 +18,7 @@ from uhadmin.domain.listing import (
 )
 from uhadmin.domain.offline import EDITABLE_FIELDS, OperationKind, comparable, overlay, snapshot
 from uhadmin.errors import ConflictError, UhadminError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.offline.replica import Replica
 from uhadmin.validation import validate_listing_changes
 
@@ -136,6 +137,8 @@ class OfflineListings:
         if "image_urls" in values:
             values = {**values, "image_urls": tuple(values["image_urls"])}
         listing = replace(listing, **values)
-        self._bus.publish(Change(kind="listing", ids=frozenset({listing.id}),
-                                 initiator=initiator))
+        # The offline queue grows by this operation: views read its length again.
+        self._bus.publish(ListingsChanged(ids=frozenset({listing.id}),
+                                          fields=frozenset(values) | {"version"},
+                                          listings=(listing,), initiator=initiator))
         return listing

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
+from uhadmin.domain.changes import ListingsChanged
 from uhadmin.domain.offline import OfflineOperation, OfflineStatus, OperationState, PushReport
 from uhadmin.errors import UhadminError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database, DatabaseUnavailableError
 from uhadmin.services.offline.offline_listings import OfflineListings
 from uhadmin.services.offline.push import ListingWriter, OfflinePush
@@ -80,7 +81,7 @@ class OfflineService:
             touched = {op.listing_id for op in await self.replica.operations()}
             report = await OfflinePush(self.replica, listings).push()
             await refresh(catalog, self.replica, only=touched)
-        self.bus.publish(Change(kind="listing"))
+        self.bus.publish(ListingsChanged())
         return report
 
     async def resolve(self, operation_id: int, *, take: Literal["mine", "theirs"],
@@ -92,7 +93,7 @@ class OfflineService:
             operation = await OfflinePush(self.replica, listings).resolve(
                 operation_id, take=take, values=values, actor=actor)
             await refresh(catalog, self.replica, only={operation.listing_id})
-        self.bus.publish(Change(kind="listing", ids=frozenset({operation.listing_id})))
+        self.bus.publish(ListingsChanged(ids=frozenset({operation.listing_id})))
         return operation
 
     async def cache_images(self) -> int:

@@ -6,9 +6,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from uhadmin.domain.changes import Change, ListingsChanged
 from uhadmin.domain.sync import ConnectionState, SyncReport
 from uhadmin.errors import ModeMismatchError, UhadminError
-from uhadmin.services.change_bus import Change
 from uhadmin.services.sync.holders import SyncBusyError
 from uhadmin.services.sync.run import SyncService
 
@@ -52,8 +52,8 @@ class AutoSync:
         return self._task
 
     def _on_change(self, change: Change) -> None:
-        if change.kind == "listing":
-            self.poke()
+        if isinstance(change, ListingsChanged) and change.queue_moved:
+            self.poke()  # a change that queued nothing for Stripe needs no sync
 
     def poke(self) -> None:
         """Sync soon (e.g. after an edit), without waiting for the interval."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
+from uhadmin.domain.changes import SyncChanged
 from uhadmin.domain.sync import (
     CancelToken,
     ConnectionState,
@@ -18,7 +19,7 @@ from uhadmin.domain.sync import (
     SyncStatus,
 )
 from uhadmin.errors import ModeMismatchError
-from uhadmin.services.change_bus import Change, ChangeBus
+from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_writes import utcnow
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
@@ -335,7 +336,7 @@ class SyncService:
                 tally.add(outcome, title)
         changed = {o.listing_id for o in outcomes if o.kind != "unchanged" or o.offline}
         if changed:
-            self._bus.publish(Change(kind="sync", ids=frozenset(changed)))
+            self._bus.publish(SyncChanged(ids=frozenset(changed)))
 
     # --- dry run -------------------------------------------------------------------------
     async def _dry_run(self, catalog_id: str, limit: int | None) -> SyncReport:
