@@ -100,6 +100,7 @@ class Services:
     def _build_stripe_side(self) -> _StripeSide:
         from uhadmin.services.checkout import CheckoutService
         from uhadmin.services.reconcile import ReconcileService
+        from uhadmin.services.stripe_account import AccountGuard
         from uhadmin.services.stripe_gateway.catalog import CatalogGateway
         from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
         from uhadmin.services.sync import AutoSync, SyncService
@@ -109,7 +110,9 @@ class Services:
         gateway.recorder = self.stripe_log.record
         self._sandbox = sandbox
         catalog = CatalogGateway(gateway)
-        sync = SyncService(self.db, self.bus, catalog, actor=settings.actor)
+        sync = SyncService(self.db, self.bus, catalog, actor=settings.actor,
+                           account_guard=AccountGuard(self.db, gateway,
+                                                      environment=settings.mode))
         reconcile = ReconcileService(self.db, self.bus, catalog, sync, actor=settings.actor)
         checkout = CheckoutService(self.db, self.bus, self.listings, settings=settings,
                                    gateway=CheckoutGateway(gateway), receiver=self.receiver,

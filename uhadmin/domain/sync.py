@@ -91,6 +91,7 @@ class ConnectionState(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     STOPPED = "stopped"  # the sync refused to go on (e.g. Stripe answered in the other mode)
+    WRONG_ACCOUNT = "wrong_account"  # the key points at another account than the catalog's
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class FindingKind(StrEnum):
     DUPLICATE = "duplicate"  # more than one product claims the same listing
     FOREIGN = "foreign"  # made elsewhere (e.g. the Dashboard): can be adopted
     STALE_PRICE = "stale_price"  # a product of ours with active prices besides its default
+    PRODUCT_DELETED = "product_deleted"  # the listing's product no longer exists in Stripe
 
 
 class Fix(StrEnum):
@@ -120,6 +122,8 @@ class Fix(StrEnum):
     LINK = "link"  # point the listing at this product
     ADOPT = "adopt"  # create a listing from the product
     ARCHIVE_PRICES = "archive_prices"  # archive every active price but the default
+    RECREATE = "recreate"  # forget a deleted product; the sync makes a new one
+    UNLINK = "unlink"  # forget a deleted product and take the listing off sale
 
 
 @dataclass(frozen=True)

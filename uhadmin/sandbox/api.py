@@ -12,6 +12,7 @@ from typing import Any
 import stripe.params as sp
 
 from uhadmin.sandbox import search
+from uhadmin.sandbox.account import account_object
 from uhadmin.sandbox.charges import ChargeEndpoints
 from uhadmin.sandbox.checkout import CheckoutEndpoints
 from uhadmin.sandbox.clock import SandboxClock
@@ -341,6 +342,10 @@ class StripeApi(CheckoutEndpoints, PaymentAttempts, ChargeEndpoints, EventEndpoi
         expand = p.get("expand", [])
         return self._page(items, p, "product", "/v1/products",
                           self._renderer("product", expand, "data."))
+
+    def retrieve_account(self, req: ApiRequest) -> dict[str, Any]:
+        validate(req.params, sp.AccountRetrieveCurrentParams)
+        return account_object(req.api_key)
 
     def delete_product(self, req: ApiRequest) -> dict[str, Any]:
         validate(req.params, sp.ProductDeleteParams)

@@ -98,6 +98,7 @@ API_ROUTES = [
     _route("GET", "/v1/webhook_endpoints/{id}", "retrieve_webhook_endpoint"),
     _route("POST", "/v1/webhook_endpoints/{id}", "update_webhook_endpoint"),
     _route("DELETE", "/v1/webhook_endpoints/{id}", "delete_webhook_endpoint"),
+    _route("GET", "/v1/account", "retrieve_account"),
 ]
 
 
@@ -348,7 +349,7 @@ class SandboxServer:
         route, args = self._match(method, path)
         template = route.template if route else path
         try:
-            self._authenticate(headers.get("Authorization"))
+            api_key = self._authenticate(headers.get("Authorization"))
             if not self._limiter.allow():
                 return self._rate_limited(), template
             if route is None:
@@ -367,7 +368,7 @@ class SandboxServer:
                                    "sandbox's fail_rate).", type="api_error")
             return json_response(500, error.body()), template
         key = headers.get("Idempotency-Key") if method == "POST" else None
-        request = ApiRequest(method, path, params, request_id, key, args)
+        request = ApiRequest(method, path, params, request_id, key, args, api_key=api_key)
         if key is None:
             await self._delay(faults)
             response = self._execute(request, route)
@@ -387,7 +388,7 @@ class SandboxServer:
         return None, {}
 
     @staticmethod
-    def _authenticate(authorization: str | None) -> None:
+    def _authenticate(authorization: str | None) -> str:
         if not authorization:
             raise StripeApiError(401, "You did not provide an API key. You need to provide "
                                  "your API key in the Authorization header, using Bearer "
@@ -407,6 +408,7 @@ class SandboxServer:
         if found.group(2) == "live":
             raise StripeApiError(401, "The offline Stripe sandbox is test mode only: live keys "
                                  f"are refused ({masked}). Use an sk_test_ or rk_test_ key.")
+        return credential.strip()
 
     def _rate_limited(self) -> Response:
         code = self._faults.rate_limit_code

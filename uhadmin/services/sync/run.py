@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
+from uhadmin.domain.stripe_account import StripeAccount
 from uhadmin.domain.sync import (
     CancelToken,
     ConnectionState,
@@ -17,10 +18,11 @@ from uhadmin.domain.sync import (
     SyncReport,
     SyncStatus,
 )
-from uhadmin.errors import ModeMismatchError
+from uhadmin.errors import AccountMismatchError, ModeMismatchError, StripeUnavailableError
 from uhadmin.services.change_bus import Change, ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_writes import utcnow
+from uhadmin.services.stripe_account import AccountGuard
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.client import StripeGateway
 from uhadmin.services.stripe_log_context import serving
@@ -94,8 +96,10 @@ class SyncService:
 
     def __init__(self, db: Database, bus: ChangeBus, catalog: CatalogGateway, *,
                  actor: str = "sync", batch_size: int = BATCH_SIZE,
-                 lease: timedelta = LEASE, problems_of: ProblemsOf | None = None) -> None:
+                 lease: timedelta = LEASE, problems_of: ProblemsOf | None = None,
+                 account_guard: AccountGuard | None = None) -> None:
         self._db = db
+        self.account_guard = account_guard  # None: no account check (tests' own wiring)
         self._bus = bus
         self.catalog = catalog
         self.actor = actor
@@ -166,6 +170,32 @@ class SyncService:
         """Listings with a change not yet pushed (among `only`, if given)."""
         return await self.store.queued_listings(only)
 
+    # --- the Stripe account ----------------------------------------------------------------
+    async def check_account(self) -> StripeAccount | None:
+        """AccountMismatchError (status WRONG_ACCOUNT) when the key points at another
+        account than the one this catalog was synced with; the account otherwise."""
+        if self.account_guard is None:
+            return None
+        try:
+            return await self.account_guard.ensure()
+        except AccountMismatchError as error:
+            self.set_status(ConnectionState.WRONG_ACCOUNT, await self.queued(), str(error))
+            raise
+
+    async def accounts(self) -> tuple[StripeAccount | None, StripeAccount | None]:
+        """(the account this catalog was synced with, the one the key points at now)."""
+        if self.account_guard is None:
+            return None, None
+        return await self.account_guard.recorded(), await self.account_guard.current()
+
+    async def use_current_account(self, actor: str) -> StripeAccount | None:
+        """Re-point the catalog at the key's account (a person chose it); syncing resumes."""
+        if self.account_guard is None:
+            return None
+        account = await self.account_guard.use_current(actor)
+        self.set_status(ConnectionState.UNKNOWN, await self.queued())
+        return account
+
     # --- the run -------------------------------------------------------------------------
     async def run(self, *, limit: int | None = None, dry_run: bool = False,
                   progress: Callable[[SyncProgress], None] | None = None,
@@ -185,6 +215,13 @@ class SyncService:
             catalog_id = await self.catalog_id()
             if dry_run:
                 return await self._dry_run(catalog_id, limit)
+            try:
+                await self.check_account()
+            except StripeUnavailableError:
+                queued = await self.queued()
+                self.set_status(ConnectionState.OFFLINE, queued,
+                                "Stripe is not answering; changes stay queued")
+                return SyncReport(offline=True, queued=queued)
             sqlite = self._db.dialect == "sqlite"
             if sqlite:
                 await self._db.run(functools.partial(
