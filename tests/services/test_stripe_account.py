@@ -40,7 +40,8 @@ async def test_a_key_of_another_account_stops_the_sync_until_chosen(
                                             status=ListingStatus.APPROVED), actor="s")
     assert (await ours.run()).created == 1
     recorded, current = await ours.accounts()
-    assert recorded is not None and recorded.id == account_id_for(stripe_sandbox.test_key)
+    assert recorded is not None and current is not None
+    assert recorded.id == account_id_for(stripe_sandbox.test_key)
     assert recorded.same_account(current)
 
     theirs, their_gateway = sync_with(database, change_bus, stripe_sandbox, OTHER_KEY)

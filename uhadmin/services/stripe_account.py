@@ -89,8 +89,8 @@ class AccountGuard:
         def write(session: Session) -> None:
             dialect = session.get_bind().dialect.name
             insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
-            session.execute(insert(SETTINGS).values(key=ACCOUNT_SETTING, value=value)
-                            .on_conflict_do_update(index_elements=[SETTINGS.c.key],
+            session.execute(insert(SettingRow).values(key=ACCOUNT_SETTING, value=value)
+                            .on_conflict_do_update(index_elements=[SettingRow.key],
                                                    set_={"value": value}))
 
         await self._db.run(write, write=True)

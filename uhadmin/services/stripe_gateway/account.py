@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
+
+from stripe import RequestOptions
 
 from uhadmin.services.stripe_gateway.client import StripeGateway
 
@@ -16,7 +19,8 @@ class RemoteAccount:
 async def retrieve_account(gateway: StripeGateway) -> RemoteAccount:
     """The account behind the gateway's key (one read; retried like every call)."""
     account = await gateway.call("accounts.retrieve", lambda client, options:
-                                 client.v1.accounts.retrieve_current_async(None, options))
+                                 client.v1.accounts.retrieve_current_async(
+                                     None, cast(RequestOptions, options)))
     settings = getattr(account, "settings", None)
     dashboard = getattr(settings, "dashboard", None) if settings else None
     profile = getattr(account, "business_profile", None)
