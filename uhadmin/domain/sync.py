@@ -35,6 +35,19 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class SyncActivity:
+    """What the one sync of a catalog is doing, for every view that shows it: `initiator`
+    "background" (AutoSync) or "manual"; `phase` "waiting" (behind another run),
+    "running", "progress" or "finished" (then `report` says what that run did)."""
+
+    initiator: str
+    phase: str
+    progress: SyncProgress | None = None
+    report: SyncReport | None = None
+    behind: str = ""  # while waiting: the initiator of the run in the way
+
+
+@dataclass(frozen=True)
 class SyncReport:
     """What one sync did. `api_calls` counts every HTTP request sent to Stripe (retries too)."""
 

@@ -95,7 +95,8 @@ class AutoSync:
                 if self.sync.status.state == ConnectionState.ONLINE:
                     # Every round, not only with a queue: the quick scan also finds rows
                     # the website wrote (one indexed query when nothing moved).
-                    report = await self.sync.run(full_scan=False, wait_for_others=False)
+                    report = await self.sync.run(full_scan=False, wait_for_others=False,
+                                                 initiator="background")
                     if self.on_report is not None:
                         self.on_report(report)
                     if report.offline:
