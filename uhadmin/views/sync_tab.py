@@ -131,9 +131,7 @@ class SyncTab(WorkspaceTab):
         retry_row.addWidget(self.retry_button)
         retry_row.addWidget(self.retry_all_button)
 
-        self.failures_empty = EmptyState(self.failures_table, (
-            "No failures. A listing Stripe refuses appears here with the reason, and the "
-            "way out when Retry cannot help (a product deleted in the Dashboard, say)."))
+        self.failures_empty = EmptyState(self.failures_table)
         layout = QVBoxLayout(self)
         layout.addWidget(self.account_banner)
         layout.addLayout(buttons)
@@ -328,6 +326,13 @@ class SyncTab(WorkspaceTab):
                 self.failures_table.selectRow(row)
         total = page.total
         self.failures_title.setText(f"Failures ({total:,})" if total else "Failures (none)")
+        if total:
+            self.failures_empty.hide()
+        else:
+            self.failures_empty.show_guidance(
+                "No failures", "A listing Stripe refuses shows here with the reason, and "
+                "with the way out when Retry cannot help (its product deleted in the "
+                "Dashboard, say: open the listing to re-create, link or unlink it).")
         self._update_buttons()
         # The queue moves with every edit, not only when a sync reports: keep it current.
         status = self._sync.status
