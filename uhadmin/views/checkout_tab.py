@@ -14,7 +14,7 @@ from qasync import asyncSlot
 from uhadmin.domain import CheckoutAttempt, Listing, ListingQuery, ListingStatus, SortKey
 from uhadmin.errors import ModeMismatchError, UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
-from uhadmin.views.checkout_layout import CheckoutLabLayout
+from uhadmin.views.checkout_layout import CheckoutLabLayout, show_pick_guidance
 from uhadmin.views.checkout_models import (
     OUTCOME_COLOURS,
     STRIPE_CALLS_HEADER,
@@ -182,6 +182,7 @@ class CheckoutTab(CheckoutLabLayout):
             statuses=frozenset({ListingStatus.APPROVED}), sort=SortKey.TITLE,
             descending=False, limit=PICK_LIMIT))
         self.pick_model.set_rows(page.items)
+        show_pick_guidance(self.pick_empty, len(page.items), self.search_edit.text().strip())
         return list(page.items)
 
     def add_selected(self) -> None:
