@@ -156,6 +156,8 @@ def test_another_accounts_key_shows_the_warning_and_use_resumes(
     assert widget.account_banner.isVisible()
     assert widget.account_banner.label.text().startswith("Stripe account changed")
     assert widget.state_label.text() == "⚠ Another Stripe account · 1 change queued"
+    assert not widget.error_label.isVisible()  # said once, in the banner
+    assert widget.summary_label.text().endswith("did not run.")
     assert indicator.text() == ("⚠ Another Stripe account: sync stopped · 1 change queued")
     assert stripe_sandbox.stats.count("POST", "/v1/products") == 1  # only the first sync
 

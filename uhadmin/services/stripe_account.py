@@ -74,6 +74,10 @@ class AccountGuard:
         self._verified = current
         return current
 
+    def check_again(self) -> None:
+        """Ask Stripe again at the next `ensure` (the key or the record changed)."""
+        self._verified = None
+
     async def use_current(self, actor: str) -> StripeAccount:
         """Re-point the catalog at the key's account (a deliberate choice by `actor`)."""
         current = await self.current()

@@ -24,7 +24,6 @@ from uhadmin.domain import (
     Listing,
     ListingQuery,
     SortKey,
-    SyncActivity,
     SyncProgress,
     SyncReport,
     SyncState,
@@ -35,12 +34,12 @@ from uhadmin.views.account_banner import AccountBanner
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.messages import friendly_text
+from uhadmin.views.sync_activity import BackgroundRunsView
 from uhadmin.views.sync_failures import SyncFailureTableModel, failures_table
 from uhadmin.views.sync_texts import (
     apply_sync_status,
     describe_report,
     describe_waited,
-    did_work,
     state_text,
 )
 from uhadmin.views.workspace import WorkspaceTab
@@ -52,7 +51,7 @@ FAILURES_SHOWN = 500
 FAILURE_RELOAD_MS = 1000  # sync changes stream in per batch: reload the list once a second
 
 
-class SyncTab(WorkspaceTab):
+class SyncTab(BackgroundRunsView, WorkspaceTab):
     """Sync with Stripe on demand. `sync` is the SyncService (run, status, subscribe_status,
     queued), `listings` the ListingService (for the failed listings), `bus` the ChangeBus.
 
@@ -219,6 +218,11 @@ class SyncTab(WorkspaceTab):
         super().shutdown()
 
     def show_error(self, error: UhadminError) -> None:
+        self.summary_label.setText(f"The sync at {time.strftime('%H:%M')} did not run.")
+        if self._sync.status.state is ConnectionState.WRONG_ACCOUNT:
+            # The banner above names both accounts and the way out: said once, not twice.
+            self.status_message.emit("Sync stopped: the key points at another Stripe account")
+            return
         self.error_label.setText(friendly_text(error))
         self.error_label.show()
         super().show_error(error)
@@ -372,44 +376,6 @@ class SyncTab(WorkspaceTab):
         if account is not None:
             self.status_message.emit(f"This catalog now syncs with {account.describe()}")
         self.start_sync()
-
-    # --- the background sync, in the same picture ----------------------------------------
-
-    def _activity(self, activity: SyncActivity) -> None:
-        if activity.initiator == "manual":
-            if activity.phase == "waiting":
-                self._waiting = True
-                self.summary_label.setText(
-                    f"Waiting for the background sync to finish; syncing {self._what} "
-                    "right after it (the catalog has one sync at a time).")
-                self._show_background_progress(activity.progress)
-            elif activity.phase == "running" and self._waiting:
-                self._waiting = False
-                self.progress_started.emit(f"Syncing {self._what}", 0)
-            return
-        if activity.phase == "progress":
-            self._show_background_progress(activity.progress)
-        elif activity.phase == "finished":
-            if self._waiting:
-                self._waited_behind = activity.report
-            elif self._background_shown:
-                self._background_shown = False
-                self.progress_finished.emit()
-                self._update_buttons()
-            if did_work(activity.report) and not self._waiting:
-                assert activity.report is not None
-                self.summary_label.setText(f"Background sync, at {time.strftime('%H:%M')}: "
-                                           f"{describe_report(activity.report)}")
-
-    def _show_background_progress(self, step: SyncProgress | None) -> None:
-        text = "Background sync" + ("; yours runs next" if self._waiting else "")
-        if not self._waiting and not self._background_shown:
-            self._background_shown = True
-            self.progress_started.emit(text, step.total if step else 0)
-            self._update_buttons()
-        if step is not None:
-            self.progress_advanced.emit(step.done, step.total, text)
-
 
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
