@@ -93,7 +93,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
                    "Render each main-window tab and each dialog, offscreen, with a demo "
                    "catalog, to PNGs."),
     "stripe-account": ("uhadmin.cli.account_commands",
-                       "Which Stripe account this catalog syncs with; re-point it."),
+                       "Show the catalog's Stripe account and the key's; exit 4 when they "
+                       "differ."),
     "sync": ("uhadmin.cli.sync_commands", "Push every pending listing change to Stripe."),
 }
 

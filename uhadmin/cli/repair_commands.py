@@ -6,6 +6,7 @@ import click
 
 from uhadmin.bootstrap import Services
 from uhadmin.cli.common import (
+    ROW_ID,
     emit,
     handles_errors,
     json_option,
@@ -33,7 +34,7 @@ def _show(ctx: click.Context, listing: Listing, done: str, as_json: bool) -> Non
 
 
 @product_group.command("recreate")
-@click.argument("listing_id", type=click.IntRange(min=1))
+@click.argument("listing_id", type=ROW_ID)
 @json_option
 @click.pass_context
 @handles_errors
@@ -47,7 +48,7 @@ def recreate_command(ctx: click.Context, listing_id: int, as_json: bool) -> None
 
 
 @product_group.command("link")
-@click.argument("listing_id", type=click.IntRange(min=1))
+@click.argument("listing_id", type=ROW_ID)
 @click.argument("product_id")
 @json_option
 @click.pass_context
@@ -62,7 +63,7 @@ def link_command(ctx: click.Context, listing_id: int, product_id: str, as_json: 
 
 
 @product_group.command("unlink")
-@click.argument("listing_id", type=click.IntRange(min=1))
+@click.argument("listing_id", type=ROW_ID)
 @json_option
 @click.pass_context
 @handles_errors
