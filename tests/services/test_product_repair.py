@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from uhadmin.domain import FindingKind, Fix, ListingChanges, ListingStatus, NewListing, SyncState
 from uhadmin.domain.sync_failures import (
@@ -21,6 +21,7 @@ from uhadmin.services.reconcile import ReconcileService
 from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.sync import OUTBOX, SyncService
+from uhadmin.services.tables import ListingRow
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +142,38 @@ async def test_a_listing_whose_product_was_replaced_links_instead_of_archiving(
     await reconcile.fix(kinds={FindingKind.ORPHAN})
     assert stripe_client.v1.products.retrieve(live.id).active is True
     assert (await listing_service.get(lamp.id)).stripe_product_id == live.id
+
+
+async def test_an_invalid_row_waits_for_an_edit_even_the_websites(
+        services, listing_service, database) -> None:
+    """AutoSync's rounds neither retry nor re-record a row that breaks a rule; the
+    website's fix (a plain UPDATE bumping version) lifts the hold at once."""
+    sync, _ = services
+    lamp = await listing_service.create(NewListing("Lamp", 1500, "usd",
+                                                   status=ListingStatus.APPROVED), actor="s")
+
+    def website_sets(currency: str):
+        def write(session) -> None:
+            session.execute(update(ListingRow).where(ListingRow.id == lamp.id).values(
+                currency=currency, version=ListingRow.version + 1))
+        return write
+
+    await database.run(website_sets("u5d"), write=True)
+    first = await sync.run(full_scan=False, wait_for_others=False)
+    assert first.failures[lamp.id].startswith("needs fixing, not sent to Stripe: ")
+    for _ in range(3):  # background rounds
+        again = await sync.run(full_scan=False, wait_for_others=False)
+        assert again.api_calls == 0 and again.failed == 1  # reported, not retried
+    assert len(failures_in(await listing_service.history(lamp.id))) == 1
+    until = await database.run(lambda session: session.execute(
+        select(OUTBOX.c.lease_until).where(OUTBOX.c.listing_id == lamp.id,
+                                           OUTBOX.c.done_at.is_(None))).scalar_one())
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=utcnow().tzinfo)
+    assert until - utcnow() > timedelta(days=3650)
+
+    await database.run(website_sets("usd"), write=True)
+    fixed = await sync.run(full_scan=False, wait_for_others=False)
+    assert (fixed.created, fixed.failed) == (1, 0)
+    after = await listing_service.get(lamp.id)
+    assert (after.sync_state, after.sync_error) == (SyncState.SYNCED, "")

@@ -196,7 +196,7 @@ class OutboxStore:
         ids = await self._db.run(lambda session: list(session.execute(
             select(OUTBOX.c.id).where(held)).scalars()))
         if ids:
-            await self._db.run(lambda session: session.execute(update(OUTBOX).where(
+            await self._db.run(lambda session: session.execute(update(StripeChangeRow).where(
                 OUTBOX.c.id.in_(ids), held).values(lease_until=None, attempts=0,
                                                    revision=edited)), write=True)
         return len(ids)
