@@ -111,3 +111,38 @@ def test_command_line_stops_with_exit_4_and_use_repoints(tmp_path, stripe_sandbo
     assert account_id_for(OTHER_KEY) in used.stdout
     assert uhadmin(tmp_path, stripe_sandbox, OTHER_KEY, "sync").returncode == 0
     assert uhadmin(tmp_path, stripe_sandbox, key, "sync").returncode == 4
+
+
+@pytest.mark.slow
+def test_command_line_diagnoses_a_deleted_product_and_recreates_it(tmp_path,
+                                                                  stripe_sandbox) -> None:
+    from uhadmin.sandbox.dashboard import delete_product_in_dashboard
+
+    key = stripe_sandbox.test_key
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return uhadmin(tmp_path, stripe_sandbox, key, *args)
+
+    assert cli("--create", "db", "upgrade").returncode == 0
+    added = cli("--json", "listings", "add", "--title", "Lamp", "--price", "15",
+                "--status", "approved")
+    listing_id = str(json.loads(added.stdout)["id"])
+    assert cli("sync").returncode == 0
+    product_id = json.loads(cli("--json", "listings", "show", listing_id).stdout)[
+        "stripe_product_id"]
+    delete_product_in_dashboard(stripe_sandbox, product_id)
+    assert cli("listings", "update", listing_id, "--title", "Lamp, brass").returncode == 0
+
+    failed = cli("sync")
+    assert failed.returncode == 1
+    assert f"product {product_id} was deleted in Stripe" in failed.stdout
+    found = cli("--json", "reconcile")
+    [finding] = json.loads(found.stdout)["findings"]
+    assert (finding["kind"], finding["fixes"]) == ("product_deleted", ["recreate", "unlink"])
+
+    fixed = cli("product", "recreate", listing_id)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "product re-created" in fixed.stdout and "sync synced" in fixed.stdout
+    assert cli("sync").returncode == 0
+    assert json.loads(cli("--json", "reconcile").stdout)["findings"] == []
+    assert cli("product", "link", listing_id, "prod_nothing").returncode == 1
