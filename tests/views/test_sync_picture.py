@@ -80,9 +80,9 @@ def test_background_sync_shows_progress_and_what_it_did(tab, run, make_listing,
         await tab.load_failures()
 
     run(scenario())
-    assert seen[0] == ("started", "Background sync")
-    assert ("advanced", 4, 4, "Background sync") in seen
-    assert tab.summary_label.text().startswith("Background sync, at ")
+    assert seen[0] == ("started", "The background sync")
+    assert ("advanced", 4, 4, "The background sync") in seen
+    assert tab.summary_label.text().startswith("The background sync, at ")
     assert "Created 4 · " in tab.summary_label.text()
     assert tab.state_label.text() == "Stripe online · 0 changes queued"
     assert "queued" not in tab.summary_label.text()
@@ -110,7 +110,7 @@ def test_manual_sync_waits_visibly_and_reports_the_work_the_background_did(
     stripe_sandbox.set_faults(latency_ms=0)
     assert waiting[0].startswith("Waiting for the background sync to finish; syncing all "
                                  "queued changes right after it")
-    assert any(step[0] == "advanced" and step[3] == "Background sync; yours runs next"
+    assert any(step[0] == "advanced" and step[3] == "The background sync; yours runs next"
                for step in seen)
     text = tab.summary_label.text()
     assert "The background sync had just pushed these changes, so nothing was left: " \

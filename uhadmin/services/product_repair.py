@@ -120,6 +120,6 @@ class ProductRepairService:
 
     async def _sync_one(self, listing_id: int) -> Listing:
         self._bus.publish(Change(kind="listing", ids=frozenset({listing_id})))
-        await self.sync.run(listing_ids=[listing_id])
+        await self.sync.run(listing_ids=[listing_id], initiator="repair")
         row = await self._db.run(lambda session: listing_row_in(session, listing_id))
         return row_to_listing(row)

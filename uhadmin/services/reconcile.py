@@ -147,7 +147,7 @@ class ReconcileService:
             except UhadminError as error:
                 errors[target] = str(error)
         if push_ids and not dry_run:
-            report = await self.sync.run()
+            report = await self.sync.run(initiator="reconcile")
             for listing_id, message in report.failures.items():
                 errors[f"{Fix.PUSH_OURS}:{listing_id}"] = message
         if applied and not dry_run:
@@ -290,7 +290,7 @@ class ReconcileService:
                 raise NotFoundError(f"product {product_id} is not in Stripe")
             products.append(product)
         listings = await self._adopt_products(products)
-        await self.sync.run()
+        await self.sync.run(initiator="reconcile")
         return [await ListingService(self._db, self._bus).get(listing.id)
                 for listing in listings]
 

@@ -34,7 +34,7 @@ from uhadmin.views.account_banner import AccountBanner
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.messages import friendly_text
-from uhadmin.views.sync_activity import BackgroundRunsView
+from uhadmin.views.sync_activity import BackgroundRunsView, run_name
 from uhadmin.views.sync_failures import SyncFailureTableModel, failures_table
 from uhadmin.views.sync_texts import (
     apply_sync_status,
@@ -76,6 +76,7 @@ class SyncTab(BackgroundRunsView, WorkspaceTab):
         self._waiting = False  # a manual run waits behind the background one
         self._waited_behind: SyncReport | None = None  # what that background run did
         self._background_shown = False  # a background run's progress is in the status bar
+        self._behind = "background"
 
         self.sync_all_button = QPushButton("Sync all queued changes")
         self.sync_all_button.setObjectName("syncAllButton")
@@ -297,8 +298,8 @@ class SyncTab(BackgroundRunsView, WorkspaceTab):
             self._waiting = False
         self.last_report = report
         # Said as a past event, without the queue count (the state label has the live one).
-        self.summary_label.setText(f"Last sync, at {time.strftime('%H:%M')}: "
-                                   f"{describe_waited(self._waited_behind, report)}")
+        said = describe_waited(self._waited_behind, report, run_name(self._behind))
+        self.summary_label.setText(f"Last sync, at {time.strftime('%H:%M')}: {said}")
         self.notes_label.setText("\n".join(report.notes))
         self.notes_label.setVisible(bool(report.notes))
         self.status_message.emit(describe_report(report))

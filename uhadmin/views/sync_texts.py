@@ -40,15 +40,16 @@ def describe_report(report: SyncReport) -> str:
     return line
 
 
-def describe_waited(before: SyncReport | None, mine: SyncReport) -> str:
-    """A manual sync that waited behind the background one: what each of them did."""
+def describe_waited(before: SyncReport | None, mine: SyncReport,
+                    other: str = "The background sync") -> str:
+    """A manual sync that waited behind `other` (a run it did not start): what each did."""
     if not did_work(before):
         return describe_report(mine)
     assert before is not None
     if did_work(mine):
-        return (f"The background sync ran first: {describe_report(before)}. Then this "
-                f"sync: {describe_report(mine)}")
-    return (f"The background sync had just pushed these changes, so nothing was left: "
+        return f"{other} ran first: {describe_report(before)}. Then this sync: " \
+               f"{describe_report(mine)}"
+    return (f"{other} had just pushed these changes, so nothing was left: "
             f"{describe_report(before)}")
 
 
