@@ -169,6 +169,7 @@ def attach_services(window: MainWindow, services: Services, keys: KeyStore, *,
     window.enable_sync(sync_tab.start_sync, "Push every queued change to Stripe "
                                             "(Ctrl+Shift+S); progress shows below")
     window.listings_tab.selection_changed.connect(sync_tab.set_selection)
+    window.listings_tab.detail.set_repair(services.reconcile.repair)
     sync_tab.connection_changed.connect(
         lambda status: apply_sync_status(window.connection, status))
     apply_sync_status(window.connection, services.sync.status)

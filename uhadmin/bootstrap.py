@@ -125,6 +125,7 @@ class Services:
     def _build_stripe_side(self) -> _StripeSide:
         from uhadmin.services.checkout import CheckoutService
         from uhadmin.services.reconcile import ReconcileService
+        from uhadmin.services.stripe_account import AccountGuard
         from uhadmin.services.stripe_gateway.catalog import CatalogGateway
         from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
         from uhadmin.services.sync import AutoSync, SyncService
@@ -137,7 +138,9 @@ class Services:
             self._sandbox = sandbox  # started here: stopped by close()
         gateway.recorder = self.stripe_log.record
         catalog = CatalogGateway(gateway)
-        sync = SyncService(self.db, self.bus, catalog, actor=settings.actor)
+        sync = SyncService(self.db, self.bus, catalog, actor=settings.actor,
+                           account_guard=AccountGuard(self.db, gateway,
+                                                      environment=settings.mode))
         reconcile = ReconcileService(self.db, self.bus, catalog, sync, actor=settings.actor,
                                      listings=self.listings)
         checkout = CheckoutService(self.db, self.bus, self.listings, settings=settings,

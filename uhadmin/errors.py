@@ -75,3 +75,9 @@ class StripeRefusedError(UhadminError):
 
 class ModeMismatchError(UhadminError):
     """The key's mode and Stripe's `livemode` disagree, or live mode was not allowed."""
+
+
+class AccountMismatchError(ModeMismatchError):
+    """The key belongs to another Stripe account than the one this catalog was synced with."""
+
+    exit_code = 4  # `uhadmin` exits with this, so scripts can tell it from other failures

@@ -58,8 +58,10 @@ async def test_retrying_chosen_failures_skips_the_back_off(sync, sqlite_database
     await sqlite_database.run(set_currency("u5d", 0), write=True)
     failed = await sync.run()
     assert failed.failed == 1 and "currency" in failed.failures[listing.id]
-    await sqlite_database.run(set_currency("usd", 1), write=True)
-    assert (await sync.run()).created == 0  # a plain run waits out the failure back-off
+    # Fixed without a version bump (an edit that bumps it lifts the back-off at once):
+    # a plain run waits out the back-off, a chosen retry does not.
+    await sqlite_database.run(set_currency("usd", 0), write=True)
+    assert (await sync.run()).created == 0
     retried = await sync.run(listing_ids=[listing.id])
     assert retried.created == 1 and retried.failed == 0
     assert (await listings.get(listing.id)).sync_state is SyncState.SYNCED

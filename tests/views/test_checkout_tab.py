@@ -453,3 +453,17 @@ def test_the_gui_path_ends_on_a_rendered_page_in_chromium(tab, run, lab, make_li
     assert tab.history_model.data(tab.history_model.index(row, 5)).startswith(
         f"Visa ····{card[-4:]}")
     assert tab.outcome_label.text().startswith(str(outcome))
+
+
+def test_first_run_says_listings_must_be_approved_and_synced(tab, run, make_listing, lab,
+                                                             qtbot):
+    run(tab.load_listings())
+    assert tab.pick_empty.isVisible()
+    assert tab.pick_empty.heading.text() == "No listings to buy yet"
+    assert "must be approved and synced to Stripe" in tab.pick_empty.text.text()
+    published(make_listing, run, lab)
+    run(tab.load_listings())
+    assert not tab.pick_empty.isVisible()
+    qtbot.keyClicks(tab.search_edit, "zebra")
+    run(tab.load_listings())
+    assert tab.pick_empty.heading.text() == "No approved listing matches"

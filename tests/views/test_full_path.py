@@ -16,6 +16,7 @@ from uhadmin.bootstrap import check_stripe_connection
 from uhadmin.config import load_settings
 from uhadmin.domain import ConnectionState, ListingStatus, Outcome, SyncState
 from uhadmin.errors import UhadminError
+from uhadmin.sandbox.account import account_id_for
 
 # Seconds each (real windows, browsers, subprocesses): outside the `-m "not slow"` loop.
 pytestmark = pytest.mark.slow
@@ -159,8 +160,8 @@ def test_settings_test_connection_says_offline_sandbox(qapp, qt_loop, run, gui_s
         await asyncio.sleep(0)
         await dialog.tasks.wait_idle()
         assert dialog.test_result.text() == (
-            f"Connected to {parts.services.sandbox.url}: no account endpoint (a "
-            "Stripe-compatible server), TEST mode.")
+            f"Connected to {parts.services.sandbox.url}: account "
+            f"{account_id_for('sk_test_' + 'y' * 24)} (uhadmin offline sandbox), TEST mode.")
 
         # Errors are shown inline, next to the button.
         dialog.api_base_edit.setText("http://127.0.0.1:9")

@@ -71,7 +71,8 @@ def test_sync_all_pushes_reports_and_shows_progress(tab, run, make_listing, list
     settle(run, tab)
     assert started == ["Syncing all queued changes"]
     assert advanced[-1] == (3, 3)
-    assert "Created 3, updated 0" in tab.summary_label.text()
+    assert "Created 3 · 3 Stripe calls" in tab.summary_label.text()
+    assert "queued" not in tab.summary_label.text()  # one queue count: the state label's
     assert states[-1].state is ConnectionState.ONLINE and states[-1].queued == 0
     assert tab.state_label.text() == "Stripe online · 0 changes queued"
     assert all(run(listings.get(x.id)).sync_state is SyncState.SYNCED for x in made)
@@ -100,7 +101,7 @@ def test_cancel_really_cancels_and_sync_resumes(tab, run, make_listing, sync_ser
     settle(run, tab)
     first = tab.last_report
     assert first.cancelled and 0 < first.created < 12 and first.queued > 0
-    assert ": Cancelled;" in tab.summary_label.text()
+    assert ": Cancelled: what reached Stripe stays there" in tab.summary_label.text()
     stripe_sandbox.set_faults(latency_ms=0)
     tab.progress_advanced.disconnect()
     tab.sync_all_button.click()

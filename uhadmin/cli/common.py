@@ -86,10 +86,15 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("uhadmin.cli.sync_commands",
                   "Compare the database with Stripe; nothing changes without --fix or "
                   "--fix-all."),
+    "product": ("uhadmin.cli.repair_commands",
+                "A listing's Stripe product: re-create it, link another, or unlink it."),
     "sandbox": ("uhadmin.cli.sandbox_commands", "The offline Stripe sandbox."),
     "screenshot": ("uhadmin.cli.screenshot_commands",
                    "Render each main-window tab and each dialog, offscreen, with a demo "
                    "catalog, to PNGs."),
+    "stripe-account": ("uhadmin.cli.account_commands",
+                       "Show the catalog's Stripe account and the key's; exit 4 when they "
+                       "differ."),
     "sync": ("uhadmin.cli.sync_commands", "Push every pending listing change to Stripe."),
 }
 
@@ -135,7 +140,7 @@ class UhadminGroup(click.Group):
             code = exc.exit_code
         except UhadminError as exc:
             report_uhadmin_error(exc, as_json=as_json)
-            code = EXIT_ERROR
+            code = getattr(exc, "exit_code", EXIT_ERROR)
         except (click.Abort, KeyboardInterrupt):
             report_error("Interrupted", "interrupted", as_json=as_json)
             code = EXIT_INTERRUPTED
@@ -251,7 +256,7 @@ def handles_errors(func: Callable) -> Callable:
         except UhadminError as exc:
             ctx = click.get_current_context()
             report_uhadmin_error(exc, as_json=wants_json(ctx, bool(kwargs.get("as_json"))))
-            ctx.exit(EXIT_ERROR)
+            ctx.exit(getattr(exc, "exit_code", EXIT_ERROR))  # e.g. 4: another Stripe account
 
     return wrapper
 

@@ -35,6 +35,19 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class SyncActivity:
+    """What the one sync of a catalog is doing, for every view that shows it: `initiator`
+    "background" (AutoSync) or "manual"; `phase` "waiting" (behind another run),
+    "running", "progress" or "finished" (then `report` says what that run did)."""
+
+    initiator: str
+    phase: str
+    progress: SyncProgress | None = None
+    report: SyncReport | None = None
+    behind: str = ""  # while waiting: the initiator of the run in the way
+
+
+@dataclass(frozen=True)
 class SyncReport:
     """What one sync did. `api_calls` counts every HTTP request sent to Stripe (retries too)."""
 
@@ -91,6 +104,7 @@ class ConnectionState(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     STOPPED = "stopped"  # the sync refused to go on (e.g. Stripe answered in the other mode)
+    WRONG_ACCOUNT = "wrong_account"  # the key points at another account than the catalog's
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,7 @@ class FindingKind(StrEnum):
     DUPLICATE = "duplicate"  # more than one product claims the same listing
     FOREIGN = "foreign"  # made elsewhere (e.g. the Dashboard): can be adopted
     STALE_PRICE = "stale_price"  # a product of ours with active prices besides its default
+    PRODUCT_DELETED = "product_deleted"  # the listing's product no longer exists in Stripe
 
 
 class Fix(StrEnum):
@@ -120,6 +135,8 @@ class Fix(StrEnum):
     LINK = "link"  # point the listing at this product
     ADOPT = "adopt"  # create a listing from the product
     ARCHIVE_PRICES = "archive_prices"  # archive every active price but the default
+    RECREATE = "recreate"  # forget a deleted product; the sync makes a new one
+    UNLINK = "unlink"  # forget a deleted product and take the listing off sale
 
 
 @dataclass(frozen=True)

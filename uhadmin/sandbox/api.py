@@ -9,7 +9,10 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
+import stripe.params as sp
+
 from uhadmin.sandbox import search
+from uhadmin.sandbox.account import account_object
 from uhadmin.sandbox.catalog import CatalogEndpoints
 from uhadmin.sandbox.charges import ChargeEndpoints
 from uhadmin.sandbox.checkout import CheckoutEndpoints
@@ -20,6 +23,7 @@ from uhadmin.sandbox.expansion import Expansion
 from uhadmin.sandbox.notifications import EventEndpoints
 from uhadmin.sandbox.payments import PaymentAttempts
 from uhadmin.sandbox.store import SandboxStore, new_id
+from uhadmin.sandbox.validation import validate
 
 
 class StripeApi(CatalogEndpoints, CheckoutEndpoints, PaymentAttempts, ChargeEndpoints,
@@ -223,3 +227,8 @@ class StripeApi(CatalogEndpoints, CheckoutEndpoints, PaymentAttempts, ChargeEndp
         token = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
         return {"object": "search_result", "data": copy.deepcopy(page), "has_more": has_more,
                 "next_page": token if has_more else None, "url": url}
+
+    # ----------------------------------------------------------------- account
+    def retrieve_account(self, req: ApiRequest) -> dict[str, Any]:
+        validate(req.params, sp.AccountRetrieveCurrentParams)
+        return account_object(req.api_key)

@@ -10,8 +10,8 @@ from uhadmin.sandbox.errors import StripeApiError
 _KEY = re.compile(r"^(sk|rk)_(test|live)_([A-Za-z0-9]+)$")
 
 
-def authenticate(authorization: str | None) -> None:
-    """Raise Stripe's 401 unless `authorization` carries a well-formed test-mode key."""
+def authenticate(authorization: str | None) -> str:
+    """The test-mode key `authorization` carries; Stripe's 401 unless it is well-formed."""
     if not authorization:
         raise StripeApiError(401, "You did not provide an API key. You need to provide "
                              "your API key in the Authorization header, using Bearer "
@@ -31,3 +31,4 @@ def authenticate(authorization: str | None) -> None:
     if found.group(2) == "live":
         raise StripeApiError(401, "The offline Stripe sandbox is test mode only: live keys "
                              f"are refused ({masked}). Use an sk_test_ or rk_test_ key.")
+    return credential.strip()

@@ -19,6 +19,7 @@ class ApiRequest:
     request_id: str
     idempotency_key: str | None = None
     path_args: dict[str, str] = field(default_factory=dict)
+    api_key: str = field(default="", repr=False)  # GET /v1/account needs it; never shown
 
 
 def public(obj: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ API_ROUTES = [
     _route("GET", "/v1/webhook_endpoints/{id}", "retrieve_webhook_endpoint"),
     _route("POST", "/v1/webhook_endpoints/{id}", "update_webhook_endpoint"),
     _route("DELETE", "/v1/webhook_endpoints/{id}", "delete_webhook_endpoint"),
+    _route("GET", "/v1/account", "retrieve_account"),
 ]
 
 

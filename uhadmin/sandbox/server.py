@@ -274,7 +274,7 @@ class SandboxServer:
         route, args = match_route(method, path)
         template = route.template if route else path
         try:
-            authenticate(headers.get("Authorization"))
+            api_key = authenticate(headers.get("Authorization"))
             if not self._limiter.allow():
                 return rate_limited_response(self._faults), template
             if route is None:
@@ -293,7 +293,7 @@ class SandboxServer:
                                    "sandbox's fail_rate).", type="api_error")
             return json_response(500, error.body()), template
         key = headers.get("Idempotency-Key") if method == "POST" else None
-        request = ApiRequest(method, path, params, request_id, key, args)
+        request = ApiRequest(method, path, params, request_id, key, args, api_key=api_key)
         if key is None:
             await self._delay(faults)
             response = self._execute(request, route)

@@ -15,7 +15,6 @@ fix unless told otherwise. A dry run applies nothing and says what would happen.
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -37,10 +36,12 @@ from uhadmin.domain.sync import (
 from uhadmin.errors import ConflictError, NotFoundError, UhadminError, ValidationError
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
-from uhadmin.services.fingerprint import desired_product, product_id_for
+from uhadmin.services.fingerprint import desired_product
 from uhadmin.services.listing_rows import LISTING_COLUMNS
 from uhadmin.services.listing_writes import AuditNote, audit, insert_listing, write_listing
 from uhadmin.services.listings import ListingService
+from uhadmin.services.product_repair import ProductRepairService, link_values, listing_row_in
+from uhadmin.services.reconcile_findings import find_drift
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemotePrice, RemoteProduct
 from uhadmin.services.stripe_log_context import serves
 from uhadmin.services.sync import SyncService
@@ -50,6 +51,7 @@ from uhadmin.services.tables import ListingRow
 LISTINGS = ListingRow.__table__
 
 
+
 class _Seen(TypedDict):
     """What one comparison looked at: ReconcileReport's counting fields."""
 
@@ -57,18 +59,6 @@ class _Seen(TypedDict):
     prices_seen: int
     listings_seen: int
     api_calls: int
-
-# Which fix a finding gets when the caller asks for its kind without naming a fix.
-DEFAULT_FIX = {
-    FindingKind.NEVER_PUSHED: Fix.PUSH_OURS,
-    FindingKind.ORPHAN: Fix.ARCHIVE,
-    FindingKind.FIELD_DRIFT: Fix.PUSH_OURS,
-    FindingKind.PRICE_DRIFT: Fix.PUSH_OURS,
-    FindingKind.ACTIVE_MISMATCH: Fix.PUSH_OURS,
-    FindingKind.DUPLICATE: Fix.ARCHIVE,
-    FindingKind.FOREIGN: Fix.ADOPT,
-    FindingKind.STALE_PRICE: Fix.ARCHIVE_PRICES,
-}
 
 
 def _utcnow() -> datetime:
@@ -88,6 +78,7 @@ class ReconcileService:
         self.catalog = catalog
         self.sync = sync
         self.actor = actor
+        self.repair = ProductRepairService(db, bus, catalog, sync, actor=actor)
 
     # --- read ----------------------------------------------------------------------------
     @serves("reconcile")
@@ -105,133 +96,33 @@ class ReconcileService:
             price.id: price async for price in self.catalog.list_prices()}
         rows = await self._db.run(lambda session: session.execute(
             select(*LISTING_COLUMNS).order_by(LISTINGS.c.id)).all())
-        findings = self._findings(catalog_id, rows, products, prices)
+        findings = find_drift(catalog_id, rows, products, prices)
         counts: _Seen = {"products_seen": len(products), "prices_seen": len(prices),
                   "listings_seen": len(rows),
                   "api_calls": self.catalog.gateway.api_calls - calls_before}
         return findings, counts, {product.id: product for product in products}
-
-    @staticmethod
-    def _findings(catalog_id: str, rows: Sequence[Any], products: Sequence[RemoteProduct],
-                  prices: dict[str, RemotePrice]) -> list[ReconcileFinding]:
-        findings: list[ReconcileFinding] = []
-        by_listing: dict[int, list[RemoteProduct]] = defaultdict(list)
-        prefix = f"uh_{catalog_id}_"
-        for product in products:
-            ours = (product.metadata.get("catalog_id") == catalog_id
-                    or product.id.startswith(prefix))
-            listing_text = product.metadata.get("listing_id", "")
-            if ours and listing_text.isdigit():
-                by_listing[int(listing_text)].append(product)
-            elif ours and product.id.startswith(prefix) and product.id[len(prefix):].isdigit():
-                by_listing[int(product.id[len(prefix):])].append(product)
-            elif not ours and "catalog_id" not in product.metadata:
-                findings.append(ReconcileFinding(
-                    FindingKind.FOREIGN, None, product.id,
-                    f"{product.name!r} was made outside uhadmin", (Fix.ADOPT,)))
-        listings = {row.id: row for row in rows}
-        linked = {row.stripe_product_id: row.id for row in rows if row.stripe_product_id}
-        for listing_id, claimed in sorted(by_listing.items()):
-            row = listings.get(listing_id)
-            if row is None:
-                for product in claimed:
-                    findings.append(ReconcileFinding(
-                        FindingKind.ORPHAN, None, product.id,
-                        f"product says listing {listing_id}, which does not exist",
-                        (Fix.ARCHIVE, Fix.ADOPT)))
-                continue
-            main = next((p for p in claimed if p.id == row.stripe_product_id), None)
-            if main is None and row.stripe_product_id is None:
-                expected = product_id_for(catalog_id, listing_id)
-                main = next((p for p in claimed if p.id == expected), None)
-                if main is not None or len(claimed) == 1:
-                    main = main or claimed[0]
-                    findings.append(ReconcileFinding(
-                        FindingKind.ORPHAN, listing_id, main.id,
-                        f"product exists for listing {listing_id} but the listing does not "
-                        "point to it", (Fix.LINK, Fix.ARCHIVE)))
-            for product in claimed:
-                if product is not main and product.id not in linked:
-                    if main is None:
-                        findings.append(ReconcileFinding(
-                            FindingKind.ORPHAN, listing_id, product.id,
-                            f"listing {listing_id} points to {row.stripe_product_id}, not "
-                            "to this product", (Fix.ARCHIVE, Fix.LINK)))
-                    elif product.active:
-                        findings.append(ReconcileFinding(
-                            FindingKind.DUPLICATE, listing_id, product.id,
-                            f"second product for listing {listing_id} (kept {main.id})",
-                            (Fix.ARCHIVE,)))
-        remote_by_id = {product.id: product for product in products}
-        prices_of: dict[str, list[RemotePrice]] = defaultdict(list)
-        for price in prices.values():
-            prices_of[price.product].append(price)
-        for row in rows:
-            desired = desired_product(row, catalog_id)
-            approved = row.status == ListingStatus.APPROVED.value
-            remote = remote_by_id.get(row.stripe_product_id) if row.stripe_product_id else None
-            if remote is None:
-                if approved and not any(f.listing_id == row.id and f.kind == FindingKind.ORPHAN
-                                        for f in findings):
-                    where = (f"its product {row.stripe_product_id} is missing in Stripe"
-                             if row.stripe_product_id else "it was never pushed")
-                    findings.append(ReconcileFinding(
-                        FindingKind.NEVER_PUSHED, row.id, row.stripe_product_id,
-                        f"approved listing {row.id} {row.title!r}: {where}", (Fix.PUSH_OURS,)))
-                continue
-            drift = [name for name, ours, theirs in (
-                ("name", desired.fields.name, remote.name),
-                ("description", desired.fields.description, remote.description),
-                ("images", tuple(desired.fields.images), tuple(remote.images)))
-                if ours != theirs]
-            if drift:
-                findings.append(ReconcileFinding(
-                    FindingKind.FIELD_DRIFT, row.id, remote.id,
-                    f"{', '.join(drift)} differ", (Fix.PUSH_OURS, Fix.TAKE_STRIPES)))
-            default_price = prices.get(remote.default_price_id or "")
-            theirs = ((default_price.unit_amount, default_price.currency)
-                      if default_price else None)
-            if theirs != (desired.unit_amount, desired.currency):
-                shown = f"{theirs[0]} {theirs[1]}" if theirs else "no default price"
-                fixes = (Fix.PUSH_OURS, Fix.TAKE_STRIPES) if theirs else (Fix.PUSH_OURS,)
-                findings.append(ReconcileFinding(
-                    FindingKind.PRICE_DRIFT, row.id, remote.id,
-                    f"database {desired.unit_amount} {desired.currency}, Stripe {shown}",
-                    fixes))
-            if remote.active != approved:
-                fixes = (Fix.PUSH_OURS,)
-                if row.status in (ListingStatus.APPROVED.value, ListingStatus.ARCHIVED.value):
-                    fixes += (Fix.TAKE_STRIPES,)
-                findings.append(ReconcileFinding(
-                    FindingKind.ACTIVE_MISMATCH, row.id, remote.id,
-                    f"listing is {row.status}, product is "
-                    f"{'active' if remote.active else 'archived'}", fixes))
-            stale = stale_prices(prices_of[remote.id], remote.default_price_id)
-            if stale:
-                findings.append(ReconcileFinding(
-                    FindingKind.STALE_PRICE, row.id, remote.id,
-                    f"{len(stale)} active price(s) besides the default "
-                    f"{remote.default_price_id}: {', '.join(stale)}", (Fix.ARCHIVE_PRICES,)))
-        return findings
 
     # --- fix -----------------------------------------------------------------------------
     @serves("reconcile")
     async def fix(self, *, kinds: Iterable[FindingKind] | None = None,
                   fixes: Iterable[tuple[FindingKind, Fix]] = (), dry_run: bool = False,
                   ) -> ReconcileReport:
-        """Compare, then fix the findings of `kinds` with their default fix (all kinds when
-        `kinds` is None and no `fixes` are given), or with the fix named per kind in `fixes`."""
+        """Compare, then fix the findings of `kinds` with each finding's default fix (its
+        first: never archiving a listing's only live product), all kinds when `kinds` is
+        None and no `fixes` are given, or with the fix named per kind in `fixes`."""
         calls_before = self.catalog.gateway.api_calls
         findings, counts, products = await self._compare()
-        chosen: dict[FindingKind, Fix] = {}
+        # None: the finding's own default (its first fix, the safe one for that finding).
+        chosen: dict[FindingKind, Fix | None] = {}
         if kinds is None and not fixes:
-            chosen = dict(DEFAULT_FIX)
+            chosen = dict.fromkeys(FindingKind)
         for kind in kinds or ():
-            chosen[FindingKind(kind)] = DEFAULT_FIX[FindingKind(kind)]
+            chosen[FindingKind(kind)] = None
         for kind, fix in fixes:
             chosen[FindingKind(kind)] = Fix(fix)
-        plan = [(finding, chosen[finding.kind]) for finding in findings
-                if finding.kind in chosen and chosen[finding.kind] in finding.fixes]
+        plan = [(finding, chosen[finding.kind] or finding.fixes[0]) for finding in findings
+                if finding.kind in chosen and finding.fixes
+                and (chosen[finding.kind] or finding.fixes[0]) in finding.fixes]
         applied, errors = await self._apply(plan, products, dry_run)
         counts["api_calls"] = self.catalog.gateway.api_calls - calls_before
         return ReconcileReport(findings=tuple(findings), applied=tuple(applied),
@@ -271,7 +162,7 @@ class ReconcileService:
             except UhadminError as error:
                 errors[target] = str(error)
         if push_ids and not dry_run:
-            report = await self.sync.run()
+            report = await self.sync.run(initiator="reconcile")
             for listing_id, message in report.failures.items():
                 errors[f"{Fix.PUSH_OURS}:{listing_id}"] = message
         if applied and not dry_run:
@@ -290,6 +181,10 @@ class ReconcileService:
             Fix.ADOPT: f"create a listing from product {finding.product_id}",
             Fix.ARCHIVE_PRICES: f"archive the active prices of product {finding.product_id} "
                                 "except its default",
+            Fix.RECREATE: f"create a new product for listing {finding.listing_id} (its "
+                          f"product {finding.product_id} was deleted)",
+            Fix.UNLINK: f"unlink listing {finding.listing_id} from its deleted product "
+                        f"{finding.product_id} and take it off sale",
         }[fix]
 
     async def _apply_one(self, finding: ReconcileFinding, fix: Fix,
@@ -302,6 +197,10 @@ class ReconcileService:
                 key=f"uh-reconcile-archive-{product.id}-{int(_utcnow().timestamp() // 3600)}")
         elif fix == Fix.ARCHIVE_PRICES:
             await self._archive_stale_prices(finding)
+        elif fix in (Fix.RECREATE, Fix.UNLINK):
+            assert finding.listing_id is not None
+            repair = self.repair.recreate if fix == Fix.RECREATE else self.repair.unlink
+            await repair(finding.listing_id)  # syncs that listing itself
         elif fix == Fix.ADOPT:
             if product is None:
                 raise NotFoundError(f"product {finding.product_id} is not in Stripe")
@@ -351,10 +250,10 @@ class ReconcileService:
     def _mark_for_push_in(self, session: Session, *, listing_id: int,
                           product: RemoteProduct | None, price: RemotePrice | None) -> None:
         """Record what Stripe holds now and queue the listing, so the sync pushes ours."""
-        before = self._row_in(session, listing_id)
+        before = listing_row_in(session, listing_id)
         values: dict[str, Any] = {"pushed_fingerprint": None}
         if product is not None:
-            values.update(_link_values(product, price))
+            values.update(link_values(product, price))
         write_listing(session, before, values, actor=self.actor, action="reconcile",
                       details={"fix": "link" if product else "push_ours",
                                "product_id": product.id if product else None})
@@ -363,7 +262,7 @@ class ReconcileService:
                          price: RemotePrice | None, finding: ReconcileFinding) -> None:
         """Copy Stripe's values into the listing (a new version, audited); when Stripe then
         holds exactly the listing, record it as pushed so the next sync sends nothing."""
-        before = self._row_in(session, listing_id)
+        before = listing_row_in(session, listing_id)
         values: dict[str, Any] = {}
         if finding.kind == FindingKind.FIELD_DRIFT:
             values.update(title=product.name, description=product.description,
@@ -376,7 +275,7 @@ class ReconcileService:
             values["status"] = (ListingStatus.APPROVED if product.active
                                 else ListingStatus.ARCHIVED).value
         changes = {key: value for key, value in values.items()}
-        values.update(_link_values(product, price), pushed_fingerprint=None)
+        values.update(link_values(product, price), pushed_fingerprint=None)
         catalog_id = product.metadata.get("catalog_id") or ""
         after = SimpleNamespace(**{**before._asdict(), **values})
         desired = desired_product(after, catalog_id) if catalog_id else None
@@ -394,14 +293,6 @@ class ReconcileService:
             raise UhadminError(f"listing {listing_id} changed meanwhile; run reconcile "
                                "again") from error
 
-    @staticmethod
-    def _row_in(session: Session, listing_id: int) -> Any:
-        row = session.execute(select(*LISTING_COLUMNS).where(
-            LISTINGS.c.id == listing_id)).one_or_none()
-        if row is None:
-            raise NotFoundError(f"listing {listing_id} does not exist")
-        return row
-
     # --- adopt ---------------------------------------------------------------------------
     @serves("adopt")
     async def adopt(self, product_ids: Sequence[str]) -> list[Listing]:
@@ -414,7 +305,7 @@ class ReconcileService:
                 raise NotFoundError(f"product {product_id} is not in Stripe")
             products.append(product)
         listings = await self._adopt_products(products)
-        await self.sync.run()
+        await self.sync.run(initiator="reconcile")
         return [await self._listings.get(listing.id) for listing in listings]
 
     async def _adopt_products(self, products: Sequence[RemoteProduct]) -> list[Listing]:
@@ -444,13 +335,5 @@ class ReconcileService:
             "title": product.name, "description": product.description,
             "price_minor": price.unit_amount, "currency": price.currency,
             "image_urls": list(product.images), "status": status.value,
-            **_link_values(product, price)}, actor=self.actor, action="adopt",
+            **link_values(product, price)}, actor=self.actor, action="adopt",
             details={"product_id": product.id, "price_id": product.default_price_id})
-
-
-def _link_values(product: RemoteProduct, price: RemotePrice | None) -> dict[str, Any]:
-    """The listing columns that say which product and price Stripe holds for it."""
-    return {"stripe_product_id": product.id, "stripe_price_id": product.default_price_id,
-            "pushed_active": product.active,
-            "pushed_price_minor": price.unit_amount if price else None,
-            "pushed_currency": price.currency if price else None}

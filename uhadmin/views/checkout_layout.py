@@ -37,6 +37,7 @@ from uhadmin.views.checkout_models import (
     CheckoutCartModel,
     PickListingTableModel,
 )
+from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.test_cards_panel import TestCardsPanel
 from uhadmin.views.workspace import WorkspaceTab
 
@@ -96,6 +97,7 @@ class CheckoutLabLayout(WorkspaceTab):
         self.pick_table = lab_table(self.pick_model, "labPickTable")
         self.pick_table.horizontalHeader().setSectionResizeMode(
             0, QHeaderView.ResizeMode.Stretch)
+        self.pick_empty = EmptyState(self.pick_table)
         self.add_button = QPushButton("Add ↓")
         self.add_button.setObjectName("labAddButton")
         self.add_button.setToolTip("Add the selected listings to the session (or double-click)")
@@ -256,3 +258,20 @@ class CheckoutLabLayout(WorkspaceTab):
             self.middle_layout.addWidget(self.cards_box, 1)
         for index in range(self.top_splitter.count()):
             self.top_splitter.setStretchFactor(index, 1)
+
+
+def show_pick_guidance(empty: EmptyState, shown: int, search: str) -> None:
+    """What the listing picker says when it has nothing to offer (first run, or a search)."""
+    if shown:
+        empty.hide()
+    elif search:
+        empty.show_guidance("No approved listing matches",
+                            "Only approved listings can be bought; clear the search to see "
+                            "them all.")
+    else:
+        empty.show_guidance(
+            "No listings to buy yet",
+            "Listings must be approved and synced to Stripe (a product and its price) to "
+            "be bought. Approve listings in the Review tab (Ctrl+2): they appear here and "
+            "sync by themselves while Stripe answers; creating a session syncs any that "
+            "have not reached Stripe yet.")

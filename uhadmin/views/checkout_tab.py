@@ -22,7 +22,7 @@ from uhadmin.domain.changes import (
 from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import ModeMismatchError, UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
-from uhadmin.views.checkout_layout import CheckoutLabLayout
+from uhadmin.views.checkout_layout import CheckoutLabLayout, show_pick_guidance
 from uhadmin.views.checkout_models import (
     OUTCOME_COLOURS,
     STRIPE_CALLS_HEADER,
@@ -194,6 +194,7 @@ class CheckoutTab(CheckoutLabLayout):
     async def load_listings(self) -> list[Listing]:
         page = await self._listings.search(self.pick_query())
         self.pick_model.set_rows(page.items)
+        show_pick_guidance(self.pick_empty, len(page.items), self.search_edit.text().strip())
         return list(page.items)
 
     def add_selected(self) -> None:

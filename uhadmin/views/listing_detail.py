@@ -42,6 +42,7 @@ from uhadmin.views.listing_table import (
     problems_text,
 )
 from uhadmin.views.ports import ListingReader
+from uhadmin.views.product_repair_panel import ProductRepairPanel
 from uhadmin.views.tasks import TaskRunner
 
 IMAGE_SIZE = QSize(210, 140)
@@ -219,6 +220,8 @@ class ListingDetailPane(QWidget):
         self.problems.setObjectName("detailProblems")
         self.problems.hide()
         layout.addWidget(self.problems)
+        self.repair_panel = ProductRepairPanel(self.show_listing)
+        layout.addWidget(self.repair_panel)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -274,6 +277,7 @@ class ListingDetailPane(QWidget):
                 value.setText("")
             self.description.setText("")
             self.problems.hide()
+            self.repair_panel.show_for(None)
             self.history.clear()
             self._set_placeholder("No listing selected")
             return
@@ -282,6 +286,7 @@ class ListingDetailPane(QWidget):
         self.problems.setText(f"<b>{NEEDS_FIXING_LABEL}</b>: not sent to Stripe until it is "
                               f"fixed (Edit)<br>{rules}")
         self.problems.setVisible(listing.needs_fixing)
+        self.repair_panel.show_for(listing)
         status = STATUS_LABELS[listing.status]
         if listing.rejection_reason:
             status += f" (reason: {listing.rejection_reason})"
@@ -315,6 +320,11 @@ class ListingDetailPane(QWidget):
                         and previous.version == listing.version)
         if not same_version:
             self.tasks.spawn("history", self.load_history(listing.id))
+
+    def set_repair(self, repair: Any) -> None:
+        """The ways out for a deleted product (ProductRepairService), once Stripe is up."""
+        self.repair_panel.repair = repair
+        self.repair_panel.show_for(self.listing)
 
     def _stripe_link(self, kind: str, object_id: str | None) -> str:
         if not object_id:
@@ -388,4 +398,5 @@ class ListingDetailPane(QWidget):
 
     def shutdown(self) -> None:
         self.tasks.cancel_all()
+        self.repair_panel.tasks.cancel_all()
         self.images.abort_all()

@@ -431,7 +431,8 @@ class ListingsTab(WorkspaceTab):
                 "No listings yet",
                 "Listings come from the marketplace website's database, or you create them "
                 "here. Start with a New listing (Ctrl+N); or, if your team already has a "
-                "catalog, point uhadmin at its PostgreSQL database in Settings (Ctrl+,).",
+                "catalog, point uhadmin at its PostgreSQL database in Settings (Ctrl+,). "
+                "Approved listings sync to Stripe and then appear in the Checkout lab.",
                 [self.new_action, *self.first_run_actions])
         else:
             self.empty_state.show_guidance(

@@ -20,6 +20,8 @@ from uhadmin.domain import (
     SyncStatus,
 )
 from uhadmin.domain.changes import Change
+from uhadmin.domain.stripe_account import StripeAccount
+from uhadmin.domain.sync import SyncActivity
 
 
 class ChangeSource(Protocol):
@@ -66,15 +68,31 @@ class ListingWriter(ListingReader, Protocol):
                            initiator: object | None = None) -> None: ...
 
 
+class SyncActivityPort(Protocol):
+    """Every sync run's start, progress and report (background or manual), and its Cancel."""
+
+    def subscribe(self, callback: Callable[[SyncActivity], None]) -> Callable[[], None]: ...
+
+    def cancel_running(self) -> bool: ...
+
+
 class SyncPort(Protocol):
     """The sync service as the Sync tab runs it and sees its state and queue."""
+
+    actor: str
 
     @property
     def status(self) -> SyncStatus: ...
 
+    @property
+    def activity(self) -> SyncActivityPort: ...
+
     async def run(self, *, progress: Callable[[SyncProgress], None] | None = None,
                   cancel: CancelToken | None = None,
-                  listing_ids: Collection[int] | None = None) -> SyncReport: ...
+                  listing_ids: Collection[int] | None = None,
+                  initiator: str = "manual") -> SyncReport: ...
+
+    async def use_current_account(self, actor: str) -> StripeAccount | None: ...
 
     async def queued(self) -> int: ...
 

@@ -7,17 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractItemModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QSettings,
     Qt,
 )
-from PySide6.QtGui import QAction, QFont
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -30,148 +28,19 @@ from qasync import asyncSlot
 
 from uhadmin.domain import FindingKind, Fix, ReconcileFinding, ReconcileReport
 from uhadmin.errors import UhadminError
+from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.messages import ask_confirmation, friendly_text
+from uhadmin.views.reconcile_findings import (
+    FIX_LABELS,
+    KIND_LABELS,
+    ReconcileFindingModel,
+    describe_applied,
+    describe_counts,
+)
 from uhadmin.views.workspace import WorkspaceTab
 
-KIND_LABELS = {
-    FindingKind.NEVER_PUSHED: "Approved but not in Stripe",
-    FindingKind.ORPHAN: "Products no listing points to",
-    FindingKind.FIELD_DRIFT: "Name, description or images differ",
-    FindingKind.PRICE_DRIFT: "Price differs",
-    FindingKind.ACTIVE_MISMATCH: "Active in one place, archived in the other",
-    FindingKind.DUPLICATE: "More than one product for a listing",
-    FindingKind.FOREIGN: "Made elsewhere (can be adopted)",
-    FindingKind.STALE_PRICE: "Old prices still active",
-}
-FIX_LABELS = {
-    Fix.PUSH_OURS: "Push ours to Stripe",
-    Fix.TAKE_STRIPES: "Take Stripe's into the listing",
-    Fix.ARCHIVE: "Archive the product in Stripe",
-    Fix.LINK: "Link the listing to this product",
-    Fix.ADOPT: "Adopt as a new listing",
-    Fix.ARCHIVE_PRICES: "Archive the old prices in Stripe",
-}
-HEADERS = ("Finding", "Listing", "Product", "Fixes")
-FindingRole = Qt.ItemDataRole.UserRole + 1
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
-_FINDING = int(FindingRole)
-
-
-class ReconcileFindingModel(QAbstractItemModel):
-    """A two-level tree: one row per finding kind present, its findings beneath it.
-
-    A kind row's internal id is 0; a finding's is its kind row + 1, which is all `parent`
-    needs. Passive: `set_report` replaces everything, no I/O here.
-    """
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._groups: list[tuple[FindingKind, list[ReconcileFinding]]] = []
-
-    def set_report(self, report: ReconcileReport | None) -> None:
-        self.beginResetModel()
-        grouped: dict[FindingKind, list[ReconcileFinding]] = {}
-        for finding in report.findings if report is not None else ():
-            grouped.setdefault(finding.kind, []).append(finding)
-        self._groups = [(kind, grouped[kind]) for kind in FindingKind if kind in grouped]
-        self.endResetModel()
-
-    def kinds(self) -> list[FindingKind]:
-        return [kind for kind, _ in self._groups]
-
-    def findings_of(self, kind: FindingKind) -> list[ReconcileFinding]:
-        return next((list(items) for k, items in self._groups if k == kind), [])
-
-    def finding_count(self) -> int:
-        return sum(len(items) for _, items in self._groups)
-
-    # --- Qt ------------------------------------------------------------------------------
-
-    def index(self, row: int, column: int,
-              parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:
-        if not 0 <= column < len(HEADERS):
-            return QModelIndex()
-        if not parent.isValid():
-            return self.createIndex(row, column, 0) if 0 <= row < len(self._groups) \
-                else QModelIndex()
-        if parent.internalId() != 0 or parent.column() != 0:
-            return QModelIndex()
-        group = parent.row()
-        if not 0 <= group < len(self._groups) or not 0 <= row < len(self._groups[group][1]):
-            return QModelIndex()
-        return self.createIndex(row, column, group + 1)
-
-    def parent(self, child: QModelIndex | QPersistentModelIndex = QModelIndex()  # type: ignore[override]
-               ) -> QModelIndex:
-        if not child.isValid() or child.internalId() == 0:
-            return QModelIndex()
-        return self.createIndex(int(child.internalId()) - 1, 0, 0)
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        if not parent.isValid():
-            return len(self._groups)
-        if parent.internalId() == 0 and parent.column() == 0 \
-                and 0 <= parent.row() < len(self._groups):
-            return len(self._groups[parent.row()][1])
-        return 0
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and int(role) == _DISPLAY \
-                and 0 <= section < len(HEADERS):
-            return HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        role = int(role)
-        if index.internalId() == 0:
-            kind, items = self._groups[index.row()]
-            if role == _DISPLAY:
-                return f"{KIND_LABELS[kind]} ({len(items)})" if index.column() == 0 else ""
-            if role == _FONT and index.column() == 0:
-                font = QFont()
-                font.setBold(True)
-                return font
-            return None
-        finding = self._groups[int(index.internalId()) - 1][1][index.row()]
-        if role == _FINDING:
-            return finding
-        if role in (_DISPLAY, _TOOLTIP):
-            return [finding.detail,
-                    f"#{finding.listing_id}" if finding.listing_id is not None else "—",
-                    finding.product_id or "—",
-                    ", ".join(FIX_LABELS[fix] for fix in finding.fixes)][index.column()]
-        return None
-
-    def finding_at(self, index: QModelIndex) -> ReconcileFinding | None:
-        value = self.data(index, FindingRole)
-        return value if isinstance(value, ReconcileFinding) else None
-
-
-def describe_counts(report: ReconcileReport) -> str:
-    found = len(report.findings)
-    head = "Database and Stripe agree" if not found \
-        else f"{found:,} difference{'s' if found != 1 else ''}"
-    return (f"{head} · compared {report.listings_seen:,} listings with "
-            f"{report.products_seen:,} products and {report.prices_seen:,} prices "
-            f"({report.api_calls:,} Stripe calls)")
-
-
-def describe_applied(report: ReconcileReport) -> str:
-    """The dry-run preview or the result of applying, one line per fix."""
-    verb = "Would" if report.dry_run else "Done:"
-    lines = [f"{verb} {item.detail}" for item in report.applied]
-    lines += [f"Failed {target}: {why}" for target, why in report.errors.items()]
-    return "\n".join(lines) or "Nothing to do."
-
+__all__ = ["FIX_LABELS", "KIND_LABELS", "ReconcileFindingModel", "ReconcileTab",
+           "describe_applied", "describe_counts"]
 
 class ReconcileTab(WorkspaceTab):
     """`reconcile` is the ReconcileService (check, apply(choices, dry_run=...))."""
@@ -214,6 +83,11 @@ class ReconcileTab(WorkspaceTab):
         self.preview_button.setObjectName("previewFixButton")
         self.apply_button = QPushButton("Apply fix…")
         self.apply_button.setObjectName("applyFixButton")
+        self.link_button = QPushButton("Link to another product…")
+        self.link_button.setObjectName("reconcileLinkButton")
+        self.link_button.setToolTip("For one listing whose product was deleted: point it "
+                                    "at another product that exists in Stripe (prod_…)")
+        self.link_dialog: QInputDialog | None = None
         self.selection_label = QLabel("Select findings (or a whole group) to fix them.")
         self.selection_label.setObjectName("formIntro")
         self.preview = QPlainTextEdit()
@@ -231,6 +105,7 @@ class ReconcileTab(WorkspaceTab):
         fix_row.addWidget(self.fix_box, 1)
         fix_row.addWidget(self.preview_button)
         fix_row.addWidget(self.apply_button)
+        fix_row.addWidget(self.link_button)
         fix_panel = QWidget()
         fix_layout = QVBoxLayout(fix_panel)
         fix_layout.setContentsMargins(0, 0, 0, 0)
@@ -254,6 +129,12 @@ class ReconcileTab(WorkspaceTab):
         self.check_button.clicked.connect(self.refresh)
         self.preview_button.clicked.connect(self._on_preview)
         self.apply_button.clicked.connect(self.ask_apply)
+        self.link_button.clicked.connect(self.ask_link)
+        self.empty = EmptyState(self.tree)
+        self.empty.show_guidance(
+            "Not compared yet", "Compare with Stripe reads every product and price (read "
+            "only) and lists what differs, each with the fixes that make sense; nothing "
+            "changes until you apply one.", [self.check_action])
         self.tree.selectionModel().selectionChanged.connect(lambda *_a: self._selection_changed())
         self.fix_box.currentIndexChanged.connect(lambda _i: self.preview.clear())
         self._selection_changed()
@@ -299,6 +180,10 @@ class ReconcileTab(WorkspaceTab):
         self.tree.expandAll()
         self.preview.clear()
         self.summary_label.setText(describe_counts(report))
+        if report.findings:
+            self.empty.hide()
+        else:
+            self.empty.show_guidance("Database and Stripe agree", "Nothing to fix.")
         self._selection_changed()
         return report
 
@@ -351,6 +236,9 @@ class ReconcileTab(WorkspaceTab):
         self.fix_box.setEnabled(enabled)
         self.preview_button.setEnabled(enabled and not self.tasks.is_running("apply"))
         self.apply_button.setEnabled(enabled and not self.tasks.is_running("apply"))
+        self.link_button.setEnabled(len(findings) == 1 and findings[0].kind
+                                    is FindingKind.PRODUCT_DELETED
+                                    and not self.tasks.is_running("apply"))
         self.preview.clear()
 
     def chosen_fix(self) -> Fix | None:
@@ -382,7 +270,7 @@ class ReconcileTab(WorkspaceTab):
         noun = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
         return ask_confirmation(
             self, "Apply fix", f"{FIX_LABELS[fix]} for {noun}? This changes "
-            f"{'the catalog' if fix in (Fix.TAKE_STRIPES, Fix.ADOPT) else 'Stripe'}.",
+            f"{'the catalog' if fix in (Fix.TAKE_STRIPES, Fix.ADOPT, Fix.UNLINK) else 'Stripe'}.",
             lambda: self._start_apply(fix, findings), yes_text="Apply")
 
     @asyncSlot()
@@ -407,3 +295,31 @@ class ReconcileTab(WorkspaceTab):
             self.error_label.setText(f"{len(report.errors)} fix(es) failed; see below.")
             self.error_label.show()
         return report
+
+    # --- link to another product (a deleted product's third way out) -------------------------
+
+    def ask_link(self) -> None:
+        findings = self.selected_findings()
+        if len(findings) != 1 or findings[0].listing_id is None:
+            return
+        listing_id = findings[0].listing_id
+        dialog = QInputDialog(self)
+        dialog.setObjectName("reconcileLinkDialog")
+        dialog.setWindowTitle("Link to another product")
+        dialog.setLabelText(f"Listing {listing_id}: id of a product that exists in Stripe "
+                            "(prod_…):")
+        dialog.textValueSelected.connect(lambda text: self.tasks.spawn(
+            "apply", self.link(listing_id, text.strip()), self.link_button,
+            self.apply_button))
+        self.link_dialog = dialog
+        dialog.open()  # never exec() inside the event loop's coroutines
+
+    async def link(self, listing_id: int, product_id: str) -> None:
+        """Point the listing at `product_id` (synced at once), then compare again."""
+        self.error_label.hide()
+        listing = await self._reconcile.repair.link(listing_id, product_id)
+        await self.check()
+        self.preview.setPlainText(f"Done: linked listing {listing_id} to {product_id}; "
+                                  f"sync {listing.sync_state.value}"
+                                  + (f" ({listing.sync_error})" if listing.sync_error
+                                     else ""))

@@ -44,6 +44,12 @@ class ConnectionIndicator(QLabel):
         self.online: bool | None = None
         self.queued = 0
         self.detail = ""
+        self.warning = ""
+        self._render()
+
+    def set_warning(self, warning: str) -> None:
+        """A state that outranks online/offline (e.g. the key is another account's)."""
+        self.warning = warning
         self._render()
 
     def set_online(self, online: bool | None, detail: str = "") -> None:
@@ -57,7 +63,9 @@ class ConnectionIndicator(QLabel):
     def _render(self) -> None:
         queued = (f"{self.queued:,} change{'s' if self.queued != 1 else ''} queued"
                   if self.queued else "nothing queued")
-        if self.online is None:
+        if self.warning:
+            state, text = "offline", f"⚠ {self.warning} · {queued}"
+        elif self.online is None:
             state, text = "unknown", f"Stripe not contacted yet · {queued}"
         elif self.online:
             state, text = "online", f"● Online · {queued}"

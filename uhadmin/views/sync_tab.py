@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -41,12 +37,22 @@ from uhadmin.domain.changes import (
     refresh_for,
 )
 from uhadmin.errors import UhadminError
+from uhadmin.views.account_banner import AccountBanner
 from uhadmin.views.change_bridge import ChangeBridge
-from uhadmin.views.listing_table import format_time
+from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.ports import ChangeSource, ListingReader, SyncPort
-from uhadmin.views.row_table import Column, RowTableModel
+from uhadmin.views.sync_activity import BackgroundRunsView, run_name
+from uhadmin.views.sync_failures import SyncFailureTableModel, failures_table
+from uhadmin.views.sync_texts import (
+    apply_sync_status,
+    describe_report,
+    describe_waited,
+    state_text,
+)
 from uhadmin.views.workspace import WorkspaceTab
+
+__all__ = ["SyncFailureTableModel", "SyncTab", "apply_sync_status", "describe_report"]
 
 PROGRESS_INTERVAL_S = 0.1  # status-bar updates at most ten times a second
 FAILURES_SHOWN = 500
@@ -56,54 +62,7 @@ FAILED_LISTINGS = ListingQuery(sync_states=frozenset({SyncState.FAILED}), sort=S
 FAILURE_RELOAD_MS = 1000  # sync changes stream in per batch: reload the list once a second
 
 
-def failure_columns() -> list[Column[Listing]]:
-    return [
-        Column("Listing", lambda x: f"#{x.id}", sort_value=lambda x: x.id, align_right=True,
-               width=70),
-        Column("Title", lambda x: x.title, tooltip=lambda x: x.title, width=260),
-        Column("Reason", lambda x: x.sync_error or "Stripe refused the change",
-               tooltip=lambda x: x.sync_error, width=520),
-        Column("Updated", lambda x: format_time(x.updated_at),
-               sort_value=lambda x: x.updated_at, width=130),
-    ]
-
-
-class SyncFailureTableModel(RowTableModel[Listing]):
-    """Listings whose last push Stripe refused, with the reason it gave."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(failure_columns(), key=lambda listing: listing.id, parent=parent)
-
-
-def describe_report(report: SyncReport) -> str:
-    """One line about a finished run, e.g. "Created 3, updated 1 … 5 API calls in 1.2 s"."""
-    parts = [f"created {report.created:,}", f"updated {report.updated:,}",
-             f"price changed {report.price_changed:,}", f"archived {report.archived:,}",
-             f"unchanged {report.unchanged:,}", f"failed {report.failed:,}"]
-    line = ", ".join(parts)
-    line = line[0].upper() + line[1:]
-    line += f" · {report.api_calls:,} Stripe call{'s' if report.api_calls != 1 else ''}" \
-            f" in {report.elapsed_s:.1f} s"
-    if report.cancelled:
-        line = (f"Cancelled; {report.queued:,} change(s) still queued. Sync again to resume "
-                f"where it stopped. {line}")
-    elif report.offline:
-        line = (f"Stripe stopped answering; {report.queued:,} change(s) stay queued and are "
-                f"pushed when it answers again. {line}")
-    elif report.queued:
-        line += f" · {report.queued:,} change(s) still queued"
-    return line
-
-
-def apply_sync_status(indicator: Any, status: SyncStatus) -> None:
-    """Show a SyncStatus on the window's ConnectionIndicator (set_online / set_queued)."""
-    online = {ConnectionState.ONLINE: True, ConnectionState.OFFLINE: False,
-              ConnectionState.STOPPED: False}.get(status.state)
-    indicator.set_online(online, status.message)
-    indicator.set_queued(status.queued)
-
-
-class SyncTab(WorkspaceTab):
+class SyncTab(BackgroundRunsView, WorkspaceTab):
     """Sync with Stripe on demand. `sync` is the SyncService (run, status, subscribe_status,
     queued), `listings` the ListingService (for the failed listings), `bus` the ChangeBus.
 
@@ -125,6 +84,11 @@ class SyncTab(WorkspaceTab):
         self._selected: tuple[int, ...] = ()
         self._last_progress = 0.0
         self.last_report: SyncReport | None = None
+        self._what = ""  # what the manual run in progress pushes ("all queued changes")
+        self._waiting = False  # a manual run waits behind the background one
+        self._waited_behind: SyncReport | None = None  # what that background run did
+        self._background_shown = False  # a background run's progress is in the status bar
+        self._behind = "background"
 
         self.sync_all_button = QPushButton("Sync all queued changes")
         self.sync_all_button.setObjectName("syncAllButton")
@@ -147,41 +111,27 @@ class SyncTab(WorkspaceTab):
         buttons.addStretch(1)
         buttons.addWidget(self.state_label)
 
+        self.account_banner = AccountBanner()
+        self.account_banner.use_requested.connect(
+            lambda: self.tasks.spawn("account", self.use_current_account()))
         self.summary_label = QLabel("No sync has run in this session yet. Changes also "
                                     "sync by themselves in the background while Stripe "
-                                    "answers.")
+                                    "answers; their progress shows here and below too.")
         self.summary_label.setObjectName("syncSummary")
-        self.summary_label.setWordWrap(True)
-        self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label = QLabel("")
         self.error_label.setProperty("problem", True)
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.hide()
         self.notes_label = QLabel("")
         self.notes_label.setObjectName("formIntro")
-        self.notes_label.setWordWrap(True)
-        self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
+        for label in (self.summary_label, self.error_label, self.notes_label):
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.hide()
         self.notes_label.hide()
 
         self.failures_title = QLabel("Failures")
         self.failures_title.setObjectName("detailTitle")
         self.failures_model = SyncFailureTableModel(self)
-        self.failures_table = QTableView()
-        self.failures_table.setObjectName("syncFailuresTable")
-        self.failures_table.setModel(self.failures_model)
-        self.failures_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.failures_table.setSelectionMode(
-            QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.failures_table.setAlternatingRowColors(True)
-        self.failures_table.setWordWrap(False)
-        self.failures_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.failures_table.verticalHeader().hide()
-        self.failures_table.horizontalHeader().setStretchLastSection(False)
-        for number, column in enumerate(self.failures_model.columns):
-            self.failures_table.setColumnWidth(number, column.width)
-        self.failures_table.horizontalHeader().setSectionResizeMode(
-            2, QHeaderView.ResizeMode.Stretch)
+        self.failures_table = failures_table(self.failures_model)
         self.retry_button = QPushButton("Retry selected")
         self.retry_button.setObjectName("retrySelectedButton")
         self.retry_button.setToolTip("Push the selected failed listings again now")
@@ -193,7 +143,9 @@ class SyncTab(WorkspaceTab):
         retry_row.addWidget(self.retry_button)
         retry_row.addWidget(self.retry_all_button)
 
+        self.failures_empty = EmptyState(self.failures_table)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.account_banner)
         layout.addLayout(buttons)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.notes_label)
@@ -230,6 +182,7 @@ class SyncTab(WorkspaceTab):
         self.bridge.changed.connect(self._on_change)
         self._unsubscribe_status: Callable[[], None] | None = sync.subscribe_status(
             self._status_changed)
+        self._unsubscribe_activity = sync.activity.subscribe(self._activity)
         self._show_state(sync.status)
         self._update_buttons()
 
@@ -248,8 +201,12 @@ class SyncTab(WorkspaceTab):
         self.tasks.spawn("failures", self.load_failures())
 
     def cancel_progress(self) -> None:
-        if self._token is not None and not self._token.cancelled:
+        """Stop the sync in progress, whoever started it (one sync, one Cancel)."""
+        mine = self._token is not None and not self._token.cancelled
+        if mine:
+            assert self._token is not None
             self._token.cancel()
+        if self._sync.activity.cancel_running() or mine:
             self.cancel_button.setEnabled(False)
             self.status_message.emit("Cancelling: the listings already at Stripe finish, "
                                      "the rest stays queued")
@@ -271,9 +228,15 @@ class SyncTab(WorkspaceTab):
         if self._unsubscribe_status is not None:
             self._unsubscribe_status()
             self._unsubscribe_status = None
+            self._unsubscribe_activity()
         super().shutdown()
 
     def show_error(self, error: UhadminError) -> None:
+        self.summary_label.setText(f"The sync at {time.strftime('%H:%M')} did not run.")
+        if self._sync.status.state is ConnectionState.WRONG_ACCOUNT:
+            # The banner above names both accounts and the way out: said once, not twice.
+            self.status_message.emit("Sync stopped: the key points at another Stripe account")
+            return
         self.error_label.setText(friendly_text(error))
         self.error_label.show()
         super().show_error(error)
@@ -301,8 +264,9 @@ class SyncTab(WorkspaceTab):
         for control in (self.retry_button, self.retry_action):
             control.setEnabled(not running and bool(self.selected_failures()))
         self.retry_all_button.setEnabled(not running and has_failures)
-        self.cancel_button.setEnabled(running and self._token is not None
-                                      and not self._token.cancelled)
+        self.cancel_button.setEnabled(
+            (running and self._token is not None and not self._token.cancelled)
+            or (self._background_shown and not running))
         self.cancel_action.setEnabled(self.cancel_button.isEnabled())
 
     # --- syncing --------------------------------------------------------------------------
@@ -329,21 +293,26 @@ class SyncTab(WorkspaceTab):
         self.error_label.hide()
         self._token = CancelToken()
         self._last_progress = 0.0
+        self._waited_behind = None
         what = "all queued changes" if listing_ids is None \
             else f"{len(listing_ids)} listing{'s' if len(listing_ids) != 1 else ''}"
-        self.progress_started.emit(f"Syncing {what}", 0)
+        self._what = what
+        if not self._background_shown:
+            self.progress_started.emit(f"Syncing {what}", 0)
+        self._background_shown = False  # the status bar's progress is this run's now
         self.summary_label.setText(f"Syncing {what}…")
         self._update_buttons()
         try:
             report = await self._sync.run(progress=self._progress, cancel=self._token,
-                                          listing_ids=listing_ids)
+                                          listing_ids=listing_ids, initiator="manual")
         finally:
             self.progress_finished.emit()
             self._token = None
+            self._waiting = False
         self.last_report = report
-        # Said as a past event: the queue count in it moves on with later edits.
-        self.summary_label.setText(f"Last sync, at {time.strftime('%H:%M')}: "
-                                   f"{describe_report(report)}")
+        # Said as a past event, without the queue count (the state label has the live one).
+        said = describe_waited(self._waited_behind, report, run_name(self._behind))
+        self.summary_label.setText(f"Last sync, at {time.strftime('%H:%M')}: {said}")
         self.notes_label.setText("\n".join(report.notes))
         self.notes_label.setVisible(bool(report.notes))
         self.status_message.emit(describe_report(report))
@@ -373,6 +342,13 @@ class SyncTab(WorkspaceTab):
                 self.failures_table.selectRow(row)
         total = page.total
         self.failures_title.setText(f"Failures ({total:,})" if total else "Failures (none)")
+        if total:
+            self.failures_empty.hide()
+        else:
+            self.failures_empty.show_guidance(
+                "No failures", "A listing Stripe refuses shows here with the reason, and "
+                "with the way out when Retry cannot help (its product deleted in the "
+                "Dashboard, say: open the listing to re-create, link or unlink it).")
         self._update_buttons()
         # The queue moves with every edit, not only when a sync reports: keep it current.
         status = self._sync.status
@@ -400,21 +376,28 @@ class SyncTab(WorkspaceTab):
         self.connection_changed.emit(status)
 
     def _show_state(self, status: SyncStatus) -> None:
-        queued = f"{status.queued:,} change{'s' if status.queued != 1 else ''} queued"
-        text = {ConnectionState.UNKNOWN: "Stripe not contacted yet",
-                ConnectionState.ONLINE: f"Stripe online · {queued}",
-                ConnectionState.OFFLINE: f"Stripe offline · {queued}",
-                ConnectionState.STOPPED: f"Sync stopped · {queued}"}[status.state]
-        self.state_label.setText(text)
+        self.state_label.setText(state_text(status))
         self.state_label.setToolTip(status.message)
         colour = {ConnectionState.ONLINE: QColor("#2e8b57"),
                   ConnectionState.OFFLINE: QColor("#d04545"),
-                  ConnectionState.STOPPED: QColor("#d04545")}.get(status.state)
+                  ConnectionState.STOPPED: QColor("#d04545"),
+                  ConnectionState.WRONG_ACCOUNT: QColor("#d04545")}.get(status.state)
         self.state_label.setStyleSheet(f"color: {colour.name()};" if colour else "")
+        if status.state is ConnectionState.WRONG_ACCOUNT:
+            self.account_banner.show_message(status.message)
+        else:
+            self.account_banner.hide()
         if status.state is ConnectionState.STOPPED and status.message:
             self.error_label.setText(status.message)
             self.error_label.show()
 
+    async def use_current_account(self) -> None:
+        """Re-point the catalog at the key's account (the banner asked first), then sync."""
+        account = await self._sync.use_current_account(self._sync.actor)
+        self.account_banner.hide()
+        if account is not None:
+            self.status_message.emit(f"This catalog now syncs with {account.describe()}")
+        self.start_sync()
 
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -1,13 +1,32 @@
-"""Which Stripe account and mode a key reaches (Settings' "Test connection"), in two calls."""
+"""GET /v1/account: the account a key belongs to (sync's account check, "Test connection")."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-import stripe
+from stripe import RequestOptions
 
 from uhadmin.errors import UhadminError
 from uhadmin.services.stripe_gateway.client import GatewayConfig, StripeGateway
+
+
+@dataclass(frozen=True)
+class RemoteAccount:
+    id: str
+    name: str  # the Dashboard's display name, else the business name ("" when neither)
+
+
+async def retrieve_account(gateway: StripeGateway) -> RemoteAccount:
+    """The account behind the gateway's key (one read; retried like every call)."""
+    account = await gateway.call("accounts.retrieve", lambda client, options:
+                                 client.v1.accounts.retrieve_current_async(None, options))
+    settings = getattr(account, "settings", None)
+    dashboard = getattr(settings, "dashboard", None) if settings else None
+    profile = getattr(account, "business_profile", None)
+    name = (getattr(dashboard, "display_name", None) if dashboard else None) or \
+        (getattr(profile, "name", None) if profile else None) or ""
+    return RemoteAccount(id=account.id, name=name)
 
 
 def checking_gateway(api_key: str, api_base: str | None) -> StripeGateway:
@@ -16,12 +35,8 @@ def checking_gateway(api_key: str, api_base: str | None) -> StripeGateway:
                                        max_attempts=1, read_timeout=15.0))
 
 
-async def _current_account(client: stripe.StripeClient, options: Any) -> stripe.Account:
-    return await client.v1.accounts.retrieve_current_async(None, options)
-
-
-async def _one_product(client: stripe.StripeClient, options: Any) -> Any:
-    return await client.v1.products.list_async({"limit": 1}, options)
+async def _one_product(client: Any, options: Any) -> Any:
+    return await client.v1.products.list_async({"limit": 1}, cast(RequestOptions, options))
 
 
 async def describe_account(gateway: StripeGateway) -> str:
@@ -29,10 +44,8 @@ async def describe_account(gateway: StripeGateway) -> str:
     endpoint is; then one list call proves the key works there and sets `gateway.mode`.
     Raises UhadminError when the key is refused or the server cannot be reached."""
     try:
-        found = await gateway.call("account.retrieve", _current_account)
-        dashboard = getattr(getattr(found, "settings", None), "dashboard", None)
-        name = (getattr(dashboard, "display_name", "") or "") if dashboard is not None else ""
-        account = f"account {found.id}" + (f" ({name})" if name else "")
+        found = await retrieve_account(gateway)
+        account = f"account {found.id}" + (f" ({found.name})" if found.name else "")
     except UhadminError as error:
         if getattr(error, "code", None) in ("authentication", "permission"):
             raise

@@ -38,11 +38,10 @@ from uhadmin.services.sync.auto import AutoSync
 from uhadmin.services.sync.holders import SQLITE_LOCK_SETTING, SyncBusyError
 from uhadmin.services.sync.outbox import CATALOG_ID_SETTING, CLAIMS, LISTINGS, OUTBOX
 from uhadmin.services.sync.planning import plan_for
-from uhadmin.services.sync.results import FAILED_RETRY_AFTER
 from uhadmin.services.sync.run import BATCH_SIZE, LEASE, SyncService
 
 __all__ = [
     "AutoSync", "BATCH_SIZE", "CATALOG_ID_SETTING", "CLAIMS", "CancelToken",
-    "FAILED_RETRY_AFTER", "LEASE", "LISTINGS", "OUTBOX", "SQLITE_LOCK_SETTING",
+    "LEASE", "LISTINGS", "OUTBOX", "SQLITE_LOCK_SETTING",
     "SyncBusyError", "SyncService", "plan_for",
 ]

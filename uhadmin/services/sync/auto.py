@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from uhadmin.domain.changes import Change, ListingsChanged
 from uhadmin.domain.sync import ConnectionState, SyncReport
-from uhadmin.errors import ModeMismatchError, UhadminError
+from uhadmin.errors import AccountMismatchError, ModeMismatchError, UhadminError
 from uhadmin.services.sync.holders import SyncBusyError
 from uhadmin.services.sync.run import SyncService
 
@@ -21,7 +21,9 @@ class AutoSync:
     `start()` from the running loop (the app's qasync loop); it listens to the change bus
     and syncs shortly after every listing edit (`poke()` does the same by hand). `stop()`
     cancels it. State changes reach `SyncService.subscribe_status` callbacks; a mode
-    mismatch stops it for good (state STOPPED) until `start()` is called again.
+    mismatch stops it for good (state STOPPED) until `start()` is called again; a key of
+    another Stripe account pauses it (WRONG_ACCOUNT) until the key or the catalog's
+    recorded account changes.
     """
 
     def __init__(self, sync: SyncService, *, interval_s: float = 15.0,
@@ -77,6 +79,11 @@ class AutoSync:
             self._wake.clear()
             try:
                 queued = await self.sync.queued()
+                if self.sync.status.state == ConnectionState.WRONG_ACCOUNT:
+                    # Stays in the warning (no "online" flicker) until the key or the
+                    # catalog's account changes: one GET /v1/account a round.
+                    await self.sync.check_account()
+                    self.sync.set_status(ConnectionState.ONLINE, queued)
                 if self.sync.status.state != ConnectionState.ONLINE:
                     if not await self.sync.gateway.probe():
                         self.sync.set_status(ConnectionState.OFFLINE, queued,
@@ -88,7 +95,8 @@ class AutoSync:
                 if self.sync.status.state == ConnectionState.ONLINE:
                     # Every round, not only with a queue: the quick scan also finds rows
                     # the website wrote (one indexed query when nothing moved).
-                    report = await self.sync.run(full_scan=False, wait_for_others=False)
+                    report = await self.sync.run(full_scan=False, wait_for_others=False,
+                                                 initiator="background")
                     if self.on_report is not None:
                         self.on_report(report)
                     if report.offline:
@@ -97,6 +105,8 @@ class AutoSync:
                         backoff = self.min_backoff_s
             except asyncio.CancelledError:
                 raise
+            except AccountMismatchError as error:
+                log.warning("auto sync paused: %s", error)  # status set by check_account
             except ModeMismatchError as error:
                 self.sync.set_status(ConnectionState.STOPPED, await self.sync.queued(),
                                       str(error))

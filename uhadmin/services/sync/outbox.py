@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
@@ -163,6 +175,7 @@ class OutboxStore:
         the website wrote), except those `pushed` at their current version already (by
         this run: pushing them again could not help); how many listings Stripe already
         matches, and how many were queued."""
+        await self.lift_holds_of_edited()
         behind, matching = await self._db.run(functools.partial(
             self._scan_in, catalog_id=catalog_id, full=full))
         if pushed:
@@ -171,6 +184,22 @@ class OutboxStore:
         if behind:
             await self._db.run(functools.partial(self._enqueue_in, behind=behind), write=True)
         return matching, len(behind)
+
+    async def lift_holds_of_edited(self) -> int:
+        """Changes waiting out a failure (or held until an invalid row is edited) whose
+        listing was written since, by the website too, are tried again at once: the write
+        may be the fix (the write path does the same for uhadmin's own edits)."""
+        edited = (select(LISTINGS.c.version).where(LISTINGS.c.id == OUTBOX.c.listing_id)
+                  .scalar_subquery())
+        held = and_(OUTBOX.c.done_at.is_(None), OUTBOX.c.claimed_by.is_(None),
+                    OUTBOX.c.lease_until.is_not(None), OUTBOX.c.revision < edited)
+        ids = await self._db.run(lambda session: list(session.execute(
+            select(OUTBOX.c.id).where(held)).scalars()))
+        if ids:
+            await self._db.run(lambda session: session.execute(update(StripeChangeRow).where(
+                OUTBOX.c.id.in_(ids), held).values(lease_until=None, attempts=0,
+                                                   revision=edited)), write=True)
+        return len(ids)
 
     def _scan_in(self, session: Session, *, catalog_id: str, full: bool,
                  ) -> tuple[dict[int, int], int]:

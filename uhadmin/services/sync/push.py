@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from uhadmin.domain.sync_failures import NEEDS_FIXING, product_deleted_error
 from uhadmin.errors import StripeRefusedError, StripeUnavailableError
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway, RemoteProduct
 from uhadmin.services.stripe_log_context import serving
@@ -34,14 +35,18 @@ class StripePusher:
     async def _push_or_fail(self, work: PushWork, plan: str, catalog_id: str) -> PushOutcome:
         if plan == "invalid":
             return PushOutcome(work.listing_id, work.version, "failed",
-                               error="needs fixing, not sent to Stripe: "
-                                     + "; ".join(work.problems))
+                               error=NEEDS_FIXING + "; ".join(work.problems))
         try:
             return await self._push_plan(work, plan, catalog_id)
         except StripeUnavailableError as error:
             return PushOutcome(work.listing_id, work.version, "failed", error=str(error),
                                offline=True)
         except StripeRefusedError as error:
+            if (error.code == "resource_missing" and work.product_id
+                    and work.product_id in str(error)):
+                # Retrying cannot bring it back: say so, with the ways out.
+                return PushOutcome(work.listing_id, work.version, "failed",
+                                   error=product_deleted_error(work.product_id))
             where = f" ({error.param})" if error.param else ""
             return PushOutcome(work.listing_id, work.version, "failed",
                                error=short(f"Stripe refused{where}: {error}"))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, or_, update
+from sqlalchemy import and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import SyncState
+from uhadmin.domain.sync_failures import hold_after_failure
 from uhadmin.services.listing_writes import AuditNote, audit, utcnow
 from uhadmin.services.sync.outbox import CLAIMS, LISTINGS, OPERATIONS, OUTBOX
 from uhadmin.services.sync.planning import PushOutcome
-
-FAILED_RETRY_AFTER = timedelta(seconds=60)  # a refused change is not retried in the same run
 
 
 def short(text: str, limit: int = 500) -> str:
@@ -37,19 +36,32 @@ def write_results_in(session: Session, *, outcomes: list[PushOutcome], holder: s
             attempts=OUTBOX.c.attempts + 1),
             [{"b_listing": o.listing_id, "b_error": short(o.error)} for o in offline])
     if failed:
+        ids = [o.listing_id for o in failed]
+        attempts = dict(session.execute(select(OUTBOX.c.listing_id, OUTBOX.c.attempts).where(
+            OUTBOX.c.listing_id.in_(ids), OUTBOX.c.done_at.is_(None))).all())
+        known = dict(session.execute(select(LISTINGS.c.id, LISTINGS.c.sync_error).where(
+            LISTINGS.c.id.in_(ids), LISTINGS.c.sync_state == SyncState.FAILED.value)).all())
+        # Not retried in the same run; then back off (invalid rows wait for an edit).
+        # The row carries the revision tried, so only a later write lifts the hold.
+        tried = case((OUTBOX.c.revision < bindparam("b_version"), bindparam("b_version")),
+                     else_=OUTBOX.c.revision)
         session.execute(update(OUTBOX).where(mine).values(
-            claimed_by=None, lease_until=now + FAILED_RETRY_AFTER,
+            claimed_by=None, lease_until=bindparam("b_until"), revision=tried,
             last_error=bindparam("b_error"), attempts=OUTBOX.c.attempts + 1),
-            [{"b_listing": o.listing_id, "b_error": short(o.error)} for o in failed])
+            [{"b_listing": o.listing_id, "b_error": short(o.error), "b_version": o.version,
+              "b_until": now + hold_after_failure(o.error, (attempts.get(o.listing_id) or 0)
+                                                  + 1)} for o in failed])
         session.execute(update(LISTINGS).where(
             LISTINGS.c.id == bindparam("b_listing"),
             LISTINGS.c.version == bindparam("b_version"),
         ).values(sync_state=SyncState.FAILED.value, sync_error=bindparam("b_error")),
             [{"b_listing": o.listing_id, "b_version": o.version, "b_error": o.error}
              for o in failed])
+        # One history entry per distinct failure, not one per retry of the same one.
         notes += [AuditNote(o.listing_id, "sync_failed",
                             {"revision": o.version, "error": o.error,
-                             "request_ids": list(o.request_ids)}) for o in failed]
+                             "request_ids": list(o.request_ids)}) for o in failed
+                  if known.get(o.listing_id) != o.error]
     if pushed:
         _write_pushed_in(session, pushed, now, notes)
         # A change whose row now carries a newer revision (edited while at Stripe) stays

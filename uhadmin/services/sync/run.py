@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from uhadmin.domain.changes import SyncChanged
+from uhadmin.domain.stripe_account import StripeAccount
 from uhadmin.domain.sync import (
     CancelToken,
     ConnectionState,
@@ -18,17 +19,19 @@ from uhadmin.domain.sync import (
     SyncReport,
     SyncStatus,
 )
-from uhadmin.errors import ModeMismatchError
+from uhadmin.errors import AccountMismatchError, ModeMismatchError, StripeUnavailableError
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_writes import utcnow
+from uhadmin.services.stripe_account import AccountGuard
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.client import StripeGateway
 from uhadmin.services.stripe_log_context import serving
 from uhadmin.services.sync import holders
+from uhadmin.services.sync.activity import ActivityFeed
+from uhadmin.services.sync.dry_run import dry_run_report
 from uhadmin.services.sync.outbox import Leftover, OutboxStore, ProblemsOf
 from uhadmin.services.sync.planning import (
-    REPORT_KIND_OF_PLAN,
     PushOutcome,
     PushWork,
     operations_to_save,
@@ -95,8 +98,10 @@ class SyncService:
 
     def __init__(self, db: Database, bus: ChangeBus, catalog: CatalogGateway, *,
                  actor: str = "sync", batch_size: int = BATCH_SIZE,
-                 lease: timedelta = LEASE, problems_of: ProblemsOf | None = None) -> None:
+                 lease: timedelta = LEASE, problems_of: ProblemsOf | None = None,
+                 account_guard: AccountGuard | None = None) -> None:
         self._db = db
+        self.account_guard = account_guard  # None: no account check (tests' own wiring)
         self._bus = bus
         self.catalog = catalog
         self.actor = actor
@@ -111,6 +116,7 @@ class SyncService:
         self._running = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._unwritten: list[tuple[PushOutcome, str]] = []
+        self.activity = ActivityFeed()
 
     @property
     def lease(self) -> timedelta:
@@ -167,12 +173,38 @@ class SyncService:
         """Listings with a change not yet pushed (among `only`, if given)."""
         return await self.store.queued_listings(only)
 
+    # --- the Stripe account ----------------------------------------------------------------
+    async def check_account(self) -> StripeAccount | None:
+        """AccountMismatchError (status WRONG_ACCOUNT) when the key points at another
+        account than the one this catalog was synced with; the account otherwise."""
+        if self.account_guard is None:
+            return None
+        try:
+            return await self.account_guard.ensure()
+        except AccountMismatchError as error:
+            self.set_status(ConnectionState.WRONG_ACCOUNT, await self.queued(), str(error))
+            raise
+
+    async def accounts(self) -> tuple[StripeAccount | None, StripeAccount | None]:
+        """(the account this catalog was synced with, the one the key points at now)."""
+        if self.account_guard is None:
+            return None, None
+        return await self.account_guard.recorded(), await self.account_guard.current()
+
+    async def use_current_account(self, actor: str) -> StripeAccount | None:
+        """Re-point the catalog at the key's account (a person chose it); syncing resumes."""
+        if self.account_guard is None:
+            return None
+        account = await self.account_guard.use_current(actor)
+        self.set_status(ConnectionState.UNKNOWN, await self.queued())
+        return account
+
     # --- the run -------------------------------------------------------------------------
     async def run(self, *, limit: int | None = None, dry_run: bool = False,
                   progress: Callable[[SyncProgress], None] | None = None,
                   cancel: CancelToken | None = None, full_scan: bool = True,
                   listing_ids: Collection[int] | None = None,
-                  wait_for_others: bool = True) -> SyncReport:
+                  wait_for_others: bool = True, initiator: str = "manual") -> SyncReport:
         """Push every pending change (at most `limit` listings). Raises SyncBusyError when
         another live process syncs this SQLite catalog, ModeMismatchError when Stripe
         answers in the other mode. Cancel with `cancel.cancel()` or by cancelling the
@@ -180,33 +212,63 @@ class SyncService:
         written outside uhadmin only among those whose version moved. `listing_ids` pushes
         only those listings (their failed changes are retried at once). With
         `wait_for_others` a run waits while other admins' syncs hold queued listings;
-        either way the report counts what is left (`queued`, `held_elsewhere`)."""
+        either way the report counts what is left (`queued`, `held_elsewhere`).
+        `initiator` ("manual", "background") names the run in `activity`, which tells every
+        view about every run (one picture), and can cancel the running one."""
+        if self._running.locked():
+            self.activity.waiting(initiator)  # said, not silent: the view shows it
         async with self._running:
-            holder = holders.new_holder()
-            catalog_id = await self.catalog_id()
-            if dry_run:
-                return await self._dry_run(catalog_id, limit)
-            sqlite = self._db.dialect == "sqlite"
-            if sqlite:
-                await self._db.run(functools.partial(
-                    holders.take_sqlite_lock, holder=holder, lease=self.lease), write=True)
+            cancel = cancel or CancelToken()
+            self.activity.started(initiator, cancel)
+            report = None
             try:
-                await self.store.release_dead_holders()
-                only = frozenset(listing_ids) if listing_ids is not None else None
-                if only:
-                    await self.store.retry_now(only)
-                # serving(): tags the run's Stripe log entries with it.
-                async with self.pace.share(holder):
-                    with serving("sync", sync_run=holder):
-                        return await self._run(catalog_id, holder, limit, progress, cancel,
-                                               full_scan, only, wait_for_others)
-            except ModeMismatchError as error:
-                self.set_status(ConnectionState.STOPPED, await self.queued(), str(error))
-                raise
+                report = await self._run_locked(
+                    limit, dry_run, self.activity.relay(initiator, progress), cancel,
+                    full_scan, listing_ids, wait_for_others)
+                return report
             finally:
-                if sqlite:
-                    await asyncio.shield(self._db.run(functools.partial(
-                        holders.release_sqlite_lock, holder=holder), write=True))
+                self.activity.finished(initiator, report)
+
+    async def _run_locked(self, limit: int | None, dry_run: bool,
+                          progress: Callable[[SyncProgress], None], cancel: CancelToken,
+                          full_scan: bool, listing_ids: Collection[int] | None,
+                          wait_for_others: bool) -> SyncReport:
+        holder = holders.new_holder()
+        catalog_id = await self.catalog_id()
+        if dry_run:
+            return await dry_run_report(self.store, catalog_id, limit)
+        try:
+            await self.check_account()
+        except StripeUnavailableError:  # nothing sent: every change stays queued, named
+            left = await self.store.leftover(holder, listing_ids)
+            self.set_status(ConnectionState.OFFLINE, queued := await self.queued(),
+                            "Stripe is not answering; changes stay queued")
+            return SyncReport(offline=True, queued=queued, failed=len(left.backing_off),
+                              failures=left.backing_off, held_elsewhere=len(
+                                  left.held_elsewhere),
+                              waiting={**left.waiting, **left.held_elsewhere})
+        sqlite = self._db.dialect == "sqlite"
+        if sqlite:
+            await self._db.run(functools.partial(
+                holders.take_sqlite_lock, holder=holder, lease=self.lease), write=True)
+        try:
+            await self.store.release_dead_holders()
+            only = frozenset(listing_ids) if listing_ids is not None else None
+            if only:
+                await self.store.retry_now(only)
+            # serving(): tags the run's Stripe log entries with it.
+            async with self.pace.share(holder):
+                with serving("sync", sync_run=holder):
+                    return await self._run(catalog_id, holder, limit, progress, cancel,
+                                           full_scan, only, wait_for_others)
+        except ModeMismatchError as error:
+            self.set_status(ConnectionState.STOPPED, await self.queued(), str(error))
+            raise
+        finally:
+            if sqlite:
+                await asyncio.shield(self._db.run(functools.partial(
+                    holders.release_sqlite_lock, holder=holder), write=True))
+
 
     async def _run(self, catalog_id: str, holder: str, limit: int | None,
                    progress: Callable[[SyncProgress], None] | None,
@@ -337,28 +399,3 @@ class SyncService:
         changed = {o.listing_id for o in outcomes if o.kind != "unchanged" or o.offline}
         if changed:
             self._bus.publish(SyncChanged(ids=frozenset(changed)))
-
-    # --- dry run -------------------------------------------------------------------------
-    async def _dry_run(self, catalog_id: str, limit: int | None) -> SyncReport:
-        started = time.monotonic()
-        counts: dict[str, Any] = {"created": 0, "updated": 0, "price_changed": 0,
-                                  "archived": 0, "unchanged": 0, "failed": 0}
-        failures: dict[int, str] = {}
-        considered = 0
-        for work in await self.store.dry_run_work(catalog_id):
-            plan = plan_for(work)
-            if plan in ("unchanged", "not_published"):
-                if work.needs_stripe:
-                    counts["unchanged"] += 1
-                continue
-            if plan == "invalid":
-                failures[work.listing_id] = ("needs fixing, would not be sent to Stripe: "
-                                             + "; ".join(work.problems))
-                continue
-            if limit is not None and considered >= limit:
-                continue
-            considered += 1
-            counts[REPORT_KIND_OF_PLAN[plan]] += 1
-        counts["failed"] = len(failures)
-        return SyncReport(**counts, api_calls=0, dry_run=True, failures=failures,
-                          queued=await self.queued(), elapsed_s=time.monotonic() - started)
