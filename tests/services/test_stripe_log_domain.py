@@ -207,3 +207,14 @@ def test_webhook_entries_are_not_snippets_and_unknown_kinds_are_refused() -> Non
         snippet(_entry(), "ruby")
     assert "signature NOT verified" in describe_entry(_entry(
         kind="webhook", signature_verified=False, effect="refused: bad signature"))
+
+
+@given(st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=6),
+       st.sampled_from(["", "a", "a=", "=b", "&&x=1&", "a=1&a=2"]))
+def test_form_bodies_decode_as_parse_qsl_does(pairs, extra) -> None:
+    from urllib.parse import parse_qsl, urlencode
+
+    from uhadmin.domain.stripe_log import _form_pairs
+
+    for text in (urlencode(pairs), extra, urlencode(pairs) + "&" + extra):
+        assert _form_pairs(text) == parse_qsl(text, keep_blank_values=True)

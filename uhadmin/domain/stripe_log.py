@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from uhadmin.errors import ConfigError, ValidationError
 
@@ -200,10 +200,24 @@ def decode_params(query: str, body: str | bytes | None) -> tuple[tuple[str, str]
     """The form pairs of a URL query and a form body, in order, secrets redacted."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    pairs = parse_qsl(query, keep_blank_values=True) + parse_qsl(body or "",
-                                                                keep_blank_values=True)
+    pairs = _form_pairs(query) + _form_pairs(body or "")
     return tuple((name, REDACTED if is_secret_name(name) else redact_text(value))
                  for name, value in pairs)
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """parse_qsl(text, keep_blank_values=True), at half its cost: most names and values
+    of a Stripe request need no unquoting at all."""
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((_unquote(name), _unquote(value)))
+    return pairs
+
+
+def _unquote(text: str) -> str:
+    return unquote_plus(text) if ("%" in text or "+" in text) else text
 
 
 def split_url(url: str) -> tuple[str, str, str]:
