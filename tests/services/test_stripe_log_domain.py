@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from uhadmin.domain.stripe_log import (
@@ -81,6 +81,8 @@ _JSON = st.recursive(
 
 
 @given(_JSON, st.booleans())
+@example({"card[cvc]": "0"}, False)
+@example({"Password": "hunter2", "x": [{"client_secret": "pi_1_secret_2"}]}, True)
 def test_a_short_body_redacted_as_text_reads_as_the_redacted_parse(value, spaced) -> None:
     body = json.dumps(value, indent=2 if spaced else None, ensure_ascii=False)
     excerpt = summarise_response(body.encode())["response_excerpt"]

@@ -268,7 +268,7 @@ def summarise_response(body: str | bytes | None) -> dict[str, Any]:
         # parse (no escapes, so every string reads in the text as it does parsed), at a
         # tenth of the cost on every request; readable_excerpt() indents it for display.
         lowered = body.lower()
-        if any(f'{name}"' in lowered for name in _SECRET_NAMES):
+        if any(name in lowered for name in _SECRET_NAMES):  # "card[cvc]" too
             body = _SECRET_FIELD.sub(lambda found: f'{found.group(1)}"{REDACTED}"', body)
         summary["response_excerpt"] = redact_text(body)
         return summary
