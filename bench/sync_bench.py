@@ -94,14 +94,20 @@ def seed_listings(db: Database, count: int) -> None:
 
 
 async def plain_loop(url: str, count: int) -> float:
-    """The baseline: one SDK products.create after another, nothing else."""
+    """The baseline: one SDK products.create after another, nothing else. Each call sends
+    what the sync sends for a new listing: a custom product id, name, description,
+    metadata and the default price in the same call."""
+    import uuid
+
     import stripe  # the benchmark measures the SDK itself here
 
     http = stripe.HTTPXClient(timeout=30)
     client = stripe.StripeClient(SANDBOX_KEY, base_addresses={"api": url}, http_client=http)
+    run = uuid.uuid4().hex[:10]
     started = time.perf_counter()
     for number in range(count):
         await client.v1.products.create_async({
+            "id": f"uh_{run}_{number}",
             "name": f"Plain loop {number}", "description": "Used, good condition",
             "metadata": {"listing_id": str(number), "catalog_id": "plainloop"},
             "default_price_data": {"currency": "usd", "unit_amount": 500 + number}})

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from uhadmin.domain.stripe_log import (
     REDACTED,
@@ -16,6 +18,8 @@ from uhadmin.domain.stripe_log import (
     describe_entry,
     dict_of_params,
     parse_since,
+    readable_excerpt,
+    redact_json,
     summarise_response,
     typed_params,
 )
@@ -58,6 +62,45 @@ def test_response_summary_keeps_type_id_error_fields_and_a_bounded_redacted_exce
         "card_error", "card_declined", "insufficient_funds")
     assert summarise_response(b"<html>bad gateway</html>")["response_excerpt"] == \
         "<html>bad gateway</html>"
+
+
+# Short bodies are kept as they came and redacted in their text (the fast path every
+# request takes); what a person then reads must be exactly the redacted parse.
+_SECRETS = st.sampled_from(["sk_test_4eC39HqLyjWDarjtT1", "rk_live_Zz9", "whsec_abc123",
+                            "pi_3Abc_secret_Xyz9", "4242424242424242", "hunter2"])
+_WORDS = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" _-.:/"),
+                 max_size=20)
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _WORDS, _SECRETS),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(_WORDS, st.sampled_from([
+            "secret", "client_secret", "number", "Password", "metadata", "card[cvc]", "id"])),
+            inner, max_size=5)),
+    max_leaves=12)
+
+
+@given(_JSON, st.booleans())
+@example({"card[cvc]": "0"}, False)
+@example({"Password": "hunter2", "x": [{"client_secret": "pi_1_secret_2"}]}, True)
+def test_a_short_body_redacted_as_text_reads_as_the_redacted_parse(value, spaced) -> None:
+    body = json.dumps(value, indent=2 if spaced else None, ensure_ascii=False)
+    excerpt = summarise_response(body.encode())["response_excerpt"]
+    if len(body) <= 2000:  # kept whole: it reads back as the redacted value, indented too
+        assert json.loads(excerpt) == redact_json(value)
+        assert json.loads(readable_excerpt(excerpt)) == redact_json(value)
+    for secret in ("sk_test_4eC39HqLyjWDarjtT1", "rk_live_Zz9", "whsec_abc123",
+                   "pi_3Abc_secret_Xyz9"):
+        assert secret not in excerpt
+
+
+def test_a_stored_excerpt_is_indented_for_reading() -> None:
+    stored = summarise_response(b'{"id": "prod_1", "object": "product", "active": true}')
+    assert stored["response_excerpt"] == '{"id": "prod_1", "object": "product", "active": true}'
+    assert readable_excerpt(stored["response_excerpt"]) == \
+        '{\n "id": "prod_1",\n "object": "product",\n "active": true\n}'
+    assert readable_excerpt('{"id": "prod_1", "desc') == '{"id": "prod_1", "desc'  # cut off
+    assert readable_excerpt("<html>bad gateway</html>") == "<html>bad gateway</html>"
 
 
 def test_nested_params_and_typed_values() -> None:
@@ -166,3 +209,14 @@ def test_webhook_entries_are_not_snippets_and_unknown_kinds_are_refused() -> Non
         snippet(_entry(), "ruby")
     assert "signature NOT verified" in describe_entry(_entry(
         kind="webhook", signature_verified=False, effect="refused: bad signature"))
+
+
+@given(st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=6),
+       st.sampled_from(["", "a", "a=", "=b", "&&x=1&", "a=1&a=2"]))
+def test_form_bodies_decode_as_parse_qsl_does(pairs, extra) -> None:
+    from urllib.parse import parse_qsl, urlencode
+
+    from uhadmin.domain.stripe_log import _form_pairs
+
+    for text in (urlencode(pairs), extra, urlencode(pairs) + "&" + extra):
+        assert _form_pairs(text) == parse_qsl(text, keep_blank_values=True)

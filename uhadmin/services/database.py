@@ -181,6 +181,7 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uhadmin-db")
         self._closed = False
         self._upgrade_lock = threading.Lock()
+        self._sqlite_writer = threading.RLock()  # see session()
 
     @property
     def display_url(self) -> str:
@@ -245,6 +246,12 @@ class Database:
         never holds a lock longer than its query.
         """
         bind = self._write_engine if write else self.engine
+        # SQLite has one writer at a time. Writers of this process queue here and start
+        # the moment the previous one commits; left to SQLite's busy handler they would
+        # sleep in steps of up to 100 ms, which stalled a sync behind its own Stripe-log
+        # writes. The wait stays bounded: after the busy timeout SQLite decides.
+        queued = write and self.dialect == "sqlite" and self._sqlite_writer.acquire(
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         session = Session(bind=bind, expire_on_commit=False, autoflush=False)
         try:
             yield session
@@ -257,6 +264,8 @@ class Database:
             raise
         finally:
             session.close()
+            if queued:
+                self._sqlite_writer.release()
 
     async def run(self, fn: Callable[[Session], T], *, write: bool = False) -> T:
         """Run `fn(session)` in a worker thread inside `session(write=...)`.

@@ -15,6 +15,7 @@ from uhadmin.domain.stripe_log import (
     StripeLogEntry,
     StripeLogFilter,
     decode_params,
+    readable_excerpt,
     redact_text,
     split_url,
     status_class_of,
@@ -180,7 +181,7 @@ def entry_from_row(row: Any) -> StripeLogEntry:
     at = row["at"]
     values["time"] = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     values.pop("at", None)
-    values["response_excerpt"] = row.get("response_excerpt") or ""
+    values["response_excerpt"] = readable_excerpt(row.get("response_excerpt") or "")
     values["effect"] = row["effect"] or ""
     return StripeLogEntry(**values)
 

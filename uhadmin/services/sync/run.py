@@ -47,6 +47,12 @@ BATCH_SIZE = 100  # listings claimed per round trip to the database
 BATCHES_IN_FLIGHT = 2  # the next batch is claimed while the current one is at Stripe
 LEASE = timedelta(minutes=5)  # a crashed worker's claims free up after this
 OTHERS_POLL_S = 0.5  # how often a run looks again at work other admins hold
+# Results wait this long for company before one transaction writes them: a transaction's
+# fixed cost (statements, commit) is ~4 ms of CPU and a sync fsync on SQLite, so one per
+# listing halved an unpaced sync's throughput (bench/sync_cli_bench.py). A kill loses at
+# most this much of Stripe's answers, which the next run looks up by the keys saved first.
+RESULTS_GATHER_S = 0.1
+RESULTS_WRITE_NOW_AT = 100  # this many waiting results are written at once
 
 
 class _Tally:
@@ -355,8 +361,9 @@ class SyncService:
 
     async def _process_batch(self, batch: list[PushWork], catalog_id: str, holder: str,
                              tally: _Tally) -> None:
-        """Save the batch's keys, push each listing concurrently, and write each result as
-        soon as it is known (a kill loses at most the calls in flight)."""
+        """Save the batch's keys, push each listing concurrently, and write the results
+        every RESULTS_GATHER_S (a kill loses at most the calls in flight and the answers
+        of that last moment, which the next run recovers without a second write)."""
         plans = {work.listing_id: plan_for(work) for work in batch}
         await self.store.save_keys([
             {"listing_id": work.listing_id, "revision": work.version,
@@ -373,14 +380,22 @@ class SyncService:
                 outcome = await self.pusher.push(work, plans[work.listing_id], catalog_id)
                 if outcome.offline:
                     offline.set()
-            await asyncio.shield(self._record(outcome, work.title, holder, tally))
+            self._unwritten.append((outcome, work.title))
+            if len(self._unwritten) >= RESULTS_WRITE_NOW_AT:
+                await asyncio.shield(self._flush(holder, tally))
 
-        await asyncio.gather(*(one(work) for work in batch))
+        async def now_and_then() -> None:
+            while True:
+                await asyncio.sleep(RESULTS_GATHER_S)
+                await asyncio.shield(self._flush(holder, tally))
 
-    async def _record(self, outcome: PushOutcome, title: str, holder: str,
-                      tally: _Tally) -> None:
-        self._unwritten.append((outcome, title))
-        await self._flush(holder, tally)
+        writer = asyncio.ensure_future(now_and_then())
+        try:
+            await asyncio.gather(*(one(work) for work in batch))
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        await asyncio.shield(self._flush(holder, tally))
 
     async def _flush(self, holder: str, tally: _Tally | None = None) -> None:
         """Write every result not yet written in one transaction; results that arrive
