@@ -34,11 +34,12 @@ def write_results_in(session: Session, *, outcomes: list[PushOutcome], holder: s
                           "b_error": short(o.error)} for o in offline])
     if failed:
         ids = [o.listing_id for o in failed]
-        attempts = dict(run(select(OUTBOX.c.listing_id, OUTBOX.c.attempts).where(
-            OUTBOX.c.listing_id.in_(ids), OUTBOX.c.done_at.is_(None))).tuples().all())
-        known = dict(run(select(LISTINGS.c.id, LISTINGS.c.sync_error).where(
-            LISTINGS.c.id.in_(ids), LISTINGS.c.sync_state == SyncState.FAILED.value)
-        ).tuples().all())
+        attempts: dict[int, int] = {row.listing_id: row.attempts for row in run(
+            select(OUTBOX.c.listing_id, OUTBOX.c.attempts).where(
+                OUTBOX.c.listing_id.in_(ids), OUTBOX.c.done_at.is_(None)))}
+        known: dict[int, str] = {row.id: row.sync_error for row in run(
+            select(LISTINGS.c.id, LISTINGS.c.sync_error).where(
+                LISTINGS.c.id.in_(ids), LISTINGS.c.sync_state == SyncState.FAILED.value))}
         # Not retried in the same run; then back off (invalid rows wait for an edit).
         # The row carries the revision tried, so only a later write lifts the hold.
         run(_S.requeue_failed, [
