@@ -4,31 +4,18 @@ Cancel between batches, and an undo that never overwrites a later save."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from catalog_seed import seed
 from sqlalchemy import text
 
 from uhadmin.domain import CancelToken, ListingChanges, ListingQuery, ListingStatus, NewListing
 from uhadmin.domain.bulk import BulkProgress, ListingVersion, skip_summary
 from uhadmin.errors import ValidationError
 from uhadmin.services.listing_bulk import BULK_BATCH_SIZE
-from uhadmin.services.search import insert_listings_in_bulk
 
 pytestmark = pytest.mark.anyio
 
 PENDING = ListingQuery(statuses=frozenset({ListingStatus.PENDING_REVIEW}))
-
-
-def seed(database, count: int, status: str, title: str = "Lamp") -> None:
-    stamp = datetime(2026, 11, 1, tzinfo=UTC)
-    with database.session(write=True) as session:
-        insert_listings_in_bulk(session, (
-            {"title": f"{title} {n}", "description": "", "price_minor": 1000 + n,
-             "currency": "usd", "image_urls": [], "status": status, "version": 1,
-             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
-             "updated_by": "seed", "sync_state": "not_published"}
-            for n in range(count)))
 
 
 def statuses(database) -> dict[str, int]:

@@ -30,6 +30,7 @@ from uhadmin.views.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
 from uhadmin.views.status_items import ConnectionIndicator, ModeBadge, ProgressPanel
 from uhadmin.views.tasks import TaskRunner
 from uhadmin.views.theme import Theme, apply_theme
+from uhadmin.views.undo_history import UndoHistory
 from uhadmin.views.workspace import WorkspaceTab
 
 STATUS_REFRESH_MS = 30_000
@@ -88,12 +89,17 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
 
-        # --- the phase-1 tabs ---
+        # --- the phase-1 tabs, sharing one undo history (Edit menu, Ctrl+Z) ---
+        self.undo_history = UndoHistory(listings, actor=settings.actor, parent=self)
+        self.edit_menu.insertActions(self.edit_menu.actions()[0], [
+            self.undo_history.undo_action, self.undo_history.redo_action])
+        self.edit_menu.insertSeparator(self.edit_menu.actions()[2])
+        self.addActions([self.undo_history.undo_action, self.undo_history.redo_action])
         self.listings_tab = ListingsTab(listings, bus, actor=settings.actor,
                                         default_currency=settings.currency,
-                                        dashboard_base=dashboard_base)
+                                        dashboard_base=dashboard_base, undo=self.undo_history)
         self.review_tab = ReviewTab(listings, bus, actor=settings.actor,
-                                    dashboard_base=dashboard_base)
+                                    dashboard_base=dashboard_base, undo=self.undo_history)
         self.add_tab(self.listings_tab, "&Listings", key="listings", menu_title="&Listings")
         self.add_tab(self.review_tab, "&Review queue", key="review", menu_title="Re&view")
         # A first run with an empty catalog offers Settings too (a team's database).
@@ -287,9 +293,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(self.edit_action)
-        edit_menu.addAction(self.find_action)
+        self.edit_menu = bar.addMenu("&Edit")
+        self.edit_menu.addAction(self.edit_action)
+        self.edit_menu.addAction(self.find_action)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addAction(self.refresh_action)
         self.view_menu.addSeparator()

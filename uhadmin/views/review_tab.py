@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, SortKey
+from uhadmin.domain.bulk import ListingVersion
 from uhadmin.errors import UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
 from uhadmin.views.reason_dialog import ReasonDialog
+from uhadmin.views.undo_history import UndoHistory
 from uhadmin.views.workspace import WorkspaceTab
 
 PAGE_SIZE = 200
@@ -43,12 +45,15 @@ class ReviewTab(WorkspaceTab):
     state_key = "review"
 
     def __init__(self, listings: Any, bus: Any, *, actor: str,
-                 dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
+                 dashboard_base: str | None = None, undo: UndoHistory | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("reviewTab")
         self._listings = listings
         self._actor = actor
         self._reason_dialog: ReasonDialog | None = None
+        self.undo = undo if undo is not None else UndoHistory(listings, actor=actor,
+                                                              parent=self)
 
         self.model = ListingTableModel(self)
         self.model.sort_key, self.model.descending = SortKey.CREATED, False
@@ -292,8 +297,10 @@ class ReviewTab(WorkspaceTab):
         self.model.remove_ids([listing.id])
         self.select_row(row)  # the next listing moved up into this row
         self._show_queue_size()
-        verb = "Approved" if status is ListingStatus.APPROVED else "Rejected"
-        self.status_message.emit(f"{verb} “{result.title}”")
+        verb = "Approve" if status is ListingStatus.APPROVED else "Reject"
+        self.undo.record(f"{verb} “{result.title[:40]}”",
+                         [ListingVersion(result.id, result.version)])
+        self.status_message.emit(f"{verb}d “{result.title}”")
         return result
 
     def _on_change(self, change: Any) -> None:
