@@ -39,7 +39,13 @@ class ListingsBulk(ListingsLoading):
     _actor: str
     undo: UndoHistory
     matching_bar: SelectMatchingBar
+    edit_action: QAction
+    submit_action: QAction
+    approve_action: QAction
     reject_action: QAction
+    archive_action: QAction
+    relist_action: QAction
+    draft_action: QAction
     delete_action: QAction
     select_matching_action: QAction
     matching_selected: bool
@@ -86,8 +92,27 @@ class ListingsBulk(ListingsLoading):
         self.table.clearSelection()
         self._show_matching_offer()
 
+    def bulk_actions_list(self) -> list[QAction]:
+        return [self.submit_action, self.approve_action, self.reject_action,
+                self.archive_action, self.relist_action, self.draft_action]
+
     def _update_actions(self) -> None:
-        """Which actions apply to the selection (the tab adds its own)."""
+        selected = self.selected_listings()
+        statuses = {x.status for x in selected}
+        if self.matching_selected:
+            # Rows not loaded may be in any status the filter allows.
+            wanted = self.current_query().statuses
+            statuses = set(wanted or ListingStatus)
+            selected = ()
+        self.edit_action.setEnabled(len(selected) == 1)
+        self.submit_action.setEnabled(ListingStatus.DRAFT in statuses)
+        self.approve_action.setEnabled(ListingStatus.PENDING_REVIEW in statuses)
+        self.reject_action.setEnabled(ListingStatus.PENDING_REVIEW in statuses)
+        self.archive_action.setEnabled(ListingStatus.APPROVED in statuses)
+        self.relist_action.setEnabled(ListingStatus.ARCHIVED in statuses)
+        self.draft_action.setEnabled(ListingStatus.REJECTED in statuses)
+        self.delete_action.setEnabled(any(x.status == ListingStatus.DRAFT
+                                          and not x.stripe_product_id for x in selected))
 
     def ask_bulk_matching(self, kind: BulkKind, act: QAction) -> QMessageBox:
         """Every match, after a question naming the count; Esc or Cancel changes nothing."""

@@ -211,6 +211,17 @@ class ListingsLoading(WorkspaceTab):
     async def _on_more_requested(self, offset: int) -> None:
         await self.tasks.run("more", self.fetch_more(offset))
 
+    def enable_sorting(self) -> None:
+        """Turn on header sorting once the saved sort has been restored (avoids a re-query)."""
+        header = self.table.horizontalHeader()
+        column = ListingColumn.for_sort_key(self.model.sort_key)
+        if column is not None:
+            order = Qt.SortOrder.DescendingOrder if self.model.descending \
+                else Qt.SortOrder.AscendingOrder
+            header.setSortIndicator(column.section, order)
+        self.table.setSortingEnabled(True)
+        header.sortIndicatorChanged.connect(self._sort_indicator_changed)
+
     def _sort_indicator_changed(self, section: int, _order: Qt.SortOrder) -> None:
         column = ListingColumn.at(section)
         if column.spec.sort_key is None:

@@ -246,10 +246,6 @@ class ListingsTab(ListingsBulk):
         if not busy:
             self._update_actions()
 
-    def bulk_actions_list(self) -> list[QAction]:
-        return [self.submit_action, self.approve_action, self.reject_action,
-                self.archive_action, self.relist_action, self.draft_action]
-
     # --- WorkspaceTab -----------------------------------------------------------------------
 
     def menu_actions(self) -> list[QAction | None]:
@@ -332,17 +328,6 @@ class ListingsTab(ListingsBulk):
             self.model.sort_key = column.spec.sort_key
             self.model.descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
-    def enable_sorting(self) -> None:
-        """Turn on header sorting once the saved sort has been restored (avoids a re-query)."""
-        header = self.table.horizontalHeader()
-        column = ListingColumn.for_sort_key(self.model.sort_key)
-        if column is not None:
-            order = Qt.SortOrder.DescendingOrder if self.model.descending \
-                else Qt.SortOrder.AscendingOrder
-            header.setSortIndicator(column.section, order)
-        self.table.setSortingEnabled(True)
-        header.sortIndicatorChanged.connect(self._sort_indicator_changed)
-
     def shutdown(self) -> None:
         self._search_timer.stop()
         self._change_timer.stop()
@@ -364,24 +349,6 @@ class ListingsTab(ListingsBulk):
             self.detail.title.setText(f"{len(selected)} listings selected")
         self._update_actions()
         self.selection_changed.emit(selected)
-
-    def _update_actions(self) -> None:
-        selected = self.selected_listings()
-        statuses = {x.status for x in selected}
-        if self.matching_selected:
-            # Rows not loaded may be in any status the filter allows.
-            wanted = self.current_query().statuses
-            statuses = set(wanted or ListingStatus)
-            selected = ()
-        self.edit_action.setEnabled(len(selected) == 1)
-        self.submit_action.setEnabled(ListingStatus.DRAFT in statuses)
-        self.approve_action.setEnabled(ListingStatus.PENDING_REVIEW in statuses)
-        self.reject_action.setEnabled(ListingStatus.PENDING_REVIEW in statuses)
-        self.archive_action.setEnabled(ListingStatus.APPROVED in statuses)
-        self.relist_action.setEnabled(ListingStatus.ARCHIVED in statuses)
-        self.draft_action.setEnabled(ListingStatus.REJECTED in statuses)
-        self.delete_action.setEnabled(any(x.status == ListingStatus.DRAFT
-                                          and not x.stripe_product_id for x in selected))
 
     # --- create / edit -----------------------------------------------------------------------
 
