@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QTableView
 from qasync import asyncSlot
@@ -70,24 +70,22 @@ class ListingsLoading(WorkspaceTab):
         self._reselect(list(ids))
 
     def _reselect(self, ids: Sequence[int]) -> None:
+        """Select these listings' rows in one step: one selectionChanged for all of them
+        (row by row, each would re-read the whole selection: seconds for a few hundred)."""
+        rows = [row for row in map(self.model.row_of, ids) if row is not None]
+        chosen = QItemSelection()
+        for row in rows:
+            chosen.select(self.model.index(row, 0), self.model.index(row, 0))
         selection = self.table.selectionModel()
-        selection.clearSelection()
-        first = True
-        for listing_id in ids:
-            row = self.model.row_of(listing_id)
-            if row is None:
-                continue
-            flags = (QItemSelectionModel.SelectionFlag.Select
-                     | QItemSelectionModel.SelectionFlag.Rows)
-            selection.select(self.model.index(row, 0), flags)
-            if first:
-                selection.setCurrentIndex(self.model.index(row, 0),
-                                          QItemSelectionModel.SelectionFlag.NoUpdate)
-                self.table.scrollTo(self.model.index(row, 0))
-                first = False
-        if first:
-            self._selection_changed()
-
+        if rows:
+            first = self.model.index(rows[0], 0)
+            selection.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.table.scrollTo(first)
+        was = selection.selectedRows()
+        selection.select(chosen, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                         | QItemSelectionModel.SelectionFlag.Rows)
+        if not rows and not was:
+            self._selection_changed()  # nothing selected before or after: still say so
 
     # --- querying ----------------------------------------------------------------------------
 
