@@ -473,7 +473,8 @@ async def bulk_with_lag(parts) -> dict:
     began = time.perf_counter()
     tab.select_all_matching()  # the bar's button, or Ctrl+Shift+A
     tab.approve_action.trigger()  # the toolbar's Approve
-    box = tab.findChild(QMessageBox, "bulkConfirmation")
+    box = next(b for b in tab.findChildren(QMessageBox, "bulkConfirmation")
+               if b.isVisible())  # not one answered before and not yet deleted
     box.defaultButton().click()  # "Approve 2,000"
     await idle()
     approve_s = time.perf_counter() - began
