@@ -462,5 +462,5 @@ async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
     QApplication.processEvents()
     from uhadmin.cli.screenshot_bulk import shoot_bulk_and_undo  # Select all matching, undo
 
-    written += await shoot_bulk_and_undo(window, outdir, theme_name, settle=_settle, save=_save)
+    written += await shoot_bulk_and_undo(window, outdir, theme_name, save=_save)
     return written
