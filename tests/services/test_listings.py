@@ -16,6 +16,8 @@ from uhadmin.domain import (
 from uhadmin.domain.changes import Change, ListingsChanged
 from uhadmin.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError
 from uhadmin.services.change_bus import ChangeBus
+from uhadmin.services.listing_queries import row_in
+from uhadmin.services.listing_writes import write_listing
 
 pytestmark = pytest.mark.anyio
 
@@ -167,12 +169,12 @@ async def test_the_update_guard_refuses_a_row_that_moved_after_it_was_read(
     website, another admin) saves between our read and our write."""
     listing = await listing_service.create(bike(), actor="ana")
     with database.session(write=True) as session:
-        before = listing_service._row_in(session, listing.id)
+        before = row_in(session, listing.id)
         session.execute(text("UPDATE listings SET title = 'website', version = version + 1 "
                              "WHERE id = :id"), {"id": listing.id})
         with pytest.raises(ConflictError) as caught:
-            listing_service._write_in(session, before, {"title": "ours"}, actor="ana",
-                                      action="update", details={}, now=listing.created_at)
+            write_listing(session, before, {"title": "ours"}, actor="ana", action="update",
+                          details={}, now=listing.created_at)
     assert (caught.value.listing_id, caught.value.actual_version) == (listing.id, 2)
 
 
@@ -223,7 +225,9 @@ async def test_status_changes_follow_the_state_machine(listing_service, database
                                                   actor="rev", reason="sold elsewhere")
     assert outbox(database) == [(listing.id, 4)]  # one pending change, newest revision
     entry = (await listing_service.history(listing.id))[0]
-    assert entry.details == {"from": "approved", "to": "archived", "reason": "sold elsewhere"}
+    # The version names the change for an undo.
+    assert entry.details == {"from": "approved", "to": "archived", "reason": "sold elsewhere",
+                             "version": 4}
 
 
 async def test_rejecting_keeps_the_reason_and_stale_status_change_conflicts(listing_service):
@@ -270,7 +274,7 @@ async def test_a_rejected_listing_goes_back_to_draft_for_the_seller(listing_serv
                                                 actor="ana")
     assert again.status == ListingStatus.PENDING_REVIEW
     entry = (await listing_service.history(listing.id))[1]
-    assert entry.details == {"from": "rejected", "to": "draft"}
+    assert entry.details == {"from": "rejected", "to": "draft", "version": 4}
     with pytest.raises(IllegalTransitionError, match="cannot go from pending_review to draft"):
         await listing_service.change_status(again.id, ListingStatus.DRAFT, actor="ana")
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from uhadmin.domain import ListingQuery, ListingStatus, NewListing, SortKey, SyncState
 from uhadmin.errors import ValidationError
-from uhadmin.services import listings as listings_module
+from uhadmin.services import listing_queries as listings_module
 from uhadmin.services import search as search_module
 from uhadmin.services.search import (
     fts5_query,

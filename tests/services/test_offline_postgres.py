@@ -114,7 +114,7 @@ async def test_offline_from_the_start_then_merge_back(private_cluster, tmp_path:
                                      "mine": "Lamp (reviewed)"}]
     assert [(a, who) for a, who, _ in tail(other)] == [
         ("update", "web"), ("update", "ana"), ("offline_merged", "ana")]
-    assert tail(other)[1][2] == {"changes": {"price_minor": [1000, 1500]}}
+    assert tail(other)[1][2]["changes"] == {"price_minor": [1000, 1500]}
     assert tail(other)[2][2]["kept_theirs"] == ["description"]
     assert [(a, who) for a, who, _ in tail(rejected)] == [
         ("status", "web"), ("offline_conflict", "ana")]

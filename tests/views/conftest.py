@@ -142,6 +142,7 @@ async def window_idle(window: Any) -> None:
     """Wait until the window and each of its tabs has no task running."""
     for tab in window.tabs_by_key.values():
         await tab.tasks.wait_idle()
+    await window.undo_history.tasks.wait_idle()
     await window.tasks.wait_idle()
 
 

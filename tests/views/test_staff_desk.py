@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, datetime
 from importlib import metadata
 
 import pytest
+from catalog_seed import seed
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from uhadmin.app import build_gui
 from uhadmin.domain import ListingStatus
-from uhadmin.services.search import insert_listings_in_bulk
 from uhadmin.views.about_dialog import AboutDialog
 from uhadmin.views.listing_dialog import ListingDialog
 from uhadmin.views.listings_tab import PAGE_SIZE
@@ -26,17 +25,6 @@ from uhadmin.views.theme import Theme
 pytestmark = pytest.mark.slow
 
 CTRL = Qt.KeyboardModifier.ControlModifier
-
-
-def seed(database, count: int, status: str, title: str = "Item") -> None:
-    stamp = datetime(2026, 11, 1, tzinfo=UTC)
-    with database.session(write=True) as session:
-        insert_listings_in_bulk(session, (
-            {"title": f"{title} {n}", "description": "", "price_minor": 1000 + n,
-             "currency": "usd", "image_urls": [], "status": status, "version": 1,
-             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
-             "updated_by": "seed", "sync_state": "not_published"}
-            for n in range(count)))
 
 
 async def until(condition, within_s: float = 5.0) -> None:

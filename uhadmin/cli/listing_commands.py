@@ -16,6 +16,7 @@ from uhadmin.cli.common import (
     json_option,
     main_group,
     run_with_services,
+    wants_json,
 )
 from uhadmin.cli.offline_commands import catalog_write, record_offline
 from uhadmin.domain import (
@@ -287,3 +288,61 @@ def delete_listing(ctx: click.Context, listing_id: int, as_json: bool) -> None:
 
     catalog_write(ctx, work)
     emit(ctx, {"deleted": listing_id}, f"deleted listing {listing_id}", as_json=as_json)
+
+
+_DONE_WORDS = {ListingStatus.PENDING_REVIEW: "Submitted for review",
+               ListingStatus.APPROVED: "Approved", ListingStatus.REJECTED: "Rejected",
+               ListingStatus.ARCHIVED: "Archived", ListingStatus.DRAFT: "Returned to draft"}
+
+
+@listings_group.command("bulk-status")
+@click.option("--where-status", "statuses", type=_STATUS_CHOICE, multiple=True,
+              help="Act on listings in this status (repeatable).")
+@click.option("--search", default="", help="Only listings matching these words.")
+@click.option("--where-sync-state", "sync_states", type=_SYNC_CHOICE, multiple=True,
+              help="Only these Stripe sync states (repeatable).")
+@click.option("--to", "new_status", type=_STATUS_CHOICE, required=True,
+              help="The status to move every match to.")
+@click.option("--reason", default="", help="Why; required with --to rejected.")
+@json_option
+@click.pass_context
+@handles_errors
+def bulk_status(ctx: click.Context, statuses: tuple[str, ...], search: str,
+                sync_states: tuple[str, ...], new_status: str, reason: str,
+                as_json: bool) -> None:
+    """Move every listing a filter matches (as `list` would find them, all pages) to one
+    status, in batches; listings that cannot move are skipped and counted by reason.
+    Progress goes to stderr. The GUI's Edit menu cannot undo this, but each listing's
+    history records it."""
+    from uhadmin.domain.bulk import BulkProgress, skip_summary
+
+    target = ListingStatus(new_status.lower())
+    if target == ListingStatus.REJECTED and not reason.strip():
+        raise ValidationError.single("--reason", "is required to reject listings "
+                                                 "(the sellers see it)")
+    if not statuses and not search.strip() and not sync_states:
+        raise ValidationError.single(
+            "--where-status", "give a filter (--where-status, --search or "
+                              "--where-sync-state): every listing at once is refused")
+    query = ListingQuery(search=search,
+                         statuses=frozenset(ListingStatus(s.lower()) for s in statuses),
+                         sync_states=frozenset(SyncState(s.lower()) for s in sync_states))
+
+    def progress(step: BulkProgress) -> None:
+        click.echo(f"{step.done:,}/{step.total:,} looked at, {step.changed:,} changed",
+                   err=True)
+
+    async def work(services: Services) -> Any:
+        return await services.listings.change_status_matching(
+            query, target, actor=services.settings.actor, reason=reason,
+            on_progress=None if wants_json(ctx, as_json) else progress)
+
+    outcome = catalog_write(ctx, work)
+    skipped: dict[str, int] = {}
+    for why in outcome.skipped.values():
+        skipped[why] = skipped.get(why, 0) + 1
+    summary = f"{_DONE_WORDS[target]} {len(outcome.changed):,} of {outcome.total:,} matching"
+    if outcome.skipped:
+        summary += f"; {skip_summary(outcome.skipped)}"
+    emit(ctx, {"matched": outcome.total, "changed": len(outcome.changed),
+               "skipped": skipped, "to": target.value}, summary, as_json=as_json)

@@ -225,6 +225,9 @@ async def _shoot_all(parts: Any, outdir: Path, theme_name: str) -> list[Path]:
                          outdir / f"dialog-settings-test-connection-{theme_name}.png"))
     settings_dialog.reject()
     QApplication.processEvents()
+    from uhadmin.cli.screenshot_bulk import shoot_bulk_and_undo  # Select all matching, undo
+
+    written += await shoot_bulk_and_undo(window, outdir, theme_name, save=_save)
     return written
 
 

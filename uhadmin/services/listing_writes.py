@@ -144,7 +144,9 @@ def write_listing(session: Session, before: Any, values: Mapping[str, Any], *, a
         raise _conflict(session, before)
     if needs:
         queue_push(session, {before.id: new_version}, now=when)
-    audit(session, [AuditNote(before.id, action, details)], actor=actor, at=when)
+    # The version names this change for an undo (uhadmin.services.listing_undo).
+    audit(session, [AuditNote(before.id, action, {**details, "version": new_version})],
+          actor=actor, at=when)
     return written
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from uhadmin.domain.bulk import BulkOutcome, BulkProgress, ListingVersion
 from uhadmin.domain.changes import ListingsChanged
 from uhadmin.domain.listing import (
-    ALLOWED_TRANSITIONS,
     AuditEntry,
     BulkResult,
     Listing,
@@ -23,21 +21,31 @@ from uhadmin.domain.listing import (
     ListingStatus,
     NewListing,
     Page,
-    SortKey,
     SyncState,
     check_reason,
-    check_transition,
 )
-from uhadmin.errors import (
-    ConflictError,
-    IllegalTransitionError,
-    NotFoundError,
-    UhadminError,
-    ValidationError,
-)
+from uhadmin.domain.sync import CancelToken
+from uhadmin.errors import ConflictError, IllegalTransitionError
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
-from uhadmin.services.listing_rows import LISTING_COLUMNS, row_to_listing, stored_time
+from uhadmin.services.listing_bulk import BULK_BATCH_SIZE, run_in_batches
+from uhadmin.services.listing_queries import (
+    MAX_PAGE_SIZE,
+    count_by_status_in,
+    history_in,
+    matching_ids_in,
+    queued_changes_in,
+    row_in,
+    search_in,
+)
+from uhadmin.services.listing_rows import row_to_listing
+from uhadmin.services.listing_status import (
+    apply_status_in,
+    change_status_batch_in,
+    move_matching_batch_in,
+    status_path,
+)
+from uhadmin.services.listing_undo import revert_batch_in
 from uhadmin.services.listing_writes import (
     AuditNote,
     audit,
@@ -46,47 +54,21 @@ from uhadmin.services.listing_writes import (
     published,
     write_listing,
 )
-from uhadmin.services.needs_fixing import may_need_fixing
-from uhadmin.services.search import text_search
-from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
 from uhadmin.validation import validate_listing_changes, validate_new_listing
 
-LISTINGS = ListingRow.__table__
-AUDIT = AuditRow.__table__
-OUTBOX = StripeChangeRow.__table__
+__all__ = ["BULK_BATCH_SIZE", "MAX_PAGE_SIZE", "ListingService"]
 
 # Every row is read as untrusted input (the website writes them): see listing_rows.
 
-# The fields every write sets besides those it was asked to, and those a status change may
-# set, as the change bus reports them.
-_WRITE_FIELDS = frozenset({"version", "updated_at", "updated_by"})
-_STATUS_FIELDS = _WRITE_FIELDS | {"status", "rejection_reason", "sync_state"}
 # The fields ListingChanges may touch, in display order for audit details.
 _EDITABLE_FIELDS = (
     "title", "description", "price_minor", "currency", "image_urls",
     "seller_contact", "category", "condition",
 )
-
-_SORT_COLUMNS = {
-    SortKey.ID: LISTINGS.c.id,
-    # lower(): people expect "apple" next to "Apple"; ix_listings_title indexes exactly this.
-    SortKey.TITLE: func.lower(LISTINGS.c.title),
-    SortKey.PRICE: LISTINGS.c.price_minor,
-    SortKey.STATUS: LISTINGS.c.status,
-    SortKey.SYNC_STATE: LISTINGS.c.sync_state,
-    SortKey.UPDATED: LISTINGS.c.updated_at,
-    SortKey.CREATED: LISTINGS.c.created_at,
-}
-
-# Searches matching at most this many listings page over their ids (see _search_in).
-FEW_MATCHES = 1000
-
-# A page never carries more than this many listings, whatever the caller asks.
-MAX_PAGE_SIZE = 1000
-
-# change_status_many commits in batches this large: one fsync per batch instead of per
-# listing, while no write transaction stays open long enough to stall other writers.
-BULK_BATCH_SIZE = 200
+# The fields every write sets besides those it was asked to, and those a status change may
+# set, as the change bus reports them.
+_WRITE_FIELDS = frozenset({"version", "updated_at", "updated_by"})
+_STATUS_FIELDS = _WRITE_FIELDS | {"status", "rejection_reason", "sync_state"}
 
 
 def _utcnow() -> datetime:
@@ -107,42 +89,12 @@ def _listing_snapshot(listing: Listing) -> dict[str, Any]:
     }
 
 
-def _status_path(start: ListingStatus, goal: ListingStatus) -> list[ListingStatus]:
-    """The shortest walk through the state machine from `start` to `goal` (excluding start)."""
-    if start == goal:
-        return []
-    came_from: dict[ListingStatus, ListingStatus] = {}
-    queue = deque([start])
-    while queue:
-        current = queue.popleft()
-        for following in sorted(ALLOWED_TRANSITIONS[current]):
-            if following in came_from or following == start:
-                continue
-            came_from[following] = current
-            if following == goal:
-                path = []
-                while following != start:
-                    path.append(following)
-                    following = came_from[following]
-                return path[::-1]
-            queue.append(following)
-    raise IllegalTransitionError(f"status: a new listing cannot become {goal} from {start}")
-
-
-def _order(query: ListingQuery) -> tuple[Any, Any]:
-    sort_column = _SORT_COLUMNS[SortKey(query.sort)]
-    # The id tiebreak runs in the same direction so one index serves both keys and equal
-    # prices never swap places between pages.
-    if query.descending:
-        return sort_column.desc(), LISTINGS.c.id.desc()
-    return sort_column.asc(), LISTINGS.c.id.asc()
-
-
 class ListingService:
     """Listing use cases over the database; never calls Stripe (the outbox tells the sync).
 
     Every mutation validates first, then writes the listing, its audit row and (when Stripe
-    is affected) its outbox row in one short transaction, then publishes a Change.
+    is affected) its outbox row in one short transaction, then publishes a Change. Actions
+    over many listings (a filter's matches, an undo) run in batches (listing_bulk).
     """
 
     def __init__(self, db: Database, bus: ChangeBus, *, default_currency: str = "usd") -> None:
@@ -157,7 +109,7 @@ class ListingService:
         """Insert a draft, then walk the state machine to `new.status`, each step audited."""
         new = replace(new, currency=(new.currency or self._default_currency).lower())
         validate_new_listing(new)
-        path = _status_path(ListingStatus.DRAFT, new.status)
+        path = status_path(ListingStatus.DRAFT, new.status)
         listing = await self._db.run(
             functools.partial(self._create_in, new=new, path=path, actor=actor), write=True
         )
@@ -229,19 +181,57 @@ class ListingService:
         failed: dict[int, str] = {}
         for start in range(0, len(unique_ids), BULK_BATCH_SIZE):
             batch = unique_ids[start:start + BULK_BATCH_SIZE]
-            done, refused = await self._db.run(
-                functools.partial(
-                    self._change_status_batch_in, listing_ids=batch, new_status=new_status,
-                    actor=actor, reason=reason,
-                ),
-                write=True,
-            )
+            done, refused = await self._db.run(functools.partial(
+                change_status_batch_in, listing_ids=batch, new_status=new_status, actor=actor,
+                reason=reason, now=_utcnow()), write=True)
             succeeded.extend(done)
             failed.update(refused)
         if succeeded:
             await self._publish({listing.id for listing in succeeded}, initiator,
                                 listings=succeeded, fields=_STATUS_FIELDS)
         return BulkResult(succeeded=tuple(succeeded), failed=failed)
+
+    async def change_status_matching(
+        self, query: ListingQuery, new_status: ListingStatus, *, actor: str, reason: str = "",
+        initiator: object | None = None,
+        on_progress: Callable[[BulkProgress], Any] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> BulkOutcome:
+        """Move every listing the query's search and filters match (not a page of them),
+        as they stand when it starts, in batches with progress; Cancel stops between
+        batches. Listings that cannot move are skipped with a reason that counts well."""
+        new_status = ListingStatus(new_status)
+        check_reason(new_status, reason)
+        ids = await self._db.run(
+            lambda session: matching_ids_in(session, self._db.dialect, query))
+
+        def work(session: Session, batch: Sequence[int],
+                 now: datetime) -> tuple[list[ListingVersion], dict[int, str]]:
+            return move_matching_batch_in(session, batch, new_status, actor=actor,
+                                          reason=reason, now=now)
+
+        return await run_in_batches(self._db, ids, work, on_progress=on_progress,
+                                    cancel=cancel,
+                                    publish=lambda changed: self._publish(changed, initiator,
+                                                                          fields=_STATUS_FIELDS))
+
+    async def revert(
+        self, changes: Sequence[ListingVersion], *, actor: str, initiator: object | None = None,
+        on_progress: Callable[[BulkProgress], Any] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> BulkOutcome:
+        """Undo recorded changes (each named by the version it wrote) from the audit log;
+        a listing saved since is skipped and says by whom. Reverting what this returns
+        is a redo."""
+        targets = list({x.listing_id: x for x in changes}.values())
+
+        def work(session: Session, batch: Sequence[ListingVersion],
+                 now: datetime) -> tuple[list[ListingVersion], dict[int, str]]:
+            return revert_batch_in(session, batch, actor=actor, now=now)
+
+        return await run_in_batches(self._db, targets, work, on_progress=on_progress,
+                                    cancel=cancel,
+                                    publish=lambda changed: self._publish(changed, initiator))
 
     async def delete_draft(
         self, listing_id: int, *, actor: str, initiator: object | None = None
@@ -251,7 +241,6 @@ class ListingService:
             functools.partial(self._delete_draft_in, listing_id=listing_id, actor=actor),
             write=True,
         )
-        # Only a draft Stripe never saw is deleted: the Stripe queue stays as it was.
         await self._publish({listing_id}, initiator, queue_moved=False)
 
     async def record_outcomes(
@@ -272,30 +261,28 @@ class ListingService:
                 audit(session, notes, actor=actor)
 
         await self._db.run(write, write=True)
-        # Audit rows only: the Stripe queue stays as it was.
-        await self._publish({entry["listing_id"] for entry in entries}, initiator,
-                            queue_moved=False)
+        await self._publish({entry["listing_id"] for entry in entries}, initiator)
 
     # --- queries ---------------------------------------------------------------------
     async def get(self, listing_id: int) -> Listing:
         """The listing with this id (NotFoundError if there is none)."""
-        return await self._db.run(functools.partial(self._get_in, listing_id=listing_id))
+        return await self._db.run(lambda session: row_to_listing(row_in(session, listing_id)))
 
     async def search(self, query: ListingQuery) -> Page[Listing]:
         """One page of listings: full-text search, filters, sort and paging in the database."""
-        return await self._db.run(functools.partial(self._search_in, query=query))
+        return await self._db.run(lambda session: search_in(session, self._db.dialect, query))
 
     async def count_by_status(self) -> dict[ListingStatus, int]:
         """How many listings each status holds (every status present, zeros included)."""
-        return await self._db.run(self._count_by_status_in)
+        return await self._db.run(count_by_status_in)
 
     async def history(self, listing_id: int) -> list[AuditEntry]:
         """Every recorded mutation of one listing, newest first."""
-        return await self._db.run(functools.partial(self._history_in, listing_id=listing_id))
+        return await self._db.run(lambda session: history_in(session, listing_id))
 
     async def queued_changes(self) -> int:
         """Outbox rows not yet pushed to Stripe (for "offline, N changes queued")."""
-        return await self._db.run(self._queued_changes_in)
+        return await self._db.run(queued_changes_in)
 
     # --- work inside one transaction (worker thread) ---------------------------------
     async def _publish(self, ids: Iterable[int], initiator: object | None, *,
@@ -311,28 +298,6 @@ class ListingService:
             ids=frozenset(ids), fields=fields, listings=tuple(listings),
             queue_moved=queue_moved, queued=queued, initiator=initiator))
 
-    @staticmethod
-    def _get_in(session: Session, *, listing_id: int) -> Listing:
-        return row_to_listing(ListingService._row_in(session, listing_id))
-
-    @staticmethod
-    def _row_in(session: Session, listing_id: int) -> Any:
-        row = session.execute(
-            select(*LISTING_COLUMNS).where(LISTINGS.c.id == listing_id)
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(f"listing {listing_id} does not exist")
-        return row
-
-    def _write_in(
-        self, session: Session, before: Any, values: dict[str, Any], *, actor: str,
-        action: str, details: dict[str, Any], now: datetime,
-    ) -> Listing:
-        """Save `values` over `before` through the one write path; the listing after it
-        (as the UPDATE returned it: no second read)."""
-        return row_to_listing(write_listing(session, before, values, actor=actor,
-                                            action=action, details=details, now=now))
-
     def _create_in(
         self, session: Session, *, new: NewListing, path: list[ListingStatus], actor: str
     ) -> Listing:
@@ -346,18 +311,17 @@ class ListingService:
         values = {**fields, "status": ListingStatus.DRAFT.value}
         listing_id = insert_listing(session, values, actor=actor, action="create",
                                     details={"fields": values}, now=now)
-        listing = row_to_listing(self._row_in(session, listing_id))
+        listing = row_in(session, listing_id)
         for step in path:
-            listing = self._apply_status_in(session, self._row_in(session, listing_id), step,
-                                            actor=actor, reason="", now=now)
-        return listing
+            listing = apply_status_in(session, listing, step, actor=actor, reason="", now=now)
+        return row_to_listing(listing)
 
     def _update_in(
         self, session: Session, *, listing_id: int, changes: ListingChanges,
         expected_version: int, actor: str,
     ) -> tuple[Listing, frozenset[str]]:
         """The listing after the edit and the fields it changed (none: nothing saved)."""
-        before = self._row_in(session, listing_id)
+        before = row_in(session, listing_id)
         if before.version != expected_version:
             raise ConflictError(listing_id, expected_version, before.version)
         current = row_to_listing(before)
@@ -378,54 +342,26 @@ class ListingService:
                 changed[name] = [old_value, new_value]
         if not values:
             return current, frozenset()  # nothing to save: no new version, audit or push
-        listing = self._write_in(session, before, values, actor=actor, action="update",
-                                 details={"changes": changed}, now=_utcnow())
+        # The UPDATE returns the saved row: no second read.
+        listing = row_to_listing(write_listing(session, before, values, actor=actor,
+                                               action="update", details={"changes": changed},
+                                               now=_utcnow()))
         moved = {"sync_state"} if listing.sync_state != current.sync_state else set()
         return listing, frozenset(values) | moved
 
-    def _apply_status_in(
-        self, session: Session, before: Any, new_status: ListingStatus, *, actor: str,
-        reason: str, now: datetime,
-    ) -> Listing:
-        check_transition(ListingStatus(before.status), new_status)
-        check_reason(new_status, reason)
-        values: dict[str, Any] = {"status": new_status.value}
-        if new_status == ListingStatus.REJECTED:
-            values["rejection_reason"] = reason
-        details = {"from": before.status, "to": new_status.value}
-        if reason:
-            details["reason"] = reason
-        return self._write_in(session, before, values, actor=actor, action="status",
-                              details=details, now=now)
-
+    @staticmethod
     def _change_status_in(
-        self, session: Session, *, listing_id: int, new_status: ListingStatus, actor: str,
+        session: Session, *, listing_id: int, new_status: ListingStatus, actor: str,
         expected_version: int | None, reason: str,
     ) -> Listing:
-        before = self._row_in(session, listing_id)
+        before = row_in(session, listing_id)
         if expected_version is not None and before.version != expected_version:
             raise ConflictError(listing_id, expected_version, before.version)
-        return self._apply_status_in(session, before, new_status, actor=actor, reason=reason,
-                                     now=_utcnow())
-
-    def _change_status_batch_in(
-        self, session: Session, *, listing_ids: list[int], new_status: ListingStatus,
-        actor: str, reason: str,
-    ) -> tuple[list[Listing], dict[int, str]]:
-        now = _utcnow()
-        done: list[Listing] = []
-        refused: dict[int, str] = {}
-        for listing_id in listing_ids:
-            try:
-                before = self._row_in(session, listing_id)
-                done.append(self._apply_status_in(session, before, new_status, actor=actor,
-                                                  reason=reason, now=now))
-            except UhadminError as exc:
-                refused[listing_id] = str(exc)
-        return done, refused
+        return row_to_listing(apply_status_in(session, before, new_status, actor=actor,
+                                              reason=reason, now=_utcnow()))
 
     def _delete_draft_in(self, session: Session, *, listing_id: int, actor: str) -> None:
-        before = self._row_in(session, listing_id)
+        before = row_in(session, listing_id)
         if before.status != ListingStatus.DRAFT:
             raise IllegalTransitionError(
                 f"listing {listing_id} is {before.status}: only a draft can be deleted "
@@ -437,90 +373,4 @@ class ListingService:
             )
         delete_listing(session, before, actor=actor,
                        details={"fields": _listing_snapshot(row_to_listing(before))})
-
-    def _search_in(self, session: Session, *, query: ListingQuery) -> Page[Listing]:
-        if query.offset < 0:
-            raise ValidationError.single("offset", "must be 0 or more")
-        if query.limit < 0:
-            raise ValidationError.single("limit", "must be 0 or more")
-        limit = min(query.limit, MAX_PAGE_SIZE)
-        conditions: list[ColumnElement[bool]] = []
-        filtered = False
-        if query.statuses:
-            conditions.append(LISTINGS.c.status.in_(sorted(s.value for s in query.statuses)))
-            filtered = True
-        if query.sync_states:
-            conditions.append(
-                LISTINGS.c.sync_state.in_(sorted(s.value for s in query.sync_states)))
-            filtered = True
-        page_conditions = list(conditions)
-        search = text_search(session, self._db.dialect, query.search)
-        if search is not None:
-            conditions.append(search.condition)
-            page_conditions.append(search.page_condition)
-        if query.needs_fixing:
-            return self._needs_fixing_page_in(session, query, conditions, limit)
-        if search is not None and search.matches is not None and not filtered:
-            total = search.matches  # the FTS index counted them already
-        else:
-            total = session.execute(
-                select(func.count()).select_from(LISTINGS).where(*conditions)
-            ).scalar_one()
-        items: tuple[Listing, ...] = ()
-        if limit and query.offset < total:
-            if search is not None and total <= FEW_MATCHES:
-                # Few matches: hand the page query their ids. Otherwise a planner that
-                # cannot estimate a prefix search (PostgreSQL guesses 2,000 rows for
-                # "zepp:*") walks the whole sort index for 12 rows: 50 ms instead of 1.
-                matching_ids = session.execute(
-                    select(LISTINGS.c.id).where(*conditions)).scalars().all()
-                page_conditions = [LISTINGS.c.id.in_(matching_ids)]
-            page_query: Select = (
-                select(*LISTING_COLUMNS).where(*page_conditions).order_by(*_order(query))
-                .offset(query.offset).limit(limit)
-            )
-            items = tuple(row_to_listing(row) for row in session.execute(page_query))
-        return Page(items=items, total=total, offset=query.offset)
-
-    def _needs_fixing_page_in(self, session: Session, query: ListingQuery,
-                              conditions: list[Any], limit: int) -> Page[Listing]:
-        """Listings that break a rule: the database narrows them down (may_need_fixing),
-        the rules themselves decide, and the page is cut from what is left, in order."""
-        candidates = session.execute(
-            select(*LISTING_COLUMNS)
-            .where(*conditions, may_need_fixing(self._db.dialect))
-            .order_by(*_order(query)))
-        broken = [listing for listing in map(row_to_listing, candidates) if listing.needs_fixing]
-        items = tuple(broken[query.offset:query.offset + limit])
-        return Page(items=items, total=len(broken), offset=query.offset)
-
-    @staticmethod
-    def _count_by_status_in(session: Session) -> dict[ListingStatus, int]:
-        counts = {status: 0 for status in ListingStatus}
-        for status, count in session.execute(
-            select(LISTINGS.c.status, func.count()).group_by(LISTINGS.c.status)
-        ):
-            if status in counts:  # a status outside the workflow is no column of the counts
-                counts[ListingStatus(status)] = count
-        return counts
-
-    @staticmethod
-    def _history_in(session: Session, *, listing_id: int) -> list[AuditEntry]:
-        rows = session.execute(
-            select(AUDIT)
-            .where(AUDIT.c.entity == "listing", AUDIT.c.entity_id == str(listing_id))
-            .order_by(AUDIT.c.at.desc(), AUDIT.c.id.desc())
-        )
-        return [
-            AuditEntry(id=row.id, entity=row.entity, entity_id=row.entity_id,
-                       action=row.action, actor=row.actor, at=stored_time(row.at, "audit_log.at"),
-                       details=dict(row.details or {}))
-            for row in rows
-        ]
-
-    @staticmethod
-    def _queued_changes_in(session: Session) -> int:
-        return session.execute(
-            select(func.count()).select_from(OUTBOX).where(OUTBOX.c.done_at.is_(None))
-        ).scalar_one()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uhadmin.domain import Listing, ListingStatus
+from uhadmin.domain.bulk import BulkOutcome, skip_summary
 from uhadmin.views.listing_table import STATUS_LABELS
 
 
@@ -75,3 +76,29 @@ def summarize_bulk(kind: BulkKind, result: Any, titles: dict[int, str]) -> tuple
     details = "\n".join(f"#{listing_id} {titles.get(listing_id, '')}: {message}"
                         for listing_id, message in sorted(failed.items()))
     return summary, details
+
+
+def action_name(kind: BulkKind, count: int, title: str | None = None) -> str:
+    """How the Edit menu names a done action: "Approve 4 listings", "Archive “Lamp”"."""
+    what = f"“{title[:40]}”" if count == 1 and title else listings_noun(count)
+    return f"{kind.imperative} {what}{kind.tail}"
+
+
+def matching_confirmation_text(kind: BulkKind, total: int) -> str:
+    """The question before acting on every listing a filter matches (always asked: most of
+    them were never on screen)."""
+    return (f"{kind.imperative} all {listings_noun(total)}{kind.tail} matching this search "
+            f"and these filters?\n\nListings that are not "
+            f"{STATUS_LABELS[kind.source].lower()} are skipped and counted. "
+            "Undo (Ctrl+Z) puts back what changed.")
+
+
+def summarize_outcome(kind: BulkKind, outcome: BulkOutcome) -> str:
+    """"Approved 1,998 listings; skipped 2: already approved" (and what a Cancel left)."""
+    parts = [f"{kind.past} {listings_noun(len(outcome.changed))}{kind.tail}"]
+    skipped = skip_summary(outcome.skipped)
+    if skipped:
+        parts.append(skipped)
+    if outcome.cancelled:
+        parts.append(f"cancelled with {listings_noun(outcome.not_reached)} not reached")
+    return "; ".join(parts)

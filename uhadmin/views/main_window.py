@@ -34,6 +34,7 @@ from uhadmin.views.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
 from uhadmin.views.status_items import ConnectionIndicator, ModeBadge, ProgressPanel
 from uhadmin.views.tasks import TaskRunner
 from uhadmin.views.theme import Theme, apply_theme
+from uhadmin.views.undo_history import UndoHistory
 from uhadmin.views.workspace import WorkspaceTab
 
 STATUS_REFRESH_MS = 30_000
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
     theme_group: QActionGroup
     theme_actions: dict[Theme, QAction]
     view_menu: QMenu
+    edit_menu: QMenu
     go_menu: QMenu
     sync_menu: QMenu
     help_menu: QMenu
@@ -120,13 +122,19 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.connection)
         status.addPermanentWidget(self.mode_badge)
 
-    def _build_phase_one_tabs(self, listings: Any, bus: Any, settings: Settings,
-                              dashboard_base: str | None) -> None:
+    def _build_phase_one_tabs(self, listings: ListingWriter, bus: ChangeSource,
+                              settings: Settings, dashboard_base: str | None) -> None:
+        # The phase-1 tabs share one undo history (Edit menu, Ctrl+Z).
+        self.undo_history = UndoHistory(listings, actor=settings.actor, parent=self)
+        self.edit_menu.insertActions(self.edit_menu.actions()[0], [
+            self.undo_history.undo_action, self.undo_history.redo_action])
+        self.edit_menu.insertSeparator(self.edit_menu.actions()[2])
+        self.addActions([self.undo_history.undo_action, self.undo_history.redo_action])
         self.listings_tab = ListingsTab(listings, bus, actor=settings.actor,
                                         default_currency=settings.currency,
-                                        dashboard_base=dashboard_base)
+                                        dashboard_base=dashboard_base, undo=self.undo_history)
         self.review_tab = ReviewTab(listings, bus, actor=settings.actor,
-                                    dashboard_base=dashboard_base)
+                                    dashboard_base=dashboard_base, undo=self.undo_history)
         self.add_tab(self.listings_tab, "&Listings", key="listings", menu_title="&Listings")
         self.add_tab(self.review_tab, "&Review queue", key="review", menu_title="Re&view")
         # A first run with an empty catalog offers Settings too (a team's database).

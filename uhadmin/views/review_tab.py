@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus, SortKey
+from uhadmin.domain.bulk import ListingVersion
 from uhadmin.domain.changes import Change, ListingsChanged, Refresh, refresh_for
 from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import UhadminError
@@ -29,6 +30,7 @@ from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
 from uhadmin.views.ports import ChangeSource, ListingWriter
 from uhadmin.views.reason_dialog import ReasonDialog
+from uhadmin.views.undo_history import UndoHistory
 from uhadmin.views.workspace import WorkspaceTab
 
 PAGE_SIZE = 200
@@ -46,12 +48,15 @@ class ReviewTab(WorkspaceTab):
     state_key = "review"
 
     def __init__(self, listings: ListingWriter, bus: ChangeSource, *, actor: str,
-                 dashboard_base: str | None = None, parent: QWidget | None = None) -> None:
+                 dashboard_base: str | None = None, undo: UndoHistory | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("reviewTab")
         self._listings = listings
         self._actor = actor
         self._reason_dialog: ReasonDialog | None = None
+        self.undo = undo if undo is not None else UndoHistory(listings, actor=actor,
+                                                              parent=self)
 
         self._build_table(listings, dashboard_base)
         self._build_decision_controls()
@@ -308,8 +313,10 @@ class ReviewTab(WorkspaceTab):
         self.model.remove_ids([listing.id])
         self.select_row(row)  # the next listing moved up into this row
         self._show_queue_size()
-        verb = "Approved" if status is ListingStatus.APPROVED else "Rejected"
-        self.status_message.emit(f"{verb} “{result.title}”")
+        verb = "Approve" if status is ListingStatus.APPROVED else "Reject"
+        self.undo.record(f"{verb} “{result.title[:40]}”",
+                         [ListingVersion(result.id, result.version)])
+        self.status_message.emit(f"{verb}d “{result.title}”")
         return result
 
     def _on_change(self, change: Change) -> None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from uhadmin.domain.bulk import BulkOutcome
 from uhadmin.domain.listing import (
     AuditEntry,
     BulkResult,
@@ -133,6 +134,21 @@ class FailoverListings:
                 self._drop(error)
         return await self.offline.change_status_many(listing_ids, new_status, actor=actor,
                                                      reason=reason, initiator=initiator)
+
+    async def change_status_matching(self, *args: Any, **kwargs: Any) -> BulkOutcome:
+        return await self._online_only("change_status_matching", *args, **kwargs)
+
+    async def revert(self, *args: Any, **kwargs: Any) -> BulkOutcome:
+        return await self._online_only("revert", *args, **kwargs)
+
+    async def _online_only(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Work over a whole filter, or read from the shared audit log, needs the catalog:
+        the offline copy holds neither, so it says so (nothing changes)."""
+        if self.online is None:
+            raise DatabaseUnavailableError(
+                "working offline: acting on every match and undo need the shared catalog; "
+                "select the rows to change instead")
+        return await self._write_online(name, *args, **kwargs)
 
     async def create(self, *args: Any, **kwargs: Any) -> Listing:
         return await self._write_online("create", *args, **kwargs)

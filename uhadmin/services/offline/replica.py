@@ -22,8 +22,8 @@ from uhadmin.domain.offline import (
 from uhadmin.errors import NotFoundError
 from uhadmin.services.database import Database
 from uhadmin.services.dml_result import inserted_id, rowcount
+from uhadmin.services.listing_queries import MAX_PAGE_SIZE
 from uhadmin.services.listing_rows import row_to_listing, stored_time
-from uhadmin.services.listings import MAX_PAGE_SIZE
 from uhadmin.services.offline.schema import HISTORY, MIRROR, OPERATIONS, STATE, metadata
 
 _SORT_COLUMNS = {
