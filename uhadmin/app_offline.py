@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from PySide6.QtWidgets import QMainWindow
 
 from uhadmin.config import Settings
-from uhadmin.views.listing_detail import ImageLoader
+from uhadmin.views.image_loader import ImageLoader
 from uhadmin.views.offline_controller import OfflineController
 from uhadmin.views.offline_start import CatalogUnreachableDialog
 

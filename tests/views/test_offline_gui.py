@@ -252,7 +252,7 @@ def test_image_loader_falls_back_to_the_offline_copy(qtbot, tmp_path: Path):
     from PySide6.QtGui import QColor, QImage
 
     from uhadmin.domain.offline import cached_image_name
-    from uhadmin.views.listing_detail import ImageLoader
+    from uhadmin.views.image_loader import ImageLoader
 
     url = "http://127.0.0.1:9/lamp.png"  # nothing listens: the network fails at once
     picture = QImage(4, 3, QImage.Format.Format_RGB32)

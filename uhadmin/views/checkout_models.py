@@ -14,47 +14,20 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from uhadmin.domain import CheckoutAttempt, Listing, Outcome
+from uhadmin.domain import CheckoutAttempt, Listing
 from uhadmin.money import format_money
+from uhadmin.views.checkout_attempt_text import (
+    OUTCOME_COLOURS,
+    amount_text,
+    card_text,
+    decline_reason,
+    listings_text,
+    outcome_text,
+)
 from uhadmin.views.listing_table import SYNC_LABELS, format_time
 from uhadmin.views.row_table import Column, RowTableModel
 
 MAX_QUANTITY = 99
-OUTCOME_COLOURS = {Outcome.PAID: "#2e8b57", Outcome.DECLINED: "#d04545",
-                   Outcome.CANCELED: "#c77c02", Outcome.EXPIRED: "#8c8f94"}
-
-
-def amount_text(attempt: CheckoutAttempt) -> str:
-    if attempt.amount_total is None:
-        return "—"
-    return format_money(attempt.amount_total, attempt.currency)
-
-
-def listings_text(attempt: CheckoutAttempt) -> str:
-    return ", ".join(f"{line.quantity}× {line.title or '#' + str(line.listing_id)}"
-                     for line in attempt.lines)
-
-
-def outcome_text(attempt: CheckoutAttempt) -> str:
-    return "creating…" if attempt.status == "creating" else str(attempt.outcome)
-
-
-def decline_reason(attempt: CheckoutAttempt) -> str:
-    if attempt.decline_code and attempt.decline_message:
-        return f"{attempt.decline_code}: {attempt.decline_message}"
-    return attempt.decline_code or attempt.decline_message
-
-
-def card_text(attempt: CheckoutAttempt) -> str:
-    """"Visa ····4242 · 3-D Secure": the last card tried, as Stripe's charge reports it."""
-    if not attempt.card_last4:
-        return ""
-    text = f"{attempt.card_brand.title()} ····{attempt.card_last4}"
-    if attempt.three_d_secure is not None:
-        text += " · 3-D Secure" if attempt.three_d_secure else " · no 3-D Secure"
-    return text
-
-
 STRIPE_CALLS_HEADER = "Stripe"
 
 

@@ -22,18 +22,13 @@ from uhadmin.domain.changes import (
 from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import ModeMismatchError, UhadminError
 from uhadmin.views.change_bridge import ChangeBridge
+from uhadmin.views.checkout_attempt_text import attempt_summary
 from uhadmin.views.checkout_layout import CheckoutLabLayout, show_pick_guidance
 from uhadmin.views.checkout_models import (
-    OUTCOME_COLOURS,
     STRIPE_CALLS_HEADER,
     CheckoutAttemptTableModel,
     CheckoutCartModel,
     PickListingTableModel,
-    amount_text,
-    card_text,
-    decline_reason,
-    listings_text,
-    outcome_text,
 )
 from uhadmin.views.messages import ask_confirmation, friendly_text
 from uhadmin.views.ports import ChangeSource, ListingReader
@@ -253,19 +248,9 @@ class CheckoutTab(CheckoutLabLayout):
         self.url_edit.setText(attempt.url or "" if attempt else "")
         self.url_edit.setCursorPosition(0)
         self.session_edit.setCursorPosition(0)
-        if attempt is None:
-            self.outcome_label.setText("Create a session, open it, pay with a test card.")
-            self.outcome_label.setStyleSheet("")
-        else:
-            text = f"{outcome_text(attempt)} · {amount_text(attempt)} · {listings_text(attempt)}"
-            if card_text(attempt):
-                text += f"\nCard: {card_text(attempt)}"
-            if decline_reason(attempt):
-                text += f"\nLast decline: {decline_reason(attempt)}"
-            self.outcome_label.setText(text)
-            colour = OUTCOME_COLOURS.get(attempt.outcome)
-            self.outcome_label.setStyleSheet(f"color: {colour}; font-weight: bold;"
-                                             if colour else "font-weight: bold;")
+        text, style = attempt_summary(attempt)
+        self.outcome_label.setText(text)
+        self.outcome_label.setStyleSheet(style)
         self._update_buttons()
 
     def _copy(self, text: str, what: str) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 
 from uhadmin.domain import Listing
+from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_table import format_time
 from uhadmin.views.row_table import Column, RowTableModel
 
@@ -48,3 +49,15 @@ def failures_table(model: SyncFailureTableModel) -> QTableView:
     table.horizontalHeader().setSectionResizeMode(
         2, QHeaderView.ResizeMode.Stretch)
     return table
+
+
+def show_failure_count(title: QLabel, empty: EmptyState, total: int) -> None:
+    """The list's title counts the failures; with none, the empty list says what shows there."""
+    title.setText(f"Failures ({total:,})" if total else "Failures (none)")
+    if total:
+        empty.hide()
+    else:
+        empty.show_guidance(
+            "No failures", "A listing Stripe refuses shows here with the reason, and "
+            "with the way out when Retry cannot help (its product deleted in the "
+            "Dashboard, say: open the listing to re-create, link or unlink it).")

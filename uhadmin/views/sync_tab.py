@@ -43,7 +43,11 @@ from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.ports import ChangeSource, ListingReader, SyncPort
 from uhadmin.views.sync_activity import BackgroundRunsView, run_name
-from uhadmin.views.sync_failures import SyncFailureTableModel, failures_table
+from uhadmin.views.sync_failures import (
+    SyncFailureTableModel,
+    failures_table,
+    show_failure_count,
+)
 from uhadmin.views.sync_texts import (
     apply_sync_status,
     describe_report,
@@ -340,15 +344,7 @@ class SyncTab(BackgroundRunsView, WorkspaceTab):
         for row, listing in enumerate(page.items):
             if listing.id in kept:
                 self.failures_table.selectRow(row)
-        total = page.total
-        self.failures_title.setText(f"Failures ({total:,})" if total else "Failures (none)")
-        if total:
-            self.failures_empty.hide()
-        else:
-            self.failures_empty.show_guidance(
-                "No failures", "A listing Stripe refuses shows here with the reason, and "
-                "with the way out when Retry cannot help (its product deleted in the "
-                "Dashboard, say: open the listing to re-create, link or unlink it).")
+        show_failure_count(self.failures_title, self.failures_empty, page.total)
         self._update_buttons()
         # The queue moves with every edit, not only when a sync reports: keep it current.
         status = self._sync.status

@@ -9,7 +9,8 @@
 Modules, one job each: `planning` (what a push does, pure functions), `outbox` (scan, claims
 with leases, what is left), `results` (writing Stripe's answers back), `push` (the calls to
 Stripe), `holders` (the SQLite lock and dead holders), `sharing` (one rate limit shared by
-all running syncs), `run` (one run and its report), `auto` (the background loop).
+all running syncs), `run` (one run and its report), `tally` (a run's counts and
+progress), `auto` (the background loop).
 Changes are queued only by `uhadmin.services.listing_writes`.
 
 How one run works:

@@ -40,6 +40,7 @@ from uhadmin.services.sync.planning import (
 from uhadmin.services.sync.push import StripePusher
 from uhadmin.services.sync.results import write_results_in
 from uhadmin.services.sync.sharing import SharedPace
+from uhadmin.services.sync.tally import RunTally
 
 log = logging.getLogger(__name__)
 
@@ -53,50 +54,6 @@ OTHERS_POLL_S = 0.5  # how often a run looks again at work other admins hold
 # most this much of Stripe's answers, which the next run looks up by the keys saved first.
 RESULTS_GATHER_S = 0.1
 RESULTS_WRITE_NOW_AT = 100  # this many waiting results are written at once
-
-
-class _Tally:
-    """Counts outcomes as they arrive, and reports progress."""
-
-    def __init__(self, total: int, unchanged: int,
-                 progress: Callable[[SyncProgress], None] | None) -> None:
-        self.started = time.monotonic()
-        self.total = total
-        self.progress = progress
-        self.counts = {"created": 0, "updated": 0, "price_changed": 0, "archived": 0,
-                       "unchanged": unchanged, "failed": 0}
-        self.failures: dict[int, str] = {}
-        self.notes: list[str] = []
-        self.done = 0
-        self.offline = False
-        self.pushed: dict[int, int] = {}  # listing id -> the version this run sent
-
-    def add(self, outcome: PushOutcome, title: str) -> None:
-        self.pushed[outcome.listing_id] = outcome.version
-        if outcome.offline:
-            self.offline = True
-            return
-        if outcome.kind == "failed":
-            self.counts["failed"] += 1
-            self.failures[outcome.listing_id] = outcome.error
-        elif outcome.kind == "not_published":
-            self.counts["unchanged"] += 1
-        else:
-            self.counts[outcome.kind] += 1
-        if outcome.note:
-            self.notes.append(f"listing {outcome.listing_id}: {outcome.note}")
-        self.done += 1
-        if self.progress is None:
-            return
-        rate = self.done / max(time.monotonic() - self.started, 1e-6)
-        left = max(self.total - self.done, 0)
-        try:
-            self.progress(SyncProgress(done=self.done, total=max(self.total, self.done),
-                                       current_listing_id=outcome.listing_id,
-                                       current_title=title, rate_per_s=rate,
-                                       eta_s=left / rate if rate > 0 else None))
-        except Exception:
-            log.exception("sync progress callback failed")
 
 
 class SyncService:
@@ -283,7 +240,7 @@ class SyncService:
         calls_before = self.gateway.api_calls
         unchanged, _ = await self.store.scan_and_enqueue(catalog_id, full=full_scan)
         total = await self.queued_listings(only)
-        tally = _Tally(total if limit is None else min(total, limit), unchanged, progress)
+        tally = RunTally(total if limit is None else min(total, limit), unchanged, progress)
         remaining = limit
         in_flight: list[asyncio.Task] = []
         idle_since: float | None = None
@@ -341,7 +298,7 @@ class SyncService:
         left = await self.store.leftover(holder, only)
         return await self._report(tally, left, calls_before, cancel)
 
-    async def _report(self, tally: _Tally, left: Leftover, calls_before: int,
+    async def _report(self, tally: RunTally, left: Leftover, calls_before: int,
                       cancel: CancelToken | None) -> SyncReport:
         queued = await self.queued()
         if tally.offline:
@@ -360,7 +317,7 @@ class SyncService:
                           elapsed_s=time.monotonic() - tally.started)
 
     async def _process_batch(self, batch: list[PushWork], catalog_id: str, holder: str,
-                             tally: _Tally) -> None:
+                             tally: RunTally) -> None:
         """Save the batch's keys, push each listing concurrently, and write the results
         every RESULTS_GATHER_S (a kill loses at most the calls in flight and the answers
         of that last moment, which the next run recovers without a second write)."""
@@ -397,7 +354,7 @@ class SyncService:
             await asyncio.gather(writer, return_exceptions=True)
         await asyncio.shield(self._flush(holder, tally))
 
-    async def _flush(self, holder: str, tally: _Tally | None = None) -> None:
+    async def _flush(self, holder: str, tally: RunTally | None = None) -> None:
         """Write every result not yet written in one transaction; results that arrive
         while one is being written go together in the next."""
         async with self._write_lock:
