@@ -6,7 +6,6 @@ import gc
 
 from PySide6.QtCore import QObject, QTimer
 
-
 # A young generation's collection walks every object allocated since the last one. At
 # 500 ms a bulk action's worker thread left ~200k young objects and one collection stalled
 # the window 100-270 ms (bench/gui_bench.py, #11); every 50 ms keeps each one short.
