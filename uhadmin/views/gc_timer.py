@@ -6,6 +6,11 @@ import gc
 
 from PySide6.QtCore import QObject, QTimer
 
+# A young generation's collection walks every object allocated since the last one. At
+# 500 ms a bulk action's worker thread left ~200k young objects and one collection stalled
+# the window 100-270 ms (bench/gui_bench.py, #11); every 50 ms keeps each one short.
+COLLECT_EVERY_MS = 50
+
 
 class MainThreadGarbageCollector(QObject):
     """Runs Python's cycle collector on the GUI thread only.
@@ -15,7 +20,8 @@ class MainThreadGarbageCollector(QObject):
     another thread" or crash. Anki does the same: automatic collection off, a timer on.
     """
 
-    def __init__(self, parent: QObject | None = None, interval_ms: int = 500) -> None:
+    def __init__(self, parent: QObject | None = None,
+                 interval_ms: int = COLLECT_EVERY_MS) -> None:
         super().__init__(parent)
         gc.disable()
         self._timer = QTimer(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Collection
@@ -59,6 +60,14 @@ class RefreshReport:
     full: bool
 
 
+def _differences(theirs: dict[int, str], ours: dict[int, str]
+                 ) -> tuple[list[int], list[int]]:
+    """The listings whose signature differs from the copy's, and those the copy has alone."""
+    changed = [listing_id for listing_id, signature in theirs.items()
+               if ours.get(listing_id) != signature]
+    return changed, [listing_id for listing_id in ours if listing_id not in theirs]
+
+
 def _plain(row: Any) -> dict[str, Any]:
     values = {name: getattr(row, name) for name in (*_COPIED, "signature")}
     images = values.get("image_urls")
@@ -89,9 +98,8 @@ async def refresh(catalog: Database, replica: Replica, *,
     history_mark = await replica.db.run(
         lambda session: session.execute(select(func.max(HISTORY.c.id))).scalar_one() or 0)
     full = not ours
-    changed_ids = [listing_id for listing_id, signature in theirs.items()
-                   if ours.get(listing_id) != signature]
-    deleted_ids = [listing_id for listing_id in ours if listing_id not in theirs]
+    # Over 100,000 rows this comparison took ~50 ms: off the event loop's thread (#11).
+    changed_ids, deleted_ids = await asyncio.to_thread(_differences, theirs, ours)
     changed_rows: list[dict[str, Any]] = []
     for start in range(0, len(changed_ids), CHUNK):
         chunk = changed_ids[start:start + CHUNK]

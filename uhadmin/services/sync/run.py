@@ -54,6 +54,9 @@ OTHERS_POLL_S = 0.5  # how often a run looks again at work other admins hold
 # most this much of Stripe's answers, which the next run looks up by the keys saved first.
 RESULTS_GATHER_S = 0.1
 RESULTS_WRITE_NOW_AT = 100  # this many waiting results are written at once
+# Listings of a batch at Stripe at once: enough to keep the gateway's call slots busy, few
+# enough that Cancel waits only for these (the rest of the batch never starts) (#11).
+LISTINGS_AT_STRIPE = 20
 
 
 class SyncService:
@@ -262,7 +265,7 @@ class SyncService:
                         if remaining is not None:
                             remaining -= len(batch)
                         in_flight.append(asyncio.ensure_future(
-                            self._process_batch(batch, catalog_id, holder, tally)))
+                            self._process_batch(batch, catalog_id, holder, tally, cancel)))
                         continue
                 if in_flight:
                     finished, _ = await asyncio.wait(in_flight,
@@ -295,6 +298,9 @@ class SyncService:
             await asyncio.shield(self._flush(holder))
             await asyncio.shield(self.store.release_all(holder))
             raise
+        if cancel is not None and cancel.cancelled:
+            # Listings claimed but never started: back in the queue for the next run.
+            await asyncio.shield(self.store.release_all(holder))
         left = await self.store.leftover(holder, only)
         return await self._report(tally, left, calls_before, cancel)
 
@@ -317,7 +323,7 @@ class SyncService:
                           elapsed_s=time.monotonic() - tally.started)
 
     async def _process_batch(self, batch: list[PushWork], catalog_id: str, holder: str,
-                             tally: RunTally) -> None:
+                             tally: RunTally, cancel: CancelToken | None = None) -> None:
         """Save the batch's keys, push each listing concurrently, and write the results
         every RESULTS_GATHER_S (a kill loses at most the calls in flight and the answers
         of that last moment, which the next run recovers without a second write)."""
@@ -328,8 +334,15 @@ class SyncService:
              "created_at": utcnow()}
             for work in batch for name in operations_to_save(work, plans[work.listing_id])])
         offline = asyncio.Event()
+        at_stripe = asyncio.Semaphore(LISTINGS_AT_STRIPE)
 
         async def one(work: PushWork) -> None:
+            async with at_stripe:
+                if cancel is not None and cancel.cancelled:
+                    return  # not started: the claim is released when the run ends
+                await push(work)
+
+        async def push(work: PushWork) -> None:
             if offline.is_set():
                 outcome = PushOutcome(work.listing_id, work.version, "failed", offline=True,
                                       error="Stripe is offline")
