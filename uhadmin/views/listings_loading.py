@@ -26,6 +26,7 @@ from uhadmin.domain.filtering import matches_filters
 from uhadmin.errors import NotFoundError
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_table import STATUS_LABELS, ListingColumn, ListingTableModel
+from uhadmin.views.ports import ListingWriter
 from uhadmin.views.workspace import WorkspaceTab
 
 PAGE_SIZE = 200
@@ -44,7 +45,7 @@ class ListingsLoading(WorkspaceTab):
     The widgets are built by ListingsTab; this layer reads and fills them.
     """
 
-    _listings: Any
+    _listings: ListingWriter
     _generation: int
     _pending_change_ids: set[int]
     _pending_full_reload: bool

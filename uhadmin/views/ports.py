@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from uhadmin.domain import (
     AuditEntry,
@@ -19,6 +19,7 @@ from uhadmin.domain import (
     SyncReport,
     SyncStatus,
 )
+from uhadmin.domain.bulk import BulkOutcome, BulkProgress, ListingVersion
 from uhadmin.domain.changes import Change
 from uhadmin.domain.stripe_account import StripeAccount
 from uhadmin.domain.sync import SyncActivity
@@ -66,6 +67,17 @@ class ListingWriter(ListingReader, Protocol):
 
     async def delete_draft(self, listing_id: int, *, actor: str,
                            initiator: object | None = None) -> None: ...
+
+    async def change_status_matching(
+        self, query: ListingQuery, new_status: ListingStatus, *, actor: str, reason: str = "",
+        initiator: object | None = None,
+        on_progress: Callable[[BulkProgress], Any] | None = None,
+        cancel: CancelToken | None = None) -> BulkOutcome: ...
+
+    async def revert(
+        self, changes: Sequence[ListingVersion], *, actor: str, initiator: object | None = None,
+        on_progress: Callable[[BulkProgress], Any] | None = None,
+        cancel: CancelToken | None = None) -> BulkOutcome: ...
 
 
 class SyncActivityPort(Protocol):

@@ -11,7 +11,6 @@ batches; an undo that changed nothing goes back on the stack as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
@@ -19,6 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from uhadmin.domain import CancelToken
 from uhadmin.domain.bulk import BulkOutcome, BulkProgress, ListingVersion, skip_summary
 from uhadmin.views.messages import friendly_text
+from uhadmin.views.ports import ListingWriter
 from uhadmin.views.tasks import TaskRunner
 
 
@@ -57,7 +57,8 @@ class UndoHistory(QObject):
     progress_finished = Signal()
     reverted = Signal(object)  # BulkOutcome, after each undo or redo
 
-    def __init__(self, listings: Any, *, actor: str, parent: QObject | None = None) -> None:
+    def __init__(self, listings: ListingWriter, *, actor: str,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._listings = listings
         self._actor = actor
