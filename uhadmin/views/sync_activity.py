@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from uhadmin.domain import SyncActivity, SyncProgress, SyncReport
@@ -31,9 +32,7 @@ class BackgroundRunsView:
     _waited_behind: SyncReport | None
     _background_shown: bool
     _behind: str  # the initiator of the run a manual one waits behind
-
-    def _update_buttons(self) -> None:
-        raise NotImplementedError
+    _update_buttons: Callable[[], None]  # SyncTab's: enables the buttons for the state
 
     def _activity(self, activity: SyncActivity) -> None:
         if activity.initiator == "manual":
