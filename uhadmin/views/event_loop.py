@@ -1,4 +1,4 @@
-"""The asyncio event loop on Qt: qasync's, with its last pass of Qt events run inside the loop."""
+"""The asyncio event loop on Qt: qasync's, with asyncio's scheduling and its last pass fixed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 import qasync
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtCore import QEventLoop as QtEventLoopFlags
 from PySide6.QtWidgets import QApplication
+
+from uhadmin.views.loop_scheduler import LoopScheduler
 
 T = TypeVar("T")
 
@@ -24,6 +27,10 @@ class QtEventLoop(qasync.QEventLoop):
     3.12 made `asyncio.wait_for` one loop iteration shorter, so such steps land in that pass
     far more often there; the bug itself is the same on every version.
     """
+
+    def __init__(self, app: QCoreApplication | None = None) -> None:
+        super().__init__(app)
+        self._timer = LoopScheduler()  # in place of qasync's timer-per-callback: see there
 
     def run_until_complete(self, future: Awaitable[T]) -> T:
         if self.is_running():
