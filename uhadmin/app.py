@@ -94,7 +94,16 @@ class GuiParts:
             await services.aclose()
 
 
+# The GUI thread shares the GIL with the database and sandbox threads. Each time Qt calls
+# into Python (a timer, a socket, a cell to paint) the GUI thread must get the GIL back, and
+# behind a busy worker that takes up to the switch interval: at Python's 5 ms, a burst of
+# such calls stalled the window; at 1 ms the longest stall beside a spinning worker halved
+# (#11, bench/gui_bench.py).
+GUI_SWITCH_INTERVAL_S = 0.001
+
+
 def ensure_application() -> QApplication:
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
