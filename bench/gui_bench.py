@@ -165,19 +165,19 @@ def measure(database_path: Path, repeat: int) -> dict:
     import asyncio
     import dataclasses
 
-    import qasync
     from keyring.backends import fail
     from PySide6.QtCore import QEvent, QObject, QSettings, Qt
     from PySide6.QtWidgets import QApplication, QWidget
 
     from uhadmin.app import ensure_application, open_gui
     from uhadmin.config import KeyStore, PreferencesStore, load_settings
+    from uhadmin.views.event_loop import QtEventLoop
     from uhadmin.views.listing_table import ListingColumn
     from uhadmin.views.main_window import MainWindow
 
     temp = Path(tempfile.mkdtemp(prefix="uhadmin-gui-bench-"))
     app = ensure_application()
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)  # the app's own loop (uhadmin.views.event_loop.run_app)
     asyncio.set_event_loop(loop)
     keys = KeyStore(backend=fail.Keyring())
     preferences = PreferencesStore(temp / "preferences.json")
