@@ -9,6 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# CLI subprocesses (seconds each on a loaded 2-core machine): CI and the full suite run them.
+pytestmark = pytest.mark.slow
+
 PROBE = """
 import json, sys
 from uhadmin.cli import main
