@@ -1,4 +1,4 @@
-"""The one way to reach the catalog database: engines, short transactions, an async facade."""
+"""The one way to reach the catalog database: short transactions in sessions, an async facade."""
 
 from __future__ import annotations
 
