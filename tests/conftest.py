@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# With PYTHONDONTWRITEBYTECODE set (this machine sets it) every run compiled uhadmin, the
+# tests and their assertion rewrites from source again, in this process and in every CLI
+# subprocess: 5 s of CPU for collection alone. The compiled files go to a cache folder
+# instead, not beside the sources, which is what that variable is there to prevent.
+if sys.dont_write_bytecode:
+    _BYTECODE_CACHE = str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache")
+    sys.pycache_prefix = _BYTECODE_CACHE
+    sys.dont_write_bytecode = False
+    os.environ["PYTHONPYCACHEPREFIX"] = _BYTECODE_CACHE  # the CLI subprocesses too
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Fixture modules beside this file (tests/ is on sys.path while pytest loads conftests).
 pytest_plugins: list[str] = ["db_fixtures", "checkout_fixtures"]
@@ -25,6 +39,14 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> 
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     # No real OS keyring in tests: the in-memory fallback is what they exercise.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move everything imported and collected so far out of the cycle collector's reach:
+    those objects live for the whole run anyway, and each full collection walked them all
+    (0.2 s or more, twice a GUI test: tests/views/conftest.py collects on the main thread)."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -83,15 +83,23 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _empty_postgres(url: str) -> Database:
+    """The run's migrated database, emptied: DELETE (referencing tables first) and each
+    sequence restarted. TRUNCATE did the same in 300 ms a test (new files for every table
+    and index); DELETE of a test's few rows takes 20 ms."""
     db = Database(url)
     with db.session(write=True) as session:
         tables = session.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
             "AND tablename <> 'alembic_version'"
         )).scalars().all()
-        if tables:
-            names = ", ".join(f'"{table}"' for table in tables)
-            session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        referencing = set(session.execute(text(
+            "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f'"
+        )).scalars())
+        for table in sorted(tables, key=lambda name: name not in referencing):
+            session.execute(text(f'DELETE FROM "{table}"'))
+        for sequence in session.execute(text(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars():
+            session.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     return db
 
 

@@ -6,9 +6,13 @@ import json
 import subprocess
 import sys
 
+import pytest
 from catalog_seed import seed
 
 from uhadmin.services.listing_bulk import BULK_BATCH_SIZE
+
+# CLI subprocesses (seconds each on a loaded 2-core machine): CI and the full suite run them.
+pytestmark = pytest.mark.slow
 
 
 def uhadmin(database, *args: str) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
-"""What the command line loads: `--help` no command module; `listings list` no keyring,
-Stripe, Alembic, Qt or PostgreSQL dialect on a SQLite catalog."""
+"""What the command line loads: `--help` no command module; `listings list` SQLAlchemy Core
+alone (no ORM, keyring, Stripe, Alembic, Qt or PostgreSQL dialect) on a SQLite catalog."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+# CLI subprocesses (seconds each on a loaded 2-core machine): CI and the full suite run them.
+pytestmark = pytest.mark.slow
 
 PROBE = """
 import json, sys
@@ -19,13 +24,13 @@ print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 
 
 def loaded_by(*args: str, env: dict[str, str] | None = None) -> set[str]:
-    """The modules a run of `uhadmin ARGS` imported: uhadmin's and SQLAlchemy's dialect
-    packages by their full names, every other package by its top-level name."""
+    """The modules a run of `uhadmin ARGS` imported: uhadmin's, SQLAlchemy's dialect packages
+    and its ORM by their full names, every other package by its top-level name."""
     result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
                             text=True, timeout=120, env=env)
     report = json.loads(result.stderr.strip().splitlines()[-1])
     assert report["code"] == 0, result.stderr
-    return {name if name.startswith(("uhadmin", "sqlalchemy.dialects.")) else
+    return {name if name.startswith(("uhadmin", "sqlalchemy.dialects.", "sqlalchemy.orm")) else
             name.split(".")[0] for name in report["loaded"]}
 
 
@@ -43,7 +48,15 @@ def test_listings_list_json_opens_no_keyring_and_no_stripe(tmp_path: Path):
                    check=True, capture_output=True, timeout=120)
     loaded = loaded_by("listings", "list", "--limit", "50", "--json", env=env)
     assert "uhadmin.cli.listing_commands" in loaded and "sqlalchemy" in loaded
-    assert not loaded & {"keyring", "stripe", "httpx", "alembic", "PySide6", "babel"}
+    assert not loaded & {"keyring", "stripe", "httpx", "alembic", "PySide6", "babel",
+                         "pydantic"}
+    # A catalog at the newest schema is read with SQLAlchemy Core (services/core_read.py):
+    # the ORM, the services' threads and the dataclasses of checkout and sync cost more
+    # than the rest of the command (bench/startup_bench.py).
+    assert not {name for name in loaded if name.startswith("sqlalchemy.orm")}
+    assert not loaded & {"uhadmin.bootstrap", "uhadmin.services.database",
+                         "uhadmin.services.tables", "uhadmin.services.listings",
+                         "uhadmin.domain.checkout", "uhadmin.domain.sync"}
     # SQLAlchemy loads a dialect's whole package (every driver module) once anything names
     # it: PostgreSQL's costs a quarter of this command's start and a SQLite catalog never
     # needs it.

@@ -32,6 +32,7 @@ def node_or_skip() -> str:
     pytest.skip(reason)
 
 
+@pytest.mark.slow  # a Node.js process driving the official npm client
 def test_website_calls_through_the_node_client(stripe_sandbox):
     node = node_or_skip()
     run = subprocess.run([node, "website_calls.mjs", stripe_sandbox.url,

@@ -187,6 +187,7 @@ def run_every_route(client: stripe.StripeClient, webhook_url: str) -> None:
             refused()
 
 
+@pytest.mark.slow  # every route, each response checked against Stripe's OpenAPI schemas
 def test_every_response_matches_stripes_schema(recorded, stripe_sandbox, receiver):
     client, http_client = recorded
     run_every_route(client, receiver.url)

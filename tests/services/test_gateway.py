@@ -104,6 +104,7 @@ async def test_429_storm_is_absorbed(stripe_sandbox, code: str) -> None:
     await gateway.aclose()
 
 
+@pytest.mark.slow  # 40 requests paced at 25 a second
 async def test_client_limiter_keeps_under_the_sandbox_limit(stripe_sandbox) -> None:
     stripe_sandbox.set_faults(rate_limit=25)
     # A configured limit (UHADMIN_STRIPE_RATE_LIMIT): "auto" would not pace a sandbox.
@@ -324,6 +325,7 @@ def test_adaptive_pace_halves_on_429_and_recovers_gradually() -> None:
     assert capped.rate == 25.0  # back to the configured limit, never above
 
 
+@pytest.mark.slow  # 60 requests against a 20-a-second limit, with 429s and backoff
 async def test_429s_from_a_custom_server_slow_an_unpaced_gateway(stripe_sandbox) -> None:
     stripe_sandbox.set_faults(rate_limit=20)
     gateway = make_gateway(stripe_sandbox, rate_limit="auto", max_attempts=30,

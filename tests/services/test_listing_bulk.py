@@ -24,6 +24,7 @@ def statuses(database) -> dict[str, int]:
             "SELECT status, count(*) FROM listings GROUP BY status")).all())
 
 
+@pytest.mark.slow  # 450 listings through the one write path, in three batches
 async def test_every_match_of_the_filter_moves_in_batches_with_progress(listing_service,
                                                                          database):
     seed(database, BULK_BATCH_SIZE * 2 + 50, "pending_review")

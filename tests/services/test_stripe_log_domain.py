@@ -211,6 +211,7 @@ def test_webhook_entries_are_not_snippets_and_unknown_kinds_are_refused() -> Non
         kind="webhook", signature_verified=False, effect="refused: bad signature"))
 
 
+@pytest.mark.slow  # a property test: a hundred generated bodies
 @given(st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=6),
        st.sampled_from(["", "a", "a=", "=b", "&&x=1&", "a=1&a=2"]))
 def test_form_bodies_decode_as_parse_qsl_does(pairs, extra) -> None:

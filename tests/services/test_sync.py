@@ -445,6 +445,7 @@ async def test_cancel_stops_and_the_next_run_resumes(database, listing_service,
     await service.gateway.aclose()
 
 
+@pytest.mark.slow  # 100 listings pushed against 0.2 s of latency, then pushed again
 async def test_cancel_does_not_wait_for_the_rest_of_a_claimed_batch(
         database, listing_service, stripe_sandbox) -> None:
     # One batch five times LISTINGS_AT_STRIPE: the listings not started when Cancel comes
@@ -614,6 +615,7 @@ async def test_sqlite_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # paced at a rate limit: seconds of waiting by design
 async def test_running_syncs_share_one_rate_limit(postgres_database_url, stripe_sandbox) -> None:
     from db_fixtures import _empty_postgres
 

@@ -9,6 +9,7 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from sqlalchemy import event
 
@@ -64,6 +65,7 @@ async def settled(window) -> None:
         await window.tasks.wait_idle()
 
 
+@pytest.mark.slow  # the whole main window, every tab loaded
 def test_one_price_edit_costs_at_most_three_reads(qtbot, qt_loop, run, app_settings,
                                                   key_store, preferences, qsettings,
                                                   tmp_path: Path):

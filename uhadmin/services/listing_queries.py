@@ -1,24 +1,25 @@
-"""Reading the catalog inside a transaction: pages, a filter's matching ids, counts, history."""
+"""Reading listings inside a transaction: pages, a filter's matching ids, counts by status.
+
+SQLAlchemy Core only: the services run these in an ORM session, a one-shot command
+(`uhadmin listings list`) on a bare Core connection."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
-from uhadmin.domain.listing import AuditEntry, Listing, ListingQuery, ListingStatus, Page, SortKey
+from uhadmin.domain.listing import Listing, ListingQuery, ListingStatus, Page, SortKey
 from uhadmin.errors import NotFoundError, ValidationError
-from uhadmin.services.listing_rows import LISTING_COLUMNS, parse_time, row_to_listing
+from uhadmin.services.listing_rows import LISTING_COLUMNS, row_to_listing
+from uhadmin.services.listing_table import LISTINGS
 from uhadmin.services.needs_fixing import may_need_fixing
 from uhadmin.services.search import TextSearch, text_search
-from uhadmin.services.tables import AuditRow, ListingRow, StripeChangeRow
+
+if TYPE_CHECKING:
+    from uhadmin.services.engine import Reader
 
 # Every row is read as untrusted input (the website writes them): see listing_rows.
-LISTINGS = ListingRow.__table__
-AUDIT = AuditRow.__table__
-OUTBOX = StripeChangeRow.__table__
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -49,7 +50,7 @@ def order(query: ListingQuery) -> tuple[Any, Any]:
     return sort_column.asc(), LISTINGS.c.id.asc()
 
 
-def row_in(session: Session, listing_id: int) -> Any:
+def row_in(session: Reader, listing_id: int) -> Any:
     """The listings row with this id, read in this transaction (NotFoundError if none)."""
     row = session.execute(
         select(*LISTING_COLUMNS).where(LISTINGS.c.id == listing_id)).one_or_none()
@@ -58,7 +59,7 @@ def row_in(session: Session, listing_id: int) -> Any:
     return row
 
 
-def _filters(session: Session, dialect: Dialect,
+def _filters(session: Reader, dialect: Dialect,
              query: ListingQuery) -> tuple[list[Any], bool, TextSearch | None]:
     """The query's status, sync-state and text conditions; whether a column filter is set."""
     conditions: list[Any] = []
@@ -74,7 +75,7 @@ def _filters(session: Session, dialect: Dialect,
     return conditions, filtered, search
 
 
-def search_in(session: Session, dialect: Dialect, query: ListingQuery) -> Page[Listing]:
+def search_in(session: Reader, dialect: Dialect, query: ListingQuery) -> Page[Listing]:
     """One page of listings: full-text search, filters, sort and paging in the database."""
     if query.offset < 0:
         raise ValidationError.single("offset", "must be 0 or more")
@@ -108,7 +109,7 @@ def search_in(session: Session, dialect: Dialect, query: ListingQuery) -> Page[L
     return Page(items=items, total=total, offset=query.offset)
 
 
-def _broken_in(session: Session, dialect: Dialect, query: ListingQuery,
+def _broken_in(session: Reader, dialect: Dialect, query: ListingQuery,
                conditions: list[Any]) -> list[Listing]:
     """Listings that break a rule: the database narrows them down (may_need_fixing), the
     rules themselves decide, in the query's order."""
@@ -118,14 +119,14 @@ def _broken_in(session: Session, dialect: Dialect, query: ListingQuery,
     return [listing for listing in map(row_to_listing, candidates) if listing.needs_fixing]
 
 
-def _needs_fixing_page_in(session: Session, dialect: Dialect, query: ListingQuery,
+def _needs_fixing_page_in(session: Reader, dialect: Dialect, query: ListingQuery,
                           conditions: list[Any], limit: int) -> Page[Listing]:
     broken = _broken_in(session, dialect, query, conditions)
     items = tuple(broken[query.offset:query.offset + limit])
     return Page(items=items, total=len(broken), offset=query.offset)
 
 
-def matching_ids_in(session: Session, dialect: Dialect, query: ListingQuery) -> list[int]:
+def matching_ids_in(session: Reader, dialect: Dialect, query: ListingQuery) -> list[int]:
     """Every listing id the query's search and filters match (its paging ignored), in id
     order: what "select all N matching" acts on, fixed when the action starts."""
     conditions, _filtered, _search = _filters(session, dialect, query)
@@ -135,29 +136,10 @@ def matching_ids_in(session: Session, dialect: Dialect, query: ListingQuery) -> 
         select(LISTINGS.c.id).where(*conditions).order_by(LISTINGS.c.id)).scalars())
 
 
-def count_by_status_in(session: Session) -> dict[ListingStatus, int]:
+def count_by_status_in(session: Reader) -> dict[ListingStatus, int]:
     counts = {status: 0 for status in ListingStatus}
     for status, count in session.execute(
             select(LISTINGS.c.status, func.count()).group_by(LISTINGS.c.status)):
         if status in counts:  # a status outside the workflow is no column of the counts
             counts[ListingStatus(status)] = count
     return counts
-
-
-def history_in(session: Session, listing_id: int) -> list[AuditEntry]:
-    rows = session.execute(
-        select(AUDIT)
-        .where(AUDIT.c.entity == "listing", AUDIT.c.entity_id == str(listing_id))
-        .order_by(AUDIT.c.at.desc(), AUDIT.c.id.desc()))
-    return [AuditEntry(id=row.id, entity=row.entity, entity_id=row.entity_id,
-                       action=row.action, actor=row.actor,
-                       # An unreadable time (rows are untrusted) sorts first, not a crash.
-                       at=parse_time(row.at) or datetime.min.replace(tzinfo=UTC),
-                       details=dict(row.details or {}))
-            for row in rows]
-
-
-def queued_changes_in(session: Session) -> int:
-    return session.execute(
-        select(func.count()).select_from(OUTBOX).where(OUTBOX.c.done_at.is_(None))
-    ).scalar_one()

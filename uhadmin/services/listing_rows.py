@@ -14,10 +14,8 @@ from sqlalchemy.types import NullType
 
 from uhadmin.domain.listing import Listing, ListingStatus, SyncState
 from uhadmin.errors import FieldProblem
-from uhadmin.services.tables import ListingRow
+from uhadmin.services.listing_table import LISTINGS
 from uhadmin.validation import listing_problems
-
-LISTINGS = ListingRow.__table__
 
 # Columns whose SQLAlchemy type would parse the stored value on fetch and raise on a bad
 # one (SQLite stores any text in a JSON or DATETIME column: `image_urls = 'not json'`,

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from uhadmin.domain.bulk import ListingVersion
 from uhadmin.domain.listing import ListingStatus
 from uhadmin.errors import ConflictError, NotFoundError
-from uhadmin.services.listing_queries import AUDIT, row_in
+from uhadmin.services.listing_history import AUDIT
+from uhadmin.services.listing_queries import row_in
 from uhadmin.services.listing_writes import write_listing
 
 # How far back in one listing's history the change to revert is looked for: it is the

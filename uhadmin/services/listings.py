@@ -29,12 +29,11 @@ from uhadmin.errors import ConflictError, IllegalTransitionError
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
 from uhadmin.services.listing_bulk import BULK_BATCH_SIZE, run_in_batches
+from uhadmin.services.listing_history import history_in, queued_changes_in
 from uhadmin.services.listing_queries import (
     MAX_PAGE_SIZE,
     count_by_status_in,
-    history_in,
     matching_ids_in,
-    queued_changes_in,
     row_in,
     search_in,
 )

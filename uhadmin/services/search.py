@@ -8,16 +8,18 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import column, func, literal_column, select, table, text
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from uhadmin.services.database import driver_connection
-from uhadmin.services.tables import ListingRow
+from uhadmin.services.engine import driver_connection
+from uhadmin.services.listing_table import LISTINGS
 
-LISTINGS = ListingRow.__table__
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from uhadmin.services.engine import Reader
 
 # Words are runs of letters and digits; everything else (quotes, operators, punctuation,
 # underscores) separates them, as in both tokenizers. So nothing a person types can reach
@@ -78,7 +80,7 @@ class TextSearch:
 
 
 def text_search(
-    session: Session, dialect: Literal["sqlite", "postgresql"], search_text: str
+    session: Reader, dialect: Literal["sqlite", "postgresql"], search_text: str
 ) -> TextSearch | None:
     """The full-text part of a listing query, or None when the text has no words."""
     words, last_is_prefix = search_terms(search_text)

@@ -8,7 +8,6 @@ from typing import ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
-    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -18,85 +17,51 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
-    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from uhadmin.services.listing_table import LISTINGS, METADATA
+
 
 class Base(DeclarativeBase):
+    metadata = METADATA  # shared with the Core-declared listings table
     # Every mapping here is one declared Table (SQLAlchemy types `__table__` as the wider
     # FromClause, which insert/update/delete refuse; its maintainers' advice is this line).
     __table__: ClassVar[Table]
 
 
 class ListingRow(Base):
-    """One listing. The marketplace website writes the catalog columns and reads
-    `stripe_price_id`; uhadmin owns the `stripe_*`, `pushed_*` and `sync_*` columns.
+    """One listing (the table and what each column is for: listing_table.LISTINGS)."""
 
-    Every column the website may leave out has a server default, so a plain
-    INSERT (title, price_minor) from outside works. PostgreSQL also has a generated
-    `search_vector` column and SQLite a `listings_fts` table kept in step by triggers
-    (see the migrations): both follow rows whoever writes them.
-    """
+    __table__ = LISTINGS
 
-    __tablename__ = "listings"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # --- catalog columns (the website may write these) ---
-    title: Mapped[str] = mapped_column(String(5000))
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    price_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3), default="usd", server_default="usd")
-    image_urls: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
-    seller_contact: Mapped[str] = mapped_column(String(320), default="", server_default="")
-    category: Mapped[str] = mapped_column(String(100), default="", server_default="")
-    condition: Mapped[str] = mapped_column(String(50), default="", server_default="")
-    status: Mapped[str] = mapped_column(
-        String(20), default="draft", server_default="draft", index=True
-    )
-    rejection_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    # Optimistic lock: every writer (uhadmin and the website) bumps it on UPDATE.
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    created_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    updated_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    # --- Stripe link (uhadmin writes these; the website reads stripe_price_id) ---
-    stripe_product_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
-    stripe_price_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    # Fingerprint of what was last pushed to Stripe successfully; a listing whose current
-    # fingerprint differs needs a push, whoever wrote the row.
-    pushed_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pushed_price_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    pushed_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
-    pushed_active: Mapped[bool | None] = mapped_column(nullable=True)
-    pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    sync_state: Mapped[str] = mapped_column(
-        String(20), default="not_published", server_default="not_published", index=True
-    )
-    sync_error: Mapped[str] = mapped_column(Text, default="", server_default="")
-
-    __table_args__ = (
-        # The database refuses what no screen could show, whoever writes the row.
-        CheckConstraint(
-            "status IN ('draft', 'pending_review', 'approved', 'rejected', 'archived')",
-            name="ck_listings_status",
-        ),
-        CheckConstraint(
-            "sync_state IN ('not_published', 'pending', 'synced', 'failed')",
-            name="ck_listings_sync_state",
-        ),
-        CheckConstraint("price_minor >= 0", name="ck_listings_price_not_negative"),
-        CheckConstraint("version >= 1", name="ck_listings_version_positive"),
-        # Sort indices for the catalog table: each ends with id, the stable tiebreak, so
-        # a sorted first page is an index range scan, not a sort of 100,000 rows.
-        Index("ix_listings_price", "price_minor", "id"),
-        Index("ix_listings_title", func.lower(literal_column("title")), "id"),
-        Index("ix_listings_updated", "updated_at", "id"),
-        Index("ix_listings_created", "created_at", "id"),
-    )
+    # The columns as typed attributes; the mapping comes from the table above.
+    id: Mapped[int]
+    title: Mapped[str]
+    description: Mapped[str]
+    price_minor: Mapped[int]
+    currency: Mapped[str]
+    image_urls: Mapped[list]
+    seller_contact: Mapped[str]
+    category: Mapped[str]
+    condition: Mapped[str]
+    status: Mapped[str]
+    rejection_reason: Mapped[str]
+    version: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by: Mapped[str]
+    updated_by: Mapped[str]
+    stripe_product_id: Mapped[str | None]
+    stripe_price_id: Mapped[str | None]
+    pushed_fingerprint: Mapped[str | None]
+    pushed_price_minor: Mapped[int | None]
+    pushed_currency: Mapped[str | None]
+    pushed_active: Mapped[bool | None]
+    pushed_at: Mapped[datetime | None]
+    sync_state: Mapped[str]
+    sync_error: Mapped[str]
 
 
 class StripeChangeRow(Base):
