@@ -87,3 +87,17 @@ def test_thousands_of_thread_results_each_wake_their_task(run, qt_loop):
         assert run(scenario()) == list(range(3000))
     finally:
         pool.shutdown()
+
+
+def test_a_callback_qt_serves_outside_run_forever_still_finds_its_loop(qt_loop, qapp):
+    """pytest-qt's waits and the last pass after a stop process Qt events with the loop not
+    running: a task step run there must still see it (else "no running event loop")."""
+    seen: list[object] = []
+
+    def note() -> None:
+        seen.append(asyncio.get_running_loop())
+
+    qt_loop.call_soon(note)
+    qapp.processEvents()
+    assert seen == [qt_loop]
+    assert asyncio.events._get_running_loop() is None  # and it is put back

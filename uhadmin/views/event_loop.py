@@ -30,7 +30,7 @@ class QtEventLoop(qasync.QEventLoop):
 
     def __init__(self, app: QCoreApplication | None = None) -> None:
         super().__init__(app)
-        self._timer = LoopScheduler()  # in place of qasync's timer-per-callback: see there
+        self._timer = LoopScheduler(self)  # in place of qasync's timer-per-callback: see there
 
     def run_until_complete(self, future: Awaitable[T]) -> T:
         if self.is_running():

@@ -23,8 +23,9 @@ class LoopScheduler(QObject):
     and a task step costs no timer start and kill.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
+        self._loop = loop
         self._ready: deque[asyncio.Handle] = deque()
         self._scheduled: list[tuple[float, int, asyncio.Handle]] = []
         self._order = itertools.count()  # equal deadlines run in the order they were asked
@@ -71,6 +72,18 @@ class LoopScheduler(QObject):
         """Run the callbacks ready now and those whose time has come, once each; callbacks
         they add wait for the next pass, so Qt's own events are served in between."""
         self._armed_for = None
+        # Qt may serve this timer outside the loop's run_forever (a test's qtbot.wait, the
+        # last pass after a stop): a task step run there still finds its loop running.
+        outside = asyncio.events._get_running_loop() is None
+        if outside:
+            asyncio.events._set_running_loop(self._loop)
+        try:
+            self._run_ready()
+        finally:
+            if outside:
+                asyncio.events._set_running_loop(None)
+
+    def _run_ready(self) -> None:
         now = time.monotonic()
         while self._scheduled and self._scheduled[0][0] <= now:
             self._ready.append(heapq.heappop(self._scheduled)[2])
