@@ -171,11 +171,14 @@ class StripeLogService:
     async def prune(self) -> int:
         """Delete what retention no longer keeps, PRUNE_BATCH rows per short transaction."""
         cutoff = self._now() - timedelta(days=self.retention.days)
+        # The surplus boundary is found once: entries written meanwhile only come after it.
+        boundary, stale = await self._db.run(functools.partial(
+            store.prune_targets, cutoff=cutoff, keep=self.retention.entries))
         removed = 0
-        while True:
+        while boundary is not None or stale:
             gone = await self._db.run(functools.partial(
-                store.prune_batch, cutoff=cutoff, keep=self.retention.entries,
-                batch=PRUNE_BATCH), write=True)
+                store.prune_batch, cutoff=cutoff, boundary=boundary, batch=PRUNE_BATCH),
+                write=True)
             removed += gone
             if gone < PRUNE_BATCH:
                 break

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.stripe_log import (
@@ -89,9 +92,39 @@ def _search_text(values: dict[str, Any]) -> str:
     return " ".join(str(word) for word in words if word).lower()
 
 
+_INSERTED = tuple(column.name for column in LOG.c if column.name != "id")
+_INSERTED_VALUES = operator.itemgetter(*_INSERTED)
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_insert(dialect: Dialect) -> tuple[str, bool, tuple[tuple[int, Any], ...]]:
+    """The INSERT compiled once for `dialect`: its SQL, whether it takes positional
+    parameters, and the bind processors SQLAlchemy applies (by column position)."""
+    compiled = insert(LOG).compile(dialect=dialect, column_keys=list(_INSERTED))
+    processors = tuple((position, process) for position, process in enumerate(
+        LOG.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _INSERTED)
+        if process is not None)
+    return str(compiled), compiled.positional, processors
+
+
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(LOG), list(rows))
+    """Insert column-value dicts in one executemany of the prebuilt statement.
+
+    SQLAlchemy's per-row parameter handling cost as much as SQLite's own insert with a dozen
+    indexes, so the values go to the driver converted by the very bind processors
+    SQLAlchemy would apply (the same datetime storage format on SQLite)."""
+    if not rows:
+        return
+    connection = session.connection()
+    sql, positional, processors = _prepared_insert(connection.dialect)
+    parameters: list[Any] = []
+    for row in rows:
+        values = list(_INSERTED_VALUES(row))
+        for position, process in processors:
+            values[position] = process(values[position])
+        parameters.append(tuple(values) if positional
+                          else dict(zip(_INSERTED, values, strict=True)))
+    connection.exec_driver_sql(sql, parameters)
 
 
 def _conditions(where: StripeLogFilter) -> list[Any]:
@@ -186,11 +219,25 @@ def entry_from_row(row: Any) -> StripeLogEntry:
     return StripeLogEntry(**values)
 
 
-def prune_batch(session: Session, *, cutoff: datetime, keep: int, batch: int) -> int:
-    """Delete at most `batch` of the oldest entries that are older than `cutoff` or beyond
-    the newest `keep`; returns how many went."""
-    boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
-                               .offset(keep).limit(1)).scalar_one_or_none()
+def prune_targets(session: Session, *, cutoff: datetime, keep: int) -> tuple[int | None, bool]:
+    """(The newest id beyond the newest `keep` entries or None, whether any entry is older
+    than `cutoff`): a few index lookups when there is nothing to prune, as usual."""
+    first = session.execute(select(func.min(LOG.c.id))).scalar_one_or_none()
+    if first is None:
+        return None, False
+    last = session.execute(select(func.max(LOG.c.id))).scalar_one()
+    boundary = None
+    if last - first + 1 > keep:  # ids are unique: never more entries than that
+        boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
+                                   .offset(keep).limit(1)).scalar_one_or_none()
+    oldest = session.execute(select(func.min(LOG.c.at))).scalar_one()
+    return boundary, oldest is not None and _before(oldest, cutoff)
+
+
+def prune_batch(session: Session, *, cutoff: datetime, boundary: int | None,
+                batch: int) -> int:
+    """Delete at most `batch` of the oldest entries that are older than `cutoff` or at or
+    below `boundary` (see prune_targets); returns how many went."""
     oldest = select(LOG.c.id, LOG.c.at).order_by(LOG.c.id).limit(batch)
     doomed = [row.id for row in session.execute(oldest)
               if (boundary is not None and row.id <= boundary) or _before(row.at, cutoff)]
