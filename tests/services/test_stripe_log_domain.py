@@ -94,6 +94,12 @@ def test_a_short_body_redacted_as_text_reads_as_the_redacted_parse(value, spaced
         assert secret not in excerpt
 
 
+def test_every_secret_name_holds_a_part_the_quick_look_searches_for() -> None:
+    from uhadmin.domain.stripe_log import _SECRET_NAME_PARTS, _SECRET_NAMES
+
+    assert all(any(part in name for part in _SECRET_NAME_PARTS) for name in _SECRET_NAMES)
+
+
 def test_a_stored_excerpt_is_indented_for_reading() -> None:
     stored = summarise_response(b'{"id": "prod_1", "object": "product", "active": true}')
     assert stored["response_excerpt"] == '{"id": "prod_1", "object": "product", "active": true}'

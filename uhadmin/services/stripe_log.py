@@ -36,9 +36,11 @@ from uhadmin.services.database import Database
 
 log = logging.getLogger(__name__)
 
-# A batch waits this long for company before it is written: ~50 sync requests share one
-# transaction, and an entry shows up in the GUI within a quarter second.
-FLUSH_DELAY_S = 0.25
+# A batch waits this long for company before it is written: a sync's ~100 requests share
+# one transaction (each costs ~0.5 ms of CPU however small, and a commit's fsync holds
+# SQLite's writer lock), and an entry shows up in the GUI within half a second. It is also
+# what a killed process can lose of the log (never catalog data: that is its own commit).
+FLUSH_DELAY_S = 0.5
 # A batch this large is written at once rather than waiting for the delay.
 FLUSH_NOW_AT = 500
 SHAPE_SLICE = 50  # rows shaped between two turns of the event loop (~3 ms)
