@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,38 +93,62 @@ def _search_text(values: dict[str, Any]) -> str:
 
 
 _INSERTED = tuple(column.name for column in LOG.c if column.name != "id")
-_INSERTED_VALUES = operator.itemgetter(*_INSERTED)
+_NULLABLE = tuple(name for name in _INSERTED if LOG.c[name].nullable)
 
 
-@functools.lru_cache(maxsize=4)
-def _prepared_insert(dialect: Dialect) -> tuple[str, bool, tuple[tuple[int, Any], ...]]:
-    """The INSERT compiled once for `dialect`: its SQL, whether it takes positional
-    parameters, and the bind processors SQLAlchemy applies (by column position)."""
-    compiled = insert(LOG).compile(dialect=dialect, column_keys=list(_INSERTED))
-    processors = tuple((position, process) for position, process in enumerate(
-        LOG.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _INSERTED)
-        if process is not None)
-    return str(compiled), compiled.positional, processors
+@dataclass(frozen=True)
+class _PreparedInsert:
+    """The INSERT of some columns, compiled for one dialect, with its parameters' order and
+    the bind processors SQLAlchemy would apply (by parameter position)."""
+
+    sql: str
+    positional: bool
+    names: tuple[str, ...]
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+# Compiled once per process for each dialect and column set (a handful), not once per engine.
+_PREPARED: dict[tuple[str, str, tuple[str, ...]], _PreparedInsert] = {}
+
+
+def _prepared_insert(dialect: Dialect, columns: tuple[str, ...]) -> _PreparedInsert:
+    key = (dialect.name, dialect.driver, columns)
+    found = _PREPARED.get(key)
+    if found is None:
+        compiled = insert(LOG).compile(dialect=dialect, column_keys=list(columns))
+        names = tuple(compiled.positiontup or ()) if compiled.positional else columns
+        processors = tuple(
+            (position, process) for position, process in enumerate(
+                LOG.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+            if process is not None)
+        found = _PREPARED[key] = _PreparedInsert(str(compiled), compiled.positional, names,
+                                                 operator.itemgetter(*names), processors)
+    return found
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert column-value dicts in one executemany of the prebuilt statement.
+    """Insert column-value dicts in one executemany of a prebuilt statement.
 
     SQLAlchemy's per-row parameter handling cost as much as SQLite's own insert with a dozen
     indexes, so the values go to the driver converted by the very bind processors
-    SQLAlchemy would apply (the same datetime storage format on SQLite)."""
+    SQLAlchemy would apply (the same datetime storage format on SQLite). A column every row
+    leaves empty is left out (NULL all the same): the driver binds a None at the cost of a
+    string, and a request leaves a third of the columns empty."""
     if not rows:
         return
+    empty = {name for name in _NULLABLE if all(row[name] is None for row in rows)}
     connection = session.connection()
-    sql, positional, processors = _prepared_insert(connection.dialect)
+    prepared = _prepared_insert(connection.dialect,
+                                tuple(name for name in _INSERTED if name not in empty))
     parameters: list[Any] = []
     for row in rows:
-        values = list(_INSERTED_VALUES(row))
-        for position, process in processors:
+        values = list(prepared.values_of(row))
+        for position, process in prepared.processors:
             values[position] = process(values[position])
-        parameters.append(tuple(values) if positional
-                          else dict(zip(_INSERTED, values, strict=True)))
-    connection.exec_driver_sql(sql, parameters)
+        parameters.append(tuple(values) if prepared.positional
+                          else dict(zip(prepared.names, values, strict=True)))
+    connection.exec_driver_sql(prepared.sql, parameters)
 
 
 def _conditions(where: StripeLogFilter) -> list[Any]:
@@ -219,19 +243,22 @@ def entry_from_row(row: Any) -> StripeLogEntry:
     return StripeLogEntry(**values)
 
 
+_OLDEST_AND_NEWEST = select(select(func.min(LOG.c.id)).scalar_subquery(),
+                            select(func.max(LOG.c.id)).scalar_subquery(),
+                            select(func.min(LOG.c.at)).scalar_subquery())
+
+
 def prune_targets(session: Session, *, cutoff: datetime, keep: int) -> tuple[int | None, bool]:
     """(The newest id beyond the newest `keep` entries or None, whether any entry is older
-    than `cutoff`): a few index lookups when there is nothing to prune, as usual."""
-    first = session.execute(select(func.min(LOG.c.id))).scalar_one_or_none()
+    than `cutoff`): three index lookups when there is nothing to prune, as usual."""
+    first, last, oldest = session.execute(_OLDEST_AND_NEWEST).one()
     if first is None:
         return None, False
-    last = session.execute(select(func.max(LOG.c.id))).scalar_one()
     boundary = None
     if last - first + 1 > keep:  # ids are unique: never more entries than that
         boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
                                    .offset(keep).limit(1)).scalar_one_or_none()
-    oldest = session.execute(select(func.min(LOG.c.at))).scalar_one()
-    return boundary, oldest is not None and _before(oldest, cutoff)
+    return boundary, _before(oldest, cutoff)
 
 
 def prune_batch(session: Session, *, cutoff: datetime, boundary: int | None,
