@@ -246,19 +246,29 @@ def entry_from_row(row: Any) -> StripeLogEntry:
 _OLDEST_AND_NEWEST = select(select(func.min(LOG.c.id)).scalar_subquery(),
                             select(func.max(LOG.c.id)).scalar_subquery(),
                             select(func.min(LOG.c.at)).scalar_subquery())
+_OLDEST_AND_NEWEST_SQL: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None]] = {}
 
 
 def prune_targets(session: Session, *, cutoff: datetime, keep: int) -> tuple[int | None, bool]:
     """(The newest id beyond the newest `keep` entries or None, whether any entry is older
-    than `cutoff`): three index lookups when there is nothing to prune, as usual."""
-    first, last, oldest = session.execute(_OLDEST_AND_NEWEST).one()
+    than `cutoff`): one statement of three index lookups when there is nothing to prune, as
+    usual, compiled once per process (a sync's first flush prunes, on each new engine)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    key = (dialect.name, dialect.driver)
+    if key not in _OLDEST_AND_NEWEST_SQL:
+        _OLDEST_AND_NEWEST_SQL[key] = (
+            str(_OLDEST_AND_NEWEST.compile(dialect=dialect)),
+            LOG.c.at.type.dialect_impl(dialect).result_processor(dialect, None))
+    sql, read_time = _OLDEST_AND_NEWEST_SQL[key]
+    first, last, oldest = connection.exec_driver_sql(sql).one()
     if first is None:
         return None, False
     boundary = None
     if last - first + 1 > keep:  # ids are unique: never more entries than that
         boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
                                    .offset(keep).limit(1)).scalar_one_or_none()
-    return boundary, _before(oldest, cutoff)
+    return boundary, _before(read_time(oldest) if read_time else oldest, cutoff)
 
 
 def prune_batch(session: Session, *, cutoff: datetime, boundary: int | None,
