@@ -94,6 +94,26 @@ def test_a_short_body_redacted_as_text_reads_as_the_redacted_parse(value, spaced
         assert secret not in excerpt
 
 
+@given(st.text(st.sampled_from("ab=&+%2635dDCc\u00e9 ")), st.booleans())
+@example("a=%C3&b=%A9", False)
+@example("a%3D1=2&b=%26", False)
+@example("x%3d1=2&y=3", False)
+def test_form_pairs_unquoted_whole_are_the_pairs_unquoted_one_by_one(text, percents) -> None:
+    from urllib.parse import parse_qsl
+
+    from uhadmin.domain.stripe_log import _form_pairs
+
+    if percents:  # every escape a byte, some of them separators
+        text = text.replace("a", "%C3").replace("b", "%a9").replace("c", "%3D")
+    assert _form_pairs(text) == parse_qsl(text, keep_blank_values=True)
+
+
+def test_every_secret_name_holds_a_part_the_quick_look_searches_for() -> None:
+    from uhadmin.domain.stripe_log import _SECRET_NAME_PARTS, _SECRET_NAMES
+
+    assert all(any(part in name for part in _SECRET_NAME_PARTS) for name in _SECRET_NAMES)
+
+
 def test_a_stored_excerpt_is_indented_for_reading() -> None:
     stored = summarise_response(b'{"id": "prod_1", "object": "product", "active": true}')
     assert stored["response_excerpt"] == '{"id": "prod_1", "object": "product", "active": true}'

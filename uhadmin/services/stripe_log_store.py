@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.stripe_log import (
@@ -89,9 +92,63 @@ def _search_text(values: dict[str, Any]) -> str:
     return " ".join(str(word) for word in words if word).lower()
 
 
+_INSERTED = tuple(column.name for column in LOG.c if column.name != "id")
+_NULLABLE = tuple(name for name in _INSERTED if LOG.c[name].nullable)
+
+
+@dataclass(frozen=True)
+class _PreparedInsert:
+    """The INSERT of some columns, compiled for one dialect, with its parameters' order and
+    the bind processors SQLAlchemy would apply (by parameter position)."""
+
+    sql: str
+    positional: bool
+    names: tuple[str, ...]
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+# Compiled once per process for each dialect and column set (a handful), not once per engine.
+_PREPARED: dict[tuple[str, str, tuple[str, ...]], _PreparedInsert] = {}
+
+
+def _prepared_insert(dialect: Dialect, columns: tuple[str, ...]) -> _PreparedInsert:
+    key = (dialect.name, dialect.driver, columns)
+    found = _PREPARED.get(key)
+    if found is None:
+        compiled = insert(LOG).compile(dialect=dialect, column_keys=list(columns))
+        names = tuple(compiled.positiontup or ()) if compiled.positional else columns
+        processors = tuple(
+            (position, process) for position, process in enumerate(
+                LOG.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+            if process is not None)
+        found = _PREPARED[key] = _PreparedInsert(str(compiled), compiled.positional, names,
+                                                 operator.itemgetter(*names), processors)
+    return found
+
+
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(LOG), list(rows))
+    """Insert column-value dicts in one executemany of a prebuilt statement.
+
+    SQLAlchemy's per-row parameter handling cost as much as SQLite's own insert with a dozen
+    indexes, so the values go to the driver converted by the very bind processors
+    SQLAlchemy would apply (the same datetime storage format on SQLite). A column every row
+    leaves empty is left out (NULL all the same): the driver binds a None at the cost of a
+    string, and a request leaves a third of the columns empty."""
+    if not rows:
+        return
+    empty = {name for name in _NULLABLE if all(row[name] is None for row in rows)}
+    connection = session.connection()
+    prepared = _prepared_insert(connection.dialect,
+                                tuple(name for name in _INSERTED if name not in empty))
+    parameters: list[Any] = []
+    for row in rows:
+        values = list(prepared.values_of(row))
+        for position, process in prepared.processors:
+            values[position] = process(values[position])
+        parameters.append(tuple(values) if prepared.positional
+                          else dict(zip(prepared.names, values, strict=True)))
+    connection.exec_driver_sql(prepared.sql, parameters)
 
 
 def _conditions(where: StripeLogFilter) -> list[Any]:
@@ -186,11 +243,38 @@ def entry_from_row(row: Any) -> StripeLogEntry:
     return StripeLogEntry(**values)
 
 
-def prune_batch(session: Session, *, cutoff: datetime, keep: int, batch: int) -> int:
-    """Delete at most `batch` of the oldest entries that are older than `cutoff` or beyond
-    the newest `keep`; returns how many went."""
-    boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
-                               .offset(keep).limit(1)).scalar_one_or_none()
+_OLDEST_AND_NEWEST = select(select(func.min(LOG.c.id)).scalar_subquery(),
+                            select(func.max(LOG.c.id)).scalar_subquery(),
+                            select(func.min(LOG.c.at)).scalar_subquery())
+_OLDEST_AND_NEWEST_SQL: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None]] = {}
+
+
+def prune_targets(session: Session, *, cutoff: datetime, keep: int) -> tuple[int | None, bool]:
+    """(The newest id beyond the newest `keep` entries or None, whether any entry is older
+    than `cutoff`): one statement of three index lookups when there is nothing to prune, as
+    usual, compiled once per process (a sync's first flush prunes, on each new engine)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    key = (dialect.name, dialect.driver)
+    if key not in _OLDEST_AND_NEWEST_SQL:
+        _OLDEST_AND_NEWEST_SQL[key] = (
+            str(_OLDEST_AND_NEWEST.compile(dialect=dialect)),
+            LOG.c.at.type.dialect_impl(dialect).result_processor(dialect, None))
+    sql, read_time = _OLDEST_AND_NEWEST_SQL[key]
+    first, last, oldest = connection.exec_driver_sql(sql).one()
+    if first is None:
+        return None, False
+    boundary = None
+    if last - first + 1 > keep:  # ids are unique: never more entries than that
+        boundary = session.execute(select(LOG.c.id).order_by(LOG.c.id.desc())
+                                   .offset(keep).limit(1)).scalar_one_or_none()
+    return boundary, _before(read_time(oldest) if read_time else oldest, cutoff)
+
+
+def prune_batch(session: Session, *, cutoff: datetime, boundary: int | None,
+                batch: int) -> int:
+    """Delete at most `batch` of the oldest entries that are older than `cutoff` or at or
+    below `boundary` (see prune_targets); returns how many went."""
     oldest = select(LOG.c.id, LOG.c.at).order_by(LOG.c.id).limit(batch)
     doomed = [row.id for row in session.execute(oldest)
               if (boundary is not None and row.id <= boundary) or _before(row.at, cutoff)]
