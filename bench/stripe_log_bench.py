@@ -206,8 +206,6 @@ def postgres_database(server_url: str):
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    import qasync  # noqa: F401  (the tab runs on qasync's loop, as in the app)
-
     results = {"sync": await sync_overhead(args.listings, args.rounds)}
     if args.entries == 0:
         return results
@@ -240,12 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default=os.environ.get("UHADMIN_TEST_POSTGRES_URL"))
     args = parser.parse_args(argv)
 
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from uhadmin.views.event_loop import QtEventLoop
 
     app = QApplication.instance() or QApplication([])
     app.setQuitOnLastWindowClosed(False)  # closing the measured tab must not stop the loop
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)  # the app's own loop (uhadmin.views.event_loop.run_app)
     asyncio.set_event_loop(loop)
     with loop:
         results = loop.run_until_complete(bench(args))
