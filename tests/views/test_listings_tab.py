@@ -310,3 +310,10 @@ def test_columns_the_database_cannot_sort_keep_the_current_sort(qtbot, listings,
     assert header.sortIndicatorSection() == ListingColumn.UPDATED.section
     assert tab.model.sort_key is SortKey.UPDATED
     assert messages == ["Stripe product cannot be sorted"]
+
+
+def test_rows_are_selected_in_runs():
+    from uhadmin.views.listings_loading import row_runs
+
+    assert row_runs([]) == []
+    assert row_runs([5, 1, 2, 3, 9, 10, 3]) == [(1, 3), (5, 5), (9, 10)]
