@@ -269,7 +269,7 @@ async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyS
     for tab in list(window.tabs_by_key.values()):
         await tab.tasks.wait_idle()
     try:
-        await asyncio.to_thread(services.start_stripe)
+        await asyncio.to_thread(_start_stripe_side, services)
     except Exception as exc:  # shown, never a silent half-started app
         log.exception("the Stripe side did not start")
         show_message(window, "uhadmin cannot reach Stripe",
@@ -279,6 +279,13 @@ async def _attach_stripe_side(window: MainWindow, services: Services, keys: KeyS
         return
     if window.isVisible():
         attach_services(window, services, keys, auto_sync=auto_sync)
+
+
+def _start_stripe_side(services: Services) -> None:
+    from uhadmin.services.stripe_gateway.warm import import_first_request_modules
+
+    services.start_stripe()
+    import_first_request_modules()  # here, not on the GUI thread during the first sync
 
 
 async def _run_app(settings: Settings, keys: KeyStore, preferences: PreferencesStore) -> int:
