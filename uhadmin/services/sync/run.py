@@ -252,6 +252,9 @@ class SyncService:
             return (tally.offline or (cancel is not None and cancel.cancelled)
                     or (remaining is not None and remaining <= 0))
 
+        # One writer for the run, not one per batch in flight: each transaction has a fixed
+        # cost (~1.3 ms of CPU on SQLite), and two writers wrote twice as many, half as full.
+        writer = asyncio.ensure_future(self._write_now_and_then(holder, tally))
         try:
             while True:
                 if not stopping() and len(in_flight) < BATCHES_IN_FLIGHT:
@@ -298,6 +301,9 @@ class SyncService:
             await asyncio.shield(self._flush(holder))
             await asyncio.shield(self.store.release_all(holder))
             raise
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
         if cancel is not None and cancel.cancelled:
             # Listings claimed but never started: back in the queue for the next run.
             await asyncio.shield(self.store.release_all(holder))
@@ -324,9 +330,10 @@ class SyncService:
 
     async def _process_batch(self, batch: list[PushWork], catalog_id: str, holder: str,
                              tally: RunTally, cancel: CancelToken | None = None) -> None:
-        """Save the batch's keys, push each listing concurrently, and write the results
-        every RESULTS_GATHER_S (a kill loses at most the calls in flight and the answers
-        of that last moment, which the next run recovers without a second write)."""
+        """Save the batch's keys, push each listing concurrently; the run's writer writes
+        the results every RESULTS_GATHER_S, and what is left when the batch ends is written
+        then (a kill loses at most the calls in flight and the answers of that last moment,
+        which the next run recovers without a second write)."""
         plans = {work.listing_id: plan_for(work) for work in batch}
         await self.store.save_keys([
             {"listing_id": work.listing_id, "revision": work.version,
@@ -354,18 +361,13 @@ class SyncService:
             if len(self._unwritten) >= RESULTS_WRITE_NOW_AT:
                 await asyncio.shield(self._flush(holder, tally))
 
-        async def now_and_then() -> None:
-            while True:
-                await asyncio.sleep(RESULTS_GATHER_S)
-                await asyncio.shield(self._flush(holder, tally))
-
-        writer = asyncio.ensure_future(now_and_then())
-        try:
-            await asyncio.gather(*(one(work) for work in batch))
-        finally:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+        await asyncio.gather(*(one(work) for work in batch))
         await asyncio.shield(self._flush(holder, tally))
+
+    async def _write_now_and_then(self, holder: str, tally: RunTally) -> None:
+        while True:
+            await asyncio.sleep(RESULTS_GATHER_S)
+            await asyncio.shield(self._flush(holder, tally))
 
     async def _flush(self, holder: str, tally: RunTally | None = None) -> None:
         """Write every result not yet written in one transaction; results that arrive
