@@ -22,8 +22,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import SyncState
@@ -31,7 +29,7 @@ from uhadmin.domain.stripe_rule import STATUSES_STRIPE_HOLDS
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product
 from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column, row_to_listing
-from uhadmin.services.listing_writes import queue_push, utcnow
+from uhadmin.services.listing_writes import queue_push, upsert_for, utcnow
 from uhadmin.services.sync.holders import holder_is_dead, renew_sqlite_lock
 from uhadmin.services.sync.planning import PushWork, work_for
 from uhadmin.services.tables import (
@@ -71,8 +69,6 @@ def problems_of_row(row: Any) -> tuple[str, ...]:
     return tuple(str(problem) for problem in row_to_listing(row).problems)
 
 
-def upsert(dialect: str):
-    return pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -117,7 +113,7 @@ class OutboxStore:
         ).scalar_one_or_none()
         if existing:
             return existing
-        session.execute(upsert(self.dialect)(SETTINGS).values(
+        session.execute(upsert_for(self.dialect)(SETTINGS).values(
             key=CATALOG_ID_SETTING, value=uuid.uuid4().hex[:10]).on_conflict_do_nothing())
         return session.execute(
             select(SETTINGS.c.value).where(SETTINGS.c.key == CATALOG_ID_SETTING)
@@ -279,7 +275,7 @@ class OutboxStore:
         # One lease per listing, taken atomically: an existing claim is taken over only
         # when its lease ran out. Sorted ids keep two claimers' lock order the same. One
         # cached statement run with many rows (a fresh VALUES list would compile anew).
-        statement = upsert(self.dialect)(CLAIMS).on_conflict_do_update(
+        statement = upsert_for(self.dialect)(CLAIMS).on_conflict_do_update(
             index_elements=[CLAIMS.c.listing_id],
             set_={"holder": holder, "lease_until": until},
             where=or_(CLAIMS.c.lease_until.is_(None), CLAIMS.c.lease_until < now,
@@ -316,7 +312,7 @@ class OutboxStore:
         """Store idempotency keys BEFORE the first send, so any retry reuses them."""
         if values:
             await self._db.run(lambda session: session.execute(
-                upsert(self.dialect)(OPERATIONS).on_conflict_do_nothing(), values),
+                upsert_for(self.dialect)(OPERATIONS).on_conflict_do_nothing(), values),
                 write=True)
 
     # --- what is left --------------------------------------------------------------------
