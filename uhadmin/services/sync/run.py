@@ -22,7 +22,6 @@ from uhadmin.domain.sync import (
 from uhadmin.errors import AccountMismatchError, ModeMismatchError, StripeUnavailableError
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.database import Database
-from uhadmin.services.listing_writes import utcnow
 from uhadmin.services.stripe_account import AccountGuard
 from uhadmin.services.stripe_gateway.catalog import CatalogGateway
 from uhadmin.services.stripe_gateway.client import StripeGateway
@@ -34,7 +33,6 @@ from uhadmin.services.sync.outbox import Leftover, OutboxStore, ProblemsOf
 from uhadmin.services.sync.planning import (
     PushOutcome,
     PushWork,
-    operations_to_save,
     plan_for,
 )
 from uhadmin.services.sync.push import StripePusher
@@ -330,16 +328,12 @@ class SyncService:
 
     async def _process_batch(self, batch: list[PushWork], catalog_id: str, holder: str,
                              tally: RunTally, cancel: CancelToken | None = None) -> None:
-        """Save the batch's keys, push each listing concurrently; the run's writer writes
-        the results every RESULTS_GATHER_S, and what is left when the batch ends is written
-        then (a kill loses at most the calls in flight and the answers of that last moment,
-        which the next run recovers without a second write)."""
+        """Push each listing of a claimed batch (its keys were saved with the claim)
+        concurrently; the run's writer writes the results every RESULTS_GATHER_S, and what
+        is left when the batch ends is written then (a kill loses at most the calls in
+        flight and the answers of that last moment, which the next run recovers without
+        a second write)."""
         plans = {work.listing_id: plan_for(work) for work in batch}
-        await self.store.save_keys([
-            {"listing_id": work.listing_id, "revision": work.version,
-             "operation": work.operation(name), "idempotency_key": work.key(catalog_id, name),
-             "created_at": utcnow()}
-            for work in batch for name in operations_to_save(work, plans[work.listing_id])])
         offline = asyncio.Event()
         at_stripe = asyncio.Semaphore(LISTINGS_AT_STRIPE)
 
