@@ -52,6 +52,8 @@ _ID_PARAMETER = re.compile(r"(?:listing_)?id(?:_\d+)?")
 WORKER_THREADS = 4
 
 _WRITE_OPTION = "uhadmin_write"
+# A write whose loss in a power cut the caller can recover from (see session()).
+_RELAXED_OPTION = "uhadmin_relaxed"
 
 MIGRATIONS_VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$",
@@ -178,6 +180,8 @@ class Database:
                                    connect_args={"options": options})
         self.engine: Engine = engine
         self._write_engine: Engine = engine.execution_options(**{_WRITE_OPTION: True})
+        self._relaxed_write_engine: Engine = engine.execution_options(
+            **{_WRITE_OPTION: True, _RELAXED_OPTION: True})
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uhadmin-db")
         self._closed = False
         self._upgrade_lock = threading.Lock()
@@ -239,13 +243,20 @@ class Database:
 
     # --- sessions -----------------------------------------------------------------------
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
+    def session(self, *, write: bool = False, durable: bool = True) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error.
 
         Read sessions roll back at the end (they have nothing to commit) so a reader
         never holds a lock longer than its query.
         """
         bind = self._write_engine if write else self.engine
+        if write and not durable:
+            # SQLite: the commit is not fsynced (synchronous=NORMAL in WAL): it survives a
+            # crash or kill of the process, and a power cut can lose it, but only with
+            # every commit after it (WAL keeps commits in order, and the next durable
+            # commit syncs the ones before). For writes the caller recovers from, e.g. the
+            # sync's results, whose keys were saved durably first. PostgreSQL: unchanged.
+            bind = self._relaxed_write_engine
         # SQLite has one writer at a time. Writers of this process queue here and start
         # the moment the previous one commits; left to SQLite's busy handler they would
         # sleep in steps of up to 100 ms, which stalled a sync behind its own Stripe-log
@@ -267,7 +278,8 @@ class Database:
             if queued:
                 self._sqlite_writer.release()
 
-    async def run(self, fn: Callable[[Session], T], *, write: bool = False) -> T:
+    async def run(self, fn: Callable[[Session], T], *, write: bool = False,
+                  durable: bool = True) -> T:
         """Run `fn(session)` in a worker thread inside `session(write=...)`.
 
         The event loop (the GUI) never waits on the database; if the awaiting task is
@@ -278,12 +290,12 @@ class Database:
             raise RuntimeError("database is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, functools.partial(self._run_sync, fn, write)
+            self._executor, functools.partial(self._run_sync, fn, write, durable)
         )
 
-    def _run_sync(self, fn: Callable[[Session], T], write: bool) -> T:
+    def _run_sync(self, fn: Callable[[Session], T], write: bool, durable: bool = True) -> T:
         try:
-            with self.session(write=write) as session:
+            with self.session(write=write, durable=durable) as session:
                 return fn(session)
         except OperationalError as exc:
             raise _unavailable(self, exc) from exc
@@ -315,7 +327,12 @@ def _install_sqlite_transaction_control(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_WRITE_OPTION):
+        options = connection.get_execution_options()
+        if options.get(_WRITE_OPTION):
+            # Per transaction (SQLite refuses to change it inside one): FULL syncs the
+            # commit to disk, NORMAL leaves that to the next durable commit (session()).
+            level = "NORMAL" if options.get(_RELAXED_OPTION) else "FULL"
+            connection.exec_driver_sql(f"PRAGMA synchronous = {level}")
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
