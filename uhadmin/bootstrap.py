@@ -52,17 +52,77 @@ class Overrides:
     clock: Callable[[], datetime] | None = None  # the checkout lab's and Stripe log's "now"
 
 
-@dataclass
 class _StripeSide:
-    """What exists only once something needs Stripe."""
+    """What exists only once something needs Stripe: the gateway, its sandbox and the sync
+    at once; reconcile, auto-sync and the checkout lab on first use (`uhadmin sync` needs
+    none of them, and their imports, the receiver's among them, were ~0.1 s of its start)."""
 
-    gateway: StripeGateway
-    catalog: CatalogGateway
-    sandbox: Any  # the SandboxServer started for sandbox mode, else None
-    sync: SyncService
-    reconcile: ReconcileService
-    auto_sync: AutoSync
-    checkout: CheckoutService
+    def __init__(self, services: Services, gateway: StripeGateway, sandbox: Any) -> None:
+        from uhadmin.services.stripe_account import AccountGuard
+        from uhadmin.services.stripe_gateway.catalog import CatalogGateway
+        from uhadmin.services.sync import SyncService
+
+        self._services = services
+        self.gateway = gateway
+        self.sandbox = sandbox  # the SandboxServer started for sandbox mode, else None
+        self.catalog = CatalogGateway(gateway)
+        settings = services.settings
+        self.sync = SyncService(services.db, services.bus, self.catalog, actor=settings.actor,
+                                account_guard=AccountGuard(services.db, gateway,
+                                                           environment=settings.mode))
+        self._building = threading.Lock()
+        self._reconcile: ReconcileService | None = None
+        self._auto_sync: AutoSync | None = None
+        self._checkout: CheckoutService | None = None
+
+    def build_all(self) -> None:
+        """Build what is still built on first use (for a caller off the GUI thread)."""
+        _ = self.reconcile, self.auto_sync, self.checkout
+
+    @property
+    def reconcile(self) -> ReconcileService:
+        with self._building:
+            if self._reconcile is None:
+                from uhadmin.services.reconcile import ReconcileService
+
+                services = self._services
+                self._reconcile = ReconcileService(
+                    services.db, services.bus, self.catalog, self.sync,
+                    actor=services.settings.actor, listings=services.listings)
+            return self._reconcile
+
+    @property
+    def auto_sync(self) -> AutoSync:
+        with self._building:
+            if self._auto_sync is None:
+                from uhadmin.services.sync import AutoSync
+
+                self._auto_sync = AutoSync(self.sync)
+            return self._auto_sync
+
+    @property
+    def checkout(self) -> CheckoutService:
+        with self._building:
+            if self._checkout is None:
+                from uhadmin.services.checkout import CheckoutService
+                from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
+
+                services = self._services
+                self._checkout = CheckoutService(
+                    services.db, services.bus, services.listings, settings=services.settings,
+                    gateway=CheckoutGateway(self.gateway), receiver=services.receiver,
+                    sync=self.sync, clock=services.overrides.clock or _utcnow)
+            return self._checkout
+
+    async def aclose(self, *, close_gateway: bool) -> None:
+        """Stop what was built: background sync, the checkout lab's receiver, and (when
+        this side opened it) the gateway's connections."""
+        if self._auto_sync is not None:
+            await self._auto_sync.stop()
+        if self._checkout is not None:
+            await self._checkout.stop_receiver()
+        if close_gateway:
+            await self.gateway.aclose()
 
 
 class Services:
@@ -107,9 +167,9 @@ class Services:
         return self._stripe is not None
 
     def start_stripe(self) -> None:
-        """Build the Stripe side now (idempotent, thread-safe; blocking: ~1 s the first time
-        with the imports and the sandbox start)."""
-        self._stripe_side()
+        """Build the whole Stripe side now (idempotent, thread-safe; blocking: ~1 s the
+        first time with the imports and the sandbox start)."""
+        self._stripe_side().build_all()
 
     def _stripe_side(self) -> _StripeSide:
         side = self._stripe
@@ -123,13 +183,6 @@ class Services:
             return self._stripe
 
     def _build_stripe_side(self) -> _StripeSide:
-        from uhadmin.services.checkout import CheckoutService
-        from uhadmin.services.reconcile import ReconcileService
-        from uhadmin.services.stripe_account import AccountGuard
-        from uhadmin.services.stripe_gateway.catalog import CatalogGateway
-        from uhadmin.services.stripe_gateway.checkout import CheckoutGateway
-        from uhadmin.services.sync import AutoSync, SyncService
-
         settings, given = self.settings, self.overrides
         if given.gateway is not None:
             gateway, sandbox = given.gateway, given.sandbox
@@ -137,17 +190,7 @@ class Services:
             gateway, sandbox = build_gateway(settings)
             self._sandbox = sandbox  # started here: stopped by close()
         gateway.recorder = self.stripe_log.record
-        catalog = CatalogGateway(gateway)
-        sync = SyncService(self.db, self.bus, catalog, actor=settings.actor,
-                           account_guard=AccountGuard(self.db, gateway,
-                                                      environment=settings.mode))
-        reconcile = ReconcileService(self.db, self.bus, catalog, sync, actor=settings.actor,
-                                     listings=self.listings)
-        checkout = CheckoutService(self.db, self.bus, self.listings, settings=settings,
-                                   gateway=CheckoutGateway(gateway), receiver=self.receiver,
-                                   sync=sync, clock=given.clock or _utcnow)
-        return _StripeSide(gateway=gateway, catalog=catalog, sandbox=sandbox, sync=sync,
-                           reconcile=reconcile, auto_sync=AutoSync(sync), checkout=checkout)
+        return _StripeSide(self, gateway, sandbox)
 
     @property
     def gateway(self) -> StripeGateway:
@@ -208,10 +251,7 @@ class Services:
         then everything else."""
         side = self._stripe
         if side is not None:
-            await side.auto_sync.stop()
-            await side.checkout.stop_receiver()
-            if self.overrides.gateway is None:
-                await side.gateway.aclose()
+            await side.aclose(close_gateway=self.overrides.gateway is None)
         await self.stripe_log.aclose()
         self.close()
 

@@ -47,9 +47,11 @@ def test_a_catalog_only_start_imports_no_stripe_and_no_alembic(tmp_path):
         mode, started = services.stripe_mode, services.stripe_started
         sandbox = services.sandbox  # sandbox mode: starts the Stripe side
         after = {{name: name in sys.modules for name in {STRIPE_MODULES!r}}}
+        services.checkout  # the checkout lab is built on first use
+        later = "uhadmin.services.checkout" in sys.modules
         url = sandbox.url
         services.close()
-        print(json.dumps({{"before": before, "after": after, "mode": mode,
+        print(json.dumps({{"before": before, "after": after, "later": later, "mode": mode,
                           "started": started, "url": url,
                           "closed_sandbox": services.sandbox is None}}))
     """)
@@ -59,7 +61,9 @@ def test_a_catalog_only_start_imports_no_stripe_and_no_alembic(tmp_path):
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["before"] == dict.fromkeys([*STRIPE_MODULES, "alembic"], False)
     assert seen["mode"] == "sandbox" and seen["started"] is False
-    assert seen["after"] == dict.fromkeys(STRIPE_MODULES, True)
+    assert seen["after"] == {**dict.fromkeys(STRIPE_MODULES, True),
+                             "uhadmin.services.checkout": False}
+    assert seen["later"]
     assert seen["url"].startswith("http://127.0.0.1:") and seen["closed_sandbox"]
 
 

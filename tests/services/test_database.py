@@ -27,6 +27,21 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_datab
         assert session.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
 
 
+async def test_sqlite_syncs_every_write_to_disk_unless_told_it_may_be_lost(sqlite_database):
+    def level(session) -> int:
+        return session.execute(text("PRAGMA synchronous")).scalar()
+
+    # FULL (2): each commit is synced; NORMAL (1): left to the next synced commit (WAL).
+    assert await sqlite_database.run(level, write=True) == 2
+    assert await sqlite_database.run(level, write=True, durable=False) == 1
+    assert await sqlite_database.run(level, write=True) == 2  # per transaction, not sticky
+    await sqlite_database.run(lambda s: s.execute(
+        text("INSERT INTO app_settings(key, value) VALUES ('k', 'v')")), write=True,
+        durable=False)
+    assert await sqlite_database.run(
+        lambda s: s.execute(text("SELECT value FROM app_settings")).scalar_one()) == "v"
+
+
 def test_concurrent_read_modify_write_sessions_wait_instead_of_failing(sqlite_database):
     """The SQLite trap: deferred transactions that read first fail with "database is
     locked"; BEGIN IMMEDIATE makes each writer wait its turn, so no increment is lost."""

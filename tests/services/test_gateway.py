@@ -209,6 +209,11 @@ async def test_livemode_that_contradicts_the_key_stops_everything(live_mode_serv
                                           api_base=live_mode_server, rate_limit=None))
     with pytest.raises(ModeMismatchError, match="test-mode key but Stripe answered"):
         await CatalogGateway(gateway).retrieve_product("prod_live")
+    # products.create answers a plain dict (the SDK's raw request): checked all the same.
+    with pytest.raises(ModeMismatchError, match="products.create: the API key is a test-mode"):
+        await CatalogGateway(gateway).create_product(
+            "uh_x", ProductFields(name="x", description="", images=(), metadata={}), 500, "usd",
+            key="key-live")
     await gateway.aclose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from uhadmin.config.secret_key import SecretKey
@@ -19,6 +20,16 @@ WEBHOOK_SECRET_NAME = "webhook_secret"
 IN_MEMORY_NOTICE = "no keyring backend: the key is kept in memory for this session only"
 
 
+def _skip_macos_library_search() -> None:
+    """keyring loads its macOS backend on every system, and that backend's `api` module
+    looks for the Security framework with ctypes.util.find_library, which on Linux runs
+    ldconfig, gcc and ld, three times over (~80 ms of every command that reads the key),
+    only to find no macOS. Off macOS the module is marked absent instead: the backend
+    then reports itself unavailable, as it does there anyway ("macOS required")."""
+    if sys.platform != "darwin":
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
+
+
 class KeyStore:
     """Secrets in the OS keyring (service "uhadmin"); without a usable backend, in memory.
 
@@ -28,6 +39,7 @@ class KeyStore:
 
     def __init__(self, service: str = KEYRING_SERVICE,
                  backend: keyring.backend.KeyringBackend | None = None):
+        _skip_macos_library_search()
         import keyring
 
         self.service = service

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 # uses them without this module's ORM and threads); callers may keep importing them here.
 from uhadmin.services.engine import (
     LOCK_TIMEOUT_S,
+    RELAXED_OPTION,
     SQLITE_BUSY_TIMEOUT_MS,
     STATEMENT_TIMEOUT_S,
     WRITE_OPTION,
@@ -75,6 +76,8 @@ class Database:
                                 statement_timeout_s=statement_timeout_s)
         self.engine: Engine = engine
         self._write_engine: Engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._relaxed_write_engine: Engine = engine.execution_options(
+            **{WRITE_OPTION: True, RELAXED_OPTION: True})
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uhadmin-db")
         self._closed = False
         self._upgrade_lock = threading.Lock()
@@ -124,13 +127,20 @@ class Database:
 
     # --- sessions -----------------------------------------------------------------------
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
+    def session(self, *, write: bool = False, durable: bool = True) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error.
 
         Read sessions roll back at the end (they have nothing to commit) so a reader
         never holds a lock longer than its query.
         """
         bind = self._write_engine if write else self.engine
+        if write and not durable:
+            # SQLite: the commit is not fsynced (synchronous=NORMAL in WAL): it survives a
+            # crash or kill of the process, and a power cut can lose it, but only with
+            # every commit after it (WAL keeps commits in order, and the next durable
+            # commit syncs the ones before). For writes the caller recovers from, e.g. the
+            # sync's results, whose keys were saved durably first. PostgreSQL: unchanged.
+            bind = self._relaxed_write_engine
         # SQLite has one writer at a time. Writers of this process queue here and start
         # the moment the previous one commits; left to SQLite's busy handler they would
         # sleep in steps of up to 100 ms, which stalled a sync behind its own Stripe-log
@@ -152,7 +162,8 @@ class Database:
             if queued:
                 self._sqlite_writer.release()
 
-    async def run(self, fn: Callable[[Session], T], *, write: bool = False) -> T:
+    async def run(self, fn: Callable[[Session], T], *, write: bool = False,
+                  durable: bool = True) -> T:
         """Run `fn(session)` in a worker thread inside `session(write=...)`.
 
         The event loop (the GUI) never waits on the database; if the awaiting task is
@@ -163,12 +174,12 @@ class Database:
             raise RuntimeError("database is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, functools.partial(self._run_sync, fn, write)
+            self._executor, functools.partial(self._run_sync, fn, write, durable)
         )
 
-    def _run_sync(self, fn: Callable[[Session], T], write: bool) -> T:
+    def _run_sync(self, fn: Callable[[Session], T], write: bool, durable: bool = True) -> T:
         try:
-            with self.session(write=write) as session:
+            with self.session(write=write, durable=durable) as session:
                 return fn(session)
         except OperationalError as exc:
             raise self._unavailable(exc) from exc

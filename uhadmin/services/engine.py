@@ -46,6 +46,8 @@ _ID_PARAMETER = re.compile(r"(?:listing_)?id(?:_\d+)?")
 
 # An execution option marking a writer's connection (BEGIN IMMEDIATE on SQLite).
 WRITE_OPTION = "uhadmin_write"
+# A write whose loss in a power cut the caller can recover from (see Database.session()).
+RELAXED_OPTION = "uhadmin_relaxed"
 
 
 class DatabaseUnavailableError(UhadminError):
@@ -166,7 +168,12 @@ def _install_sqlite_transaction_control(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(WRITE_OPTION):
+        options = connection.get_execution_options()
+        if options.get(WRITE_OPTION):
+            # Per transaction (SQLite refuses to change it inside one): FULL syncs the
+            # commit to disk, NORMAL leaves that to the next durable commit (session()).
+            level = "NORMAL" if options.get(RELAXED_OPTION) else "FULL"
+            connection.exec_driver_sql(f"PRAGMA synchronous = {level}")
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")

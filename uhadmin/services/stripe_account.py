@@ -14,14 +14,12 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.stripe_account import StripeAccount, mismatch_message
 from uhadmin.errors import AccountMismatchError
 from uhadmin.services.database import Database
-from uhadmin.services.listing_writes import utcnow
+from uhadmin.services.listing_writes import upsert_for, utcnow
 from uhadmin.services.stripe_gateway.account import retrieve_account
 from uhadmin.services.stripe_gateway.client import StripeGateway
 from uhadmin.services.tables import SettingRow
@@ -91,8 +89,7 @@ class AccountGuard:
                             "recorded_at": utcnow().isoformat(), "recorded_by": actor})
 
         def write(session: Session) -> None:
-            dialect = session.get_bind().dialect.name
-            insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+            insert = upsert_for(session.get_bind().dialect.name)
             session.execute(insert(SettingRow).values(key=ACCOUNT_SETTING, value=value)
                             .on_conflict_do_update(index_elements=[SettingRow.key],
                                                    set_={"value": value}))

@@ -59,6 +59,7 @@ from uhadmin.services.stripe_gateway.recording import (
     RecordSink,
     records_logical_call,
 )
+from uhadmin.services.stripe_gateway.responses import livemode_of
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,6 @@ class GatewayStats:
     rate_limited: int = 0
 
 
-
-
 class _Retryable(Exception):
     """Internal: an attempt whose outcome says "try again with the same key"."""
 
@@ -181,19 +180,6 @@ def _unavailable(exc: _Retryable, attempts: int) -> StripeUnavailableError:
     error = StripeUnavailableError(f"{what} after {attempts} attempt(s)")
     error.http_status = status  # type: ignore[attr-defined]
     return error
-
-
-def _livemode_of(result: Any) -> bool | None:
-    """The `livemode` a response carries (a list carries it on its items)."""
-    livemode = getattr(result, "livemode", None)
-    if isinstance(livemode, bool):
-        return livemode
-    data = getattr(result, "data", None)
-    if isinstance(data, list) and data:
-        livemode = getattr(data[0], "livemode", None)
-        if isinstance(livemode, bool):
-            return livemode
-    return None
 
 
 class StripeGateway:
@@ -366,7 +352,7 @@ class StripeGateway:
             await limiter.acquire()
 
     def _check_mode(self, result: Any, endpoint: str) -> None:
-        livemode = _livemode_of(result)
+        livemode = livemode_of(result)
         if livemode is not None and livemode != (self.mode == "live"):
             raise ModeMismatchError(
                 f"{endpoint}: the API key is a {self.mode}-mode key but Stripe answered with "

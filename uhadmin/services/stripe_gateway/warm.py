@@ -9,8 +9,8 @@ import importlib
 # sync: stalls of 60-70 ms (bench/gui_bench.py, #11). A name another version lacks is skipped:
 # that version imports what it needs at its first request, as before.
 FIRST_REQUEST_MODULES = (
-    "sniffio", "h11", "httpcore", "anyio._backends._asyncio", "anyio.lowlevel", "anyio.streams.memory",
-    "anyio.streams.stapled", "anyio.streams.tls", "anyio.to_thread",
+    "sniffio", "h11", "httpcore", "anyio._backends._asyncio", "anyio.lowlevel",
+    "anyio.streams.memory", "anyio.streams.stapled", "anyio.streams.tls", "anyio.to_thread",
     "stripe._object_classes", "stripe._telemetry_id", "stripe._invoice",
     "stripe._product_service", "stripe._price_service", "stripe._account_service",
     "stripe._checkout_service", "stripe.checkout._session_service",

@@ -23,10 +23,10 @@ How one run works:
 3. Claim a batch: outbox rows `FOR UPDATE SKIP LOCKED` (PostgreSQL), plus a lease per
    listing in `stripe_sync_claims` taken with one atomic upsert, so each listing is pushed
    by one worker at a time; a lease expires if its holder dies.
-4. Save the idempotency keys of every call the batch may make (stripe_operations), then
-   send. Keys derive from (catalog, listing, revision, operation, content), so any retry,
-   crash recovery or second worker reuses them. A row that breaks a listing rule is never
-   sent: it is reported failed with field and rule.
+4. Save the idempotency keys of every call the batch may make (stripe_operations), in the
+   claim's transaction, then send. Keys derive from (catalog, listing, revision, operation,
+   content), so any retry, crash recovery or second worker reuses them. A row that breaks
+   a listing rule is never sent: it is reported failed with field and rule.
 5. Write each result as soon as it is known, with compare-and-set: `pushed_revision` only
    moves forward, and sync_state becomes "synced" only if the listing still has the
    version that was pushed; an edit made meanwhile stays pending and is pushed next.

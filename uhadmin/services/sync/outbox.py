@@ -22,8 +22,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.listing import SyncState
@@ -31,9 +29,9 @@ from uhadmin.domain.stripe_rule import STATUSES_STRIPE_HOLDS
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product
 from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column, row_to_listing
-from uhadmin.services.listing_writes import queue_push, utcnow
+from uhadmin.services.listing_writes import queue_push, upsert_for, utcnow
 from uhadmin.services.sync.holders import holder_is_dead, renew_sqlite_lock
-from uhadmin.services.sync.planning import PushWork, work_for
+from uhadmin.services.sync.planning import PushWork, operations_to_save, plan_for, work_for
 from uhadmin.services.tables import (
     ListingRow,
     SettingRow,
@@ -71,8 +69,6 @@ def problems_of_row(row: Any) -> tuple[str, ...]:
     return tuple(str(problem) for problem in row_to_listing(row).problems)
 
 
-def upsert(dialect: str):
-    return pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -117,7 +113,7 @@ class OutboxStore:
         ).scalar_one_or_none()
         if existing:
             return existing
-        session.execute(upsert(self.dialect)(SETTINGS).values(
+        session.execute(upsert_for(self.dialect)(SETTINGS).values(
             key=CATALOG_ID_SETTING, value=uuid.uuid4().hex[:10]).on_conflict_do_nothing())
         return session.execute(
             select(SETTINGS.c.value).where(SETTINGS.c.key == CATALOG_ID_SETTING)
@@ -279,7 +275,7 @@ class OutboxStore:
         # One lease per listing, taken atomically: an existing claim is taken over only
         # when its lease ran out. Sorted ids keep two claimers' lock order the same. One
         # cached statement run with many rows (a fresh VALUES list would compile anew).
-        statement = upsert(self.dialect)(CLAIMS).on_conflict_do_update(
+        statement = upsert_for(self.dialect)(CLAIMS).on_conflict_do_update(
             index_elements=[CLAIMS.c.listing_id],
             set_={"holder": holder, "lease_until": until},
             where=or_(CLAIMS.c.lease_until.is_(None), CLAIMS.c.lease_until < now,
@@ -296,8 +292,24 @@ class OutboxStore:
         listing_rows = session.execute(select(*LISTING_COLUMNS).where(
             LISTINGS.c.id.in_(owned)).order_by(LISTINGS.c.id)).all()
         uncertain = self._uncertain_in(session, sorted(owned))
-        return [work_for(row, catalog_id, uncertain.get(row.id, frozenset()),
-                         self.problems_of(row)) for row in listing_rows]
+        works = [work_for(row, catalog_id, uncertain.get(row.id, frozenset()),
+                          self.problems_of(row)) for row in listing_rows]
+        self._save_keys_in(session, works, catalog_id, now)
+        return works
+
+    def _save_keys_in(self, session: Session, works: list[PushWork], catalog_id: str,
+                      now: datetime) -> None:
+        """Store the idempotency key of every call these pushes may send BEFORE the first
+        send, so any retry (this run's, or the next run's after a crash) reuses them. In
+        the claim's own transaction: committed before claim() returns, with one commit
+        (and one fsync on SQLite) per batch instead of two."""
+        values = [{"listing_id": work.listing_id, "revision": work.version,
+                   "operation": work.operation(name),
+                   "idempotency_key": work.key(catalog_id, name), "created_at": now}
+                  for work in works for name in operations_to_save(work, plan_for(work))]
+        if values:
+            session.execute(upsert_for(self.dialect)(OPERATIONS).on_conflict_do_nothing(),
+                            values)
 
     @staticmethod
     def _uncertain_in(session: Session, listing_ids: Sequence[int],
@@ -311,13 +323,6 @@ class OutboxStore:
                         OPERATIONS.c.completed_at.is_(None))):
                 found.setdefault(listing_id, set()).add(operation)
         return {key: frozenset(value) for key, value in found.items()}
-
-    async def save_keys(self, values: list[dict[str, Any]]) -> None:
-        """Store idempotency keys BEFORE the first send, so any retry reuses them."""
-        if values:
-            await self._db.run(lambda session: session.execute(
-                upsert(self.dialect)(OPERATIONS).on_conflict_do_nothing(), values),
-                write=True)
 
     # --- what is left --------------------------------------------------------------------
     async def leftover(self, holder: str, only: Collection[int] | None = None) -> Leftover:

@@ -11,9 +11,8 @@ from datetime import timedelta
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, func, select
 
 from uhadmin.services.database import Database
-from uhadmin.services.listing_writes import utcnow
+from uhadmin.services.listing_writes import upsert_for, utcnow
 from uhadmin.services.stripe_gateway.client import LIMIT_SHARE, StripeGateway
-from uhadmin.services.sync.outbox import upsert
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class SharedPace:
         def beat(session) -> int:
             now = utcnow()
             if busy:
-                session.execute(upsert(self._db.dialect)(WORKERS).values(
+                session.execute(upsert_for(self._db.dialect)(WORKERS).values(
                     holder=holder, seen_at=now).on_conflict_do_update(
                     index_elements=[WORKERS.c.holder], set_={"seen_at": now}))
             else:
