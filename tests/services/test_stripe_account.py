@@ -63,8 +63,8 @@ async def test_a_key_of_another_account_stops_the_sync_until_chosen(
     assert stripe_sandbox.stats.count("POST", "/v1/products") == 0
     chosen = await theirs.use_current_account("alice")
     assert chosen is not None and chosen.id == account_id_for(OTHER_KEY)
-    for _ in range(100):
-        if await theirs.queued() == 0:
+    for _ in range(100):  # the run's results land before it reports its state: wait for both
+        if await theirs.queued() == 0 and theirs.status.state == ConnectionState.ONLINE:
             break
         await asyncio.sleep(0.05)
     await auto.stop()
