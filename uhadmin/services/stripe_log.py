@@ -121,7 +121,10 @@ class StripeLogService:
         for start in range(0, len(batch), SHAPE_SLICE):
             rows += [store.row_from_exchange(raw) for raw in batch[start:start + SHAPE_SLICE]]
             await asyncio.sleep(0)
-        await self._db.run(functools.partial(store.insert_rows, rows=rows), write=True)
+        # Not fsynced (SQLite): a log entry is a record of a call, not catalog data, and a
+        # kill loses the queued ones anyway; the next durable commit syncs these with it.
+        await self._db.run(functools.partial(store.insert_rows, rows=rows), write=True,
+                           durable=False)
 
     def record_webhook(self, *, event_id: str | None, event_type: str | None, verified: bool,
                        effect: str, attempt_id: int | None = None,
