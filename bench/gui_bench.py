@@ -348,32 +348,75 @@ def measure(database_path: Path, repeat: int) -> dict:
 
 class Heartbeat:
     """A 10 ms QTimer that notes how late each tick comes: the event loop's stalls, which a
-    person feels as a frozen window."""
+    person feels as a frozen window. For each stall it also notes where the GUI thread's
+    time went: on a core, queued for one (the machine busy with other work), and in the
+    cycle collector; the rest it spent waiting (for the GIL, mostly)."""
+
+    STALL_MS = 50.0
 
     def __init__(self) -> None:
         from PySide6.QtCore import Qt, QTimer
 
         self.lags: list[float] = []
-        self._last = time.perf_counter()
+        self.stalls: list[tuple[float, ...]] = []
+        self._gc_ms = 0.0
+        self._gc_began = 0.0
+        self._full_collections = 0
+        self._last = self._sample()
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(LAG_TICK_MS)
         self._timer.timeout.connect(self._tick)
 
+    def _sample(self) -> tuple[float, float, float, float, int]:
+        """(wall, on a core, queued for a core, collector ms, full collections) so far,
+        for this thread."""
+        try:  # Linux: the scheduler's own figures for the calling thread
+            with open("/proc/thread-self/schedstat") as stats:
+                on_core, queued = (int(field) / 1e6 for field in stats.read().split()[:2])
+        except OSError:
+            on_core, queued = time.thread_time() * 1000, 0.0
+        return (time.perf_counter() * 1000, on_core, queued, self._gc_ms,
+                self._full_collections)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        else:
+            self._gc_ms += (time.perf_counter() - self._gc_began) * 1000
+            self._full_collections += info["generation"] == 2
+
     def _tick(self) -> None:
-        now = time.perf_counter()
-        self.lags.append(max(0.0, (now - self._last) * 1000 - LAG_TICK_MS))
+        now = self._sample()
+        lag = max(0.0, now[0] - self._last[0] - LAG_TICK_MS)
+        self.lags.append(lag)
+        if lag > self.STALL_MS:
+            self.stalls.append((lag, *(now[i] - self._last[i] for i in (1, 2, 3, 4))))
         self._last = now
 
     def start(self) -> None:
-        self.lags = []
-        self._last = time.perf_counter()
+        import gc
+
+        self.lags, self.stalls = [], []
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
+        self._last = self._sample()
         self._timer.start()
 
     def stop(self) -> list[float]:
+        import gc
+
         self._tick()  # a stall still running when the work ends counts too
         self._timer.stop()
+        gc.callbacks.remove(self._on_gc)
         return self.lags
+
+    def stall_summary(self) -> str:
+        """The longest stalls over 50 ms: wall ms (on a core, queued, collector ms)."""
+        worst = sorted(self.stalls, reverse=True)[:6]
+        return ", ".join(f"{wall:.0f} ({core:.0f} core, {queued:.0f} queued, {gc:.0f} gc"
+                         f"{', full' if full else ''})"
+                         for wall, core, queued, gc, full in worst)
 
 
 async def until(condition, within_s: float = 120.0) -> None:
@@ -419,6 +462,7 @@ async def sync_with_lag(parts) -> dict:
     report = await sync_tab.sync()
     elapsed = time.perf_counter() - began
     lags = beat.stop()
+    sync_stalls = beat.stall_summary()
 
     result = await services.listings.change_status_many(drafts, ListingStatus.ARCHIVED,
                                                         actor="bench")
@@ -437,6 +481,7 @@ async def sync_with_lag(parts) -> dict:
         "sync_loop_lag_p99_ms": percentile(lags, 0.99),
         "sync_longest_stall_ms": max(lags) if lags else float("nan"),
         "sync_ticks": len(lags),
+        "sync_stalls": sync_stalls,
         "sync_created": report.created,
         "sync_failed": report.failed,
         "sync_api_calls": report.api_calls,
@@ -482,6 +527,7 @@ async def bulk_with_lag(parts) -> dict:
     await idle()
     approve_s = time.perf_counter() - began
     approve_lags = beat.stop()
+    approve_stalls = beat.stall_summary()
     approved_message = window.statusBar().currentMessage()
 
     beat.start()
@@ -490,6 +536,7 @@ async def bulk_with_lag(parts) -> dict:
     await idle()
     undo_s = time.perf_counter() - began
     undo_lags = beat.stop()
+    undo_stalls = beat.stall_summary()
     undo_message = window.statusBar().currentMessage()
 
     pressed: list[float] = []
@@ -510,9 +557,11 @@ async def bulk_with_lag(parts) -> dict:
         "bulk_approve_longest_stall_ms": max(approve_lags),
         "bulk_approve_p99_ms": percentile(approve_lags, 0.99),
         "bulk_approve_s": approve_s,
+        "bulk_approve_stalls": approve_stalls,
         "bulk_approve_message": approved_message,
         "bulk_undo_longest_stall_ms": max(undo_lags),
         "bulk_undo_s": undo_s,
+        "bulk_undo_stalls": undo_stalls,
         "bulk_undo_message": undo_message,
         "bulk_cancel_latency_s": cancel_latency,
         "bulk_cancel_message": cancel_message,
@@ -583,6 +632,11 @@ def main() -> int:
           f"{figures['bulk_undo_longest_stall_ms']:.1f} ms: \"{figures['bulk_undo_message']}\"")
     print(f"its redo, Cancel 0.3 s into it: stopped in "
           f"{figures['bulk_cancel_latency_s']:.2f} s: \"{figures['bulk_cancel_message']}\"")
+    print("stalls over 50 ms, longest first: wall ms (the GUI thread's time in it: on a core, "
+          "queued for one, in the cycle collector, 'full' if a full collection; the rest "
+          "waiting, mostly for the GIL)")
+    for phase in ("sync", "bulk_approve", "bulk_undo"):
+        print(f"  {phase:14} {figures[phase + '_stalls'] or 'none'}")
     return 1 if failed else 0
 
 
