@@ -94,6 +94,36 @@ async def test_refresh_copies_only_what_changed_including_website_writes(
     offline.close()
 
 
+async def test_a_refresh_goes_over_in_chunks_and_copies_everything(
+        database, listing_service, change_bus, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows and history are read and written a chunk at a time (a first copy of 100,000
+    listings never holds them all at once); every row and entry still arrives once."""
+    import uhadmin.services.offline.refresh as refresh_module
+
+    monkeypatch.setattr(refresh_module, "CHUNK", 3)
+    made = [await listing_service.create(NewListing(title=f"Lamp {n}", price_minor=100 + n,
+                                                    currency="usd"), actor="web")
+            for n in range(8)]
+    for listing in made[:5]:
+        await listing_service.update(listing.id, ListingChanges(title=f"Oak {listing.id}"),
+                                     expected_version=listing.version, actor="ana")
+    offline = OfflineService(open_replica(tmp_path, database.url), change_bus,
+                             catalog=database, listings=listing_service)
+    first = await offline.refresh()
+    assert (first.changed, first.total, first.history, first.full) == (8, 8, 13, True)
+    again = await offline.refresh()  # the overlap re-reads history: nothing copied twice
+    assert (again.changed, again.history) == (0, 0)
+    copy = offline.replica
+    for listing in made:
+        copied = await copy.get(listing.id)
+        expected = f"Oak {listing.id}" if listing in made[:5] else listing.title
+        assert copied.title == expected
+        assert len(await copy.history(listing.id)) == (2 if listing in made[:5] else 1)
+    assert await copy.refreshed_at() is not None
+    offline.close()
+
+
 def test_one_replica_file_per_catalog_named_without_the_password(tmp_path: Path) -> None:
     first = replica_path(tmp_path, "postgresql+psycopg://ana:secret@db.campus:5432/market")
     other = replica_path(tmp_path, "postgresql+psycopg://ana:secret@db.campus:5433/market")

@@ -86,6 +86,11 @@ async def refresh(catalog: Database, replica: Replica, *,
     (with or without bumping `version` or `updated_at`) and rows it deleted are found too;
     only changed rows are read in full. History is copied by audit id. With `only`, just
     those listings are compared (after a push); the copy's refresh time stays as it was.
+
+    Rows and history go over in chunks, each read and written on its own: a first copy of
+    100,000 listings never holds them all at once, so the app's memory stays flat and the
+    cycle collector on the GUI thread never walks them (#11). A refresh cut short leaves
+    chunks that the next one finds unchanged; the refresh time is set only at the end.
     """
     started = time.perf_counter()
     ids = None if only is None else sorted(set(only))
@@ -97,55 +102,78 @@ async def refresh(catalog: Database, replica: Replica, *,
                                MIRROR.c.id, ids))
     history_mark = await replica.db.run(
         lambda session: session.execute(select(func.max(HISTORY.c.id))).scalar_one() or 0)
-    full = not ours
+    full, total = not ours, len(theirs)
     # Over 100,000 rows this comparison took ~50 ms: off the event loop's thread (#11).
     changed_ids, deleted_ids = await asyncio.to_thread(_differences, theirs, ours)
-    changed_rows: list[dict[str, Any]] = []
+    known = set(ours)
+    del theirs, ours
     for start in range(0, len(changed_ids), CHUNK):
-        chunk = changed_ids[start:start + CHUNK]
-        changed_rows += await catalog.run(
-            functools.partial(_rows_in, ids=chunk, dialect=catalog.dialect))
-    history = await catalog.run(
-        lambda session: _history_in(session, after=max(history_mark - AUDIT_OVERLAP, 0)))
-    now = datetime.now(UTC)
-
-    def write(session: Session) -> int:
-        known = set(ours)
-        fresh = [row for row in changed_rows if row["id"] not in known]
-        stale = [row for row in changed_rows if row["id"] in known]
-        for start in range(0, len(fresh), CHUNK):
-            session.execute(insert(MIRROR), fresh[start:start + CHUNK])
-        if stale:
-            session.execute(
-                update(MIRROR).where(MIRROR.c.id == bindparam("b_id")).values(
-                    {name: bindparam(f"b_{name}") for name in (*_COPIED, "signature")
-                     if name != "id"}),
-                [{f"b_{name}": value for name, value in row.items()} for row in stale])
-        for start in range(0, len(deleted_ids), CHUNK):
-            session.execute(delete(MIRROR).where(
-                MIRROR.c.id.in_(deleted_ids[start:start + CHUNK])))
-        copied = set(session.execute(select(HISTORY.c.id).where(
-            HISTORY.c.id > max(history_mark - AUDIT_OVERLAP, 0))).scalars())
-        new_history = [row for row in history if row["id"] not in copied]
-        for start in range(0, len(new_history), CHUNK):
-            session.execute(insert(HISTORY), new_history[start:start + CHUNK])
-        if ids is None:
-            Replica.set_state_in(session, {"refreshed_at": now.isoformat(),
-                                           "catalog": replica.catalog})
-        return len(new_history)
-
-    added_history = await replica.db.run(write, write=True)
-    return RefreshReport(changed=len(changed_rows), deleted=len(deleted_ids),
-                         history=added_history, total=len(theirs),
+        rows = await catalog.run(functools.partial(
+            _rows_in, ids=changed_ids[start:start + CHUNK], dialect=catalog.dialect))
+        await replica.db.run(functools.partial(_write_rows, rows=rows, known=known),
+                             write=True)
+    if deleted_ids:
+        await replica.db.run(functools.partial(_delete_rows, ids=deleted_ids), write=True)
+    added_history = 0
+    after = max(history_mark - AUDIT_OVERLAP, 0)
+    while True:
+        history, last_id = await catalog.run(functools.partial(_history_in, after=after))
+        if last_id is None:
+            break
+        added_history += await replica.db.run(
+            functools.partial(_write_history, history=history, after=after), write=True)
+        after = last_id
+    if ids is None:
+        now = datetime.now(UTC)
+        await replica.db.run(lambda session: Replica.set_state_in(
+            session, {"refreshed_at": now.isoformat(), "catalog": replica.catalog}),
+            write=True)
+    return RefreshReport(changed=len(changed_ids), deleted=len(deleted_ids),
+                         history=added_history, total=total,
                          seconds=time.perf_counter() - started, full=full)
+
+
+def _write_rows(session: Session, rows: list[dict[str, Any]], known: set[int]) -> None:
+    """Insert the rows the copy lacks and update those it has."""
+    fresh = [row for row in rows if row["id"] not in known]
+    stale = [row for row in rows if row["id"] in known]
+    if fresh:
+        session.execute(insert(MIRROR), fresh)
+    if stale:
+        session.execute(
+            update(MIRROR).where(MIRROR.c.id == bindparam("b_id")).values(
+                {name: bindparam(f"b_{name}") for name in (*_COPIED, "signature")
+                 if name != "id"}),
+            [{f"b_{name}": value for name, value in row.items()} for row in stale])
+
+
+def _delete_rows(session: Session, ids: list[int]) -> None:
+    for start in range(0, len(ids), CHUNK):
+        session.execute(delete(MIRROR).where(MIRROR.c.id.in_(ids[start:start + CHUNK])))
+
+
+def _write_history(session: Session, history: list[dict[str, Any]], after: int) -> int:
+    """Copy the history entries the copy lacks (a late row may already be there)."""
+    if not history:
+        return 0
+    copied = set(session.execute(select(HISTORY.c.id).where(
+        HISTORY.c.id > after, HISTORY.c.id <= history[-1]["id"])).scalars())
+    new_history = [row for row in history if row["id"] not in copied]
+    if new_history:
+        session.execute(insert(HISTORY), new_history)
+    return len(new_history)
 
 
 def _by_id(session: Session, query: Select, id_column: Any,
            ids: list[int] | None) -> dict[int, str]:
     """{id: signature} for every row, or for the rows of `ids` only."""
-    if ids is None:
-        return dict(session.execute(query).all())
     found: dict[int, str] = {}
+    if ids is None:
+        # A chunk at a time: one fetch of 100,000 rows runs in C without letting go of the
+        # GIL, and the GUI thread waited for it (#11).
+        for rows in session.execute(query).partitions(CHUNK // 5):
+            found.update(rows)
+        return found
     for start in range(0, len(ids), CHUNK):
         found.update(session.execute(query.where(
             id_column.in_(ids[start:start + CHUNK]))).all())
@@ -158,11 +186,16 @@ def _rows_in(session: Session, ids: list[int], dialect: str) -> list[dict[str, A
         LISTINGS.c.id.in_(ids)))]
 
 
-def _history_in(session: Session, *, after: int) -> list[dict[str, Any]]:
+def _history_in(session: Session, *, after: int
+                ) -> tuple[list[dict[str, Any]], int | None]:
+    """The next chunk of listing history after audit id `after`, and the last audit id
+    it read (None when there is no more)."""
     rows = session.execute(
         select(AUDIT.c.id, AUDIT.c.entity_id, AUDIT.c.action, AUDIT.c.actor, AUDIT.c.at,
                AUDIT.c.details)
-        .where(AUDIT.c.entity == "listing", AUDIT.c.id > after).order_by(AUDIT.c.id))
-    return [{"id": row.id, "listing_id": int(row.entity_id), "action": row.action,
-             "actor": row.actor, "at": parse_time(row.at), "details": row.details or {}}
-            for row in rows if row.entity_id.isdigit()]
+        .where(AUDIT.c.entity == "listing", AUDIT.c.id > after).order_by(AUDIT.c.id)
+        .limit(CHUNK)).all()
+    history = [{"id": row.id, "listing_id": int(row.entity_id), "action": row.action,
+                "actor": row.actor, "at": parse_time(row.at), "details": row.details or {}}
+               for row in rows if row.entity_id.isdigit()]
+    return history, (rows[-1].id if rows else None)
