@@ -123,7 +123,8 @@ def _make_window(settings: Settings, keys: KeyStore, preferences: PreferencesSto
                         dashboard_base=DASHBOARD.get(settings.mode))
     hook = UnexpectedErrorHook(lambda: window)
     hook.install()
-    return window, hook, MainThreadGarbageCollector(app)
+    progress = window.progress  # long work on show: full collections wait for its end
+    return window, hook, MainThreadGarbageCollector(app, busy=lambda: not progress.isHidden())
 
 
 def build_gui(*, settings: Settings, keys: KeyStore, preferences: PreferencesStore,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -10,6 +12,14 @@ from PySide6.QtCore import QObject, QTimer
 # 500 ms a bulk action's worker thread left ~200k young objects and one collection stalled
 # the window 100-270 ms (bench/gui_bench.py, #11); every 50 ms keeps each one short.
 COLLECT_EVERY_MS = 50
+# A full collection walks every object the session keeps (50,000 and more with the sandbox
+# and a few pages loaded): 50-80 ms, a visible stutter in a progress bar (#11). While long
+# work shows its progress, and for a moment after (the table still refreshes), a due full
+# one waits, as browsers move theirs to idle time; the young generations, where most
+# garbage dies, are still collected. Past this many times the usual pace it runs anyway,
+# so memory stays bounded.
+FULL_COLLECTION_DEFER_LIMIT = 20
+QUIET_AFTER_WORK_S = 1.0
 
 
 class MainThreadGarbageCollector(QObject):
@@ -21,8 +31,11 @@ class MainThreadGarbageCollector(QObject):
     """
 
     def __init__(self, parent: QObject | None = None,
-                 interval_ms: int = COLLECT_EVERY_MS) -> None:
+                 interval_ms: int = COLLECT_EVERY_MS,
+                 busy: Callable[[], bool] = lambda: False) -> None:
         super().__init__(parent)
+        self._busy = busy
+        self._busy_until = 0.0  # monotonic time before which long work counts as running
         gc.disable()
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -32,9 +45,18 @@ class MainThreadGarbageCollector(QObject):
     def collect_if_due(self) -> int | None:
         """Collect the oldest generation that is due, as the automatic collector would
         (a full collection every tick would cost a few hundred ms with SQLAlchemy and babel
-        loaded); returns the generation collected, if any."""
+        loaded), a full one only once long work is over; returns the generation collected,
+        if any."""
         counts, thresholds = gc.get_count(), gc.get_threshold()
-        for generation in (2, 1, 0):
+        now = time.monotonic()
+        if self._busy():
+            self._busy_until = now + QUIET_AFTER_WORK_S
+        if counts[2] > thresholds[2] and (
+                now >= self._busy_until
+                or counts[2] > thresholds[2] * FULL_COLLECTION_DEFER_LIMIT):
+            gc.collect(2)
+            return 2
+        for generation in (1, 0):
             if counts[generation] > thresholds[generation]:
                 gc.collect(generation)
                 return generation
