@@ -5,6 +5,7 @@ SQLAlchemy Core only: the services run these in an ORM session, a one-shot comma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Select, func, select
@@ -57,6 +58,13 @@ def row_in(session: Reader, listing_id: int) -> Any:
     if row is None:
         raise NotFoundError(f"listing {listing_id} does not exist")
     return row
+
+
+def rows_in(session: Reader, listing_ids: Sequence[int]) -> dict[int, Any]:
+    """{id: listings row} for those of `listing_ids` that exist, read in this transaction
+    with one statement (a bulk batch's rows, rather than one query each)."""
+    rows = session.execute(select(*LISTING_COLUMNS).where(LISTINGS.c.id.in_(listing_ids)))
+    return {row.id: row for row in rows}
 
 
 def _filters(session: Reader, dialect: Dialect,

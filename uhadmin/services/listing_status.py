@@ -16,9 +16,9 @@ from uhadmin.domain.listing import (
     check_transition,
 )
 from uhadmin.errors import ConflictError, IllegalTransitionError, NotFoundError, UhadminError
-from uhadmin.services.listing_queries import row_in
+from uhadmin.services.listing_queries import rows_in
 from uhadmin.services.listing_rows import row_to_listing
-from uhadmin.services.listing_writes import write_listing
+from uhadmin.services.listing_writes import WriteBatch, write_listing
 
 
 def status_path(start: ListingStatus, goal: ListingStatus) -> list[ListingStatus]:
@@ -44,10 +44,10 @@ def status_path(start: ListingStatus, goal: ListingStatus) -> list[ListingStatus
 
 
 def apply_status_in(session: Any, before: Any, new_status: ListingStatus, *, actor: str,
-                    reason: str, now: datetime) -> Any:
+                    reason: str, now: datetime, batch: WriteBatch | None = None) -> Any:
     """Move the row `before` (read in this transaction) to `new_status` through the one
-    write path; the row as saved (its `version` is the new one). The audit row keeps what
-    an undo needs to put it back."""
+    write path (as part of `batch`, if given); the row as saved (its `version` is the new
+    one). The audit row keeps what an undo needs to put it back."""
     check_transition(ListingStatus(before.status), new_status)
     check_reason(new_status, reason)
     values: dict[str, Any] = {"status": new_status.value}
@@ -58,6 +58,8 @@ def apply_status_in(session: Any, before: Any, new_status: ListingStatus, *, act
         values["rejection_reason"] = reason
         if before.rejection_reason:
             details["previous_reason"] = before.rejection_reason
+    if batch is not None:
+        return batch.write(before, values, action="status", details=details)
     return write_listing(session, before, values, actor=actor, action="status",
                          details=details, now=now)
 
@@ -68,13 +70,19 @@ def change_status_batch_in(session: Any, *, listing_ids: Sequence[int],
     """Move each listing that can move; the listings after it, and id -> why for the rest."""
     done: list[Listing] = []
     refused: dict[int, str] = {}
+    rows = rows_in(session, listing_ids)
+    batch = WriteBatch(session, actor=actor, now=now)
     for listing_id in listing_ids:
         try:
-            before = row_in(session, listing_id)
+            before = rows.get(listing_id)
+            if before is None:
+                raise NotFoundError(f"listing {listing_id} does not exist")
             done.append(row_to_listing(apply_status_in(session, before, new_status,
-                                                       actor=actor, reason=reason, now=now)))
+                                                       actor=actor, reason=reason, now=now,
+                                                       batch=batch)))
         except UhadminError as exc:
             refused[listing_id] = str(exc)
+    batch.flush()
     return done, refused
 
 
@@ -85,10 +93,11 @@ def move_matching_batch_in(session: Any, listing_ids: Sequence[int],
     and short reasons that count well ("already approved") for the listings skipped."""
     moved: list[ListingVersion] = []
     skipped: dict[int, str] = {}
+    rows = rows_in(session, listing_ids)
+    batch = WriteBatch(session, actor=actor, now=now)
     for listing_id in listing_ids:
-        try:
-            before = row_in(session, listing_id)
-        except NotFoundError:
+        before = rows.get(listing_id)
+        if before is None:
             skipped[listing_id] = "deleted meanwhile"
             continue
         if before.status not in ListingStatus._value2member_map_:
@@ -99,9 +108,10 @@ def move_matching_batch_in(session: Any, listing_ids: Sequence[int],
             continue
         try:
             version = apply_status_in(session, before, new_status, actor=actor,
-                                      reason=reason, now=now).version
+                                      reason=reason, now=now, batch=batch).version
         except ConflictError:
             skipped[listing_id] = "changed by someone else meanwhile"
             continue
         moved.append(ListingVersion(listing_id, version))
+    batch.flush()
     return moved, skipped

@@ -14,15 +14,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.bulk import ListingVersion
 from uhadmin.domain.listing import ListingStatus
-from uhadmin.errors import ConflictError, NotFoundError
+from uhadmin.errors import ConflictError
 from uhadmin.services.listing_history import AUDIT
-from uhadmin.services.listing_queries import row_in
-from uhadmin.services.listing_writes import write_listing
+from uhadmin.services.listing_queries import rows_in
+from uhadmin.services.listing_writes import WriteBatch
 
 # How far back in one listing's history the change to revert is looked for: it is the
 # listing's latest versioned change (nobody saved since), after at most a few sync notes.
@@ -36,15 +36,28 @@ REVERTIBLE_FIELDS = (
 )
 
 
-def _recorded_change(session: Session, target: ListingVersion) -> tuple[str, Mapping] | None:
+def _recorded_changes(session: Session, targets: Sequence[ListingVersion]
+                      ) -> dict[int, tuple[str, Mapping]]:
+    """{listing id: (action, details)} of each target's recorded change, looked for among
+    its listing's latest HISTORY_LOOKBACK entries; one statement for the whole batch."""
+    wanted = {target.listing_id: target.version for target in targets}
+    latest = select(
+        AUDIT.c.entity_id, AUDIT.c.action, AUDIT.c.details,
+        func.row_number().over(partition_by=AUDIT.c.entity_id,
+                               order_by=AUDIT.c.id.desc()).label("recency"),
+    ).where(AUDIT.c.entity == "listing",
+            AUDIT.c.entity_id.in_([str(listing_id) for listing_id in wanted])).subquery()
     rows = session.execute(
-        select(AUDIT.c.action, AUDIT.c.details)
-        .where(AUDIT.c.entity == "listing", AUDIT.c.entity_id == str(target.listing_id))
-        .order_by(AUDIT.c.id.desc()).limit(HISTORY_LOOKBACK))
-    for action, details in rows:
-        if isinstance(details, dict) and details.get("version") == target.version:
-            return action, details
-    return None
+        select(latest.c.entity_id, latest.c.action, latest.c.details)
+        .where(latest.c.recency <= HISTORY_LOOKBACK)
+        .order_by(latest.c.entity_id, latest.c.recency))
+    found: dict[int, tuple[str, Mapping]] = {}
+    for entity_id, action, details in rows:
+        listing_id = int(entity_id)
+        if (listing_id not in found and isinstance(details, dict)
+                and details.get("version") == wanted[listing_id]):
+            found[listing_id] = (action, details)
+    return found
 
 
 def values_before(action: str, details: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,17 +81,19 @@ def revert_batch_in(session: Session, targets: Sequence[ListingVersion], *, acto
     id -> why for each listing left as it is."""
     restored: list[ListingVersion] = []
     skipped: dict[int, str] = {}
+    rows = rows_in(session, [target.listing_id for target in targets])
+    recorded = _recorded_changes(session, targets)
+    batch = WriteBatch(session, actor=actor, now=now)
     for target in targets:
         listing_id = target.listing_id
-        try:
-            before = row_in(session, listing_id)
-        except NotFoundError:
+        before = rows.get(listing_id)
+        if before is None:
             skipped[listing_id] = "deleted since"
             continue
         if before.version != target.version:
             skipped[listing_id] = f"changed since by {before.updated_by or 'someone'}"
             continue
-        found = _recorded_change(session, target)
+        found = recorded.get(listing_id)
         values = values_before(*found) if found is not None else {}
         if not values:
             skipped[listing_id] = "no record of that change to undo"
@@ -86,13 +101,14 @@ def revert_batch_in(session: Session, targets: Sequence[ListingVersion], *, acto
         replaced = {name: [_plain(getattr(before, name)), value]
                     for name, value in values.items()}
         try:
-            version = write_listing(session, before, values, actor=actor, action="undo",
-                                    details={"changes": replaced, "undoes": target.version},
-                                    now=now).version
+            version = batch.write(before, values, action="undo",
+                                  details={"changes": replaced,
+                                           "undoes": target.version}).version
         except ConflictError:
             skipped[listing_id] = "changed since by someone else"
             continue
         restored.append(ListingVersion(listing_id, version))
+    batch.flush()
     return restored, skipped
 
 

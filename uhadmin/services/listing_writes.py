@@ -2,12 +2,13 @@
 
 Every change to a listing (an edit, a status change, a delete, a reconcile fix, an adopt,
 and whatever bulk, undo or offline replay comes later) calls one of `insert_listing`,
-`write_listing` or `delete_listing` inside the caller's transaction. They check the version
-the caller read (optimistic locking), bump it, write the audit row, ask the one rule in
-`uhadmin.domain.stripe_rule` whether Stripe needs the change, and queue at most one pending
-outbox row per listing (the schema enforces it: ux_stripe_changes_one_pending). The sync
-writes its own bookkeeping columns without a new version, but its audit rows and queued
-changes go through `audit` and `queue_push` here too: nothing else inserts into those tables.
+`write_listing` (for many at once, `WriteBatch`) or `delete_listing` inside the caller's
+transaction. They check the version the caller read (optimistic locking), bump it, write
+the audit row, ask the one rule in `uhadmin.domain.stripe_rule` whether Stripe needs the
+change, and queue at most one pending outbox row per listing (the schema enforces it:
+ux_stripe_changes_one_pending). The sync writes its own bookkeeping columns without a new
+version, but its audit rows and queued changes go through `audit` and `queue_push` here
+too: nothing else inserts into those tables.
 """
 
 from __future__ import annotations
@@ -131,30 +132,55 @@ def write_listing(session: Session, before: Any, values: Mapping[str, Any], *, a
     saved in between (ConflictError otherwise); audit it; queue it if Stripe needs it.
     The row as written (every column of LISTING_COLUMNS; `.version` is the new version),
     returned by the UPDATE itself rather than read again."""
-    when = now or utcnow()
-    new_status = values.get("status", before.status)
-    was_published = published(before) or bool(values.get("stripe_product_id"))
-    # A writer that records what Stripe now holds (a pushed fingerprint) says Stripe has
-    # exactly this result already: nothing to queue.
-    needs = stripe_needs_change(before.status, new_status, published=was_published,
-                                stripe_matches=values.get("pushed_fingerprint") is not None)
-    new_version = before.version + 1
-    row = {**values, "version": new_version, "updated_at": when, "updated_by": actor}
-    if needs and "sync_state" not in values:
-        row["sync_state"] = SyncState.PENDING.value
-    # The UPDATE is the first write of each listing, so a refused one leaves nothing
-    # half-written (bulk changes rely on this to keep going).
-    written = session.execute(update(LISTINGS).where(
-        LISTINGS.c.id == before.id, LISTINGS.c.version == before.version).values(**row)
-        .returning(*LISTING_COLUMNS)).one_or_none()
-    if written is None:
-        raise _conflict(session, before)
-    if needs:
-        queue_push(session, {before.id: new_version}, now=when)
-    # The version names this change for an undo (uhadmin.services.listing_undo).
-    audit(session, [AuditNote(before.id, action, {**details, "version": new_version})],
-          actor=actor, at=when)
+    batch = WriteBatch(session, actor=actor, now=now)
+    written = batch.write(before, values, action=action, details=details)
+    batch.flush()
     return written
+
+
+class WriteBatch:
+    """Many `write_listing`s in one transaction, for bulk work: each listing's UPDATE runs
+    at once (its optimistic lock decides there), while the queue entries and audit rows of
+    them all go out together in `flush`, one statement each rather than two per listing.
+    A write refused with ConflictError leaves nothing behind, as a single one does."""
+
+    def __init__(self, session: Session, *, actor: str, now: datetime | None = None) -> None:
+        self.session, self.actor, self.now = session, actor, now or utcnow()
+        self._revisions: dict[int, int] = {}
+        self._notes: list[AuditNote] = []
+
+    def write(self, before: Any, values: Mapping[str, Any], *, action: str,
+              details: Mapping[str, Any]) -> Any:
+        """As `write_listing`; the queue entry and audit row wait for `flush`."""
+        new_status = values.get("status", before.status)
+        was_published = published(before) or bool(values.get("stripe_product_id"))
+        # A writer that records what Stripe now holds (a pushed fingerprint) says Stripe
+        # has exactly this result already: nothing to queue.
+        needs = stripe_needs_change(before.status, new_status, published=was_published,
+                                    stripe_matches=values.get("pushed_fingerprint") is not None)
+        new_version = before.version + 1
+        row = {**values, "version": new_version, "updated_at": self.now,
+               "updated_by": self.actor}
+        if needs and "sync_state" not in values:
+            row["sync_state"] = SyncState.PENDING.value
+        # The UPDATE is the first write of each listing, so a refused one leaves nothing
+        # half-written (bulk changes rely on this to keep going).
+        written = self.session.execute(update(LISTINGS).where(
+            LISTINGS.c.id == before.id, LISTINGS.c.version == before.version).values(**row)
+            .returning(*LISTING_COLUMNS)).one_or_none()
+        if written is None:
+            raise _conflict(self.session, before)
+        if needs:
+            self._revisions[before.id] = new_version
+        # The version names this change for an undo (uhadmin.services.listing_undo).
+        self._notes.append(AuditNote(before.id, action, {**details, "version": new_version}))
+        return written
+
+    def flush(self) -> None:
+        """Write the queue entries and audit rows of every write so far."""
+        queue_push(self.session, self._revisions, now=self.now)
+        audit(self.session, self._notes, actor=self.actor, at=self.now)
+        self._revisions, self._notes = {}, []
 
 
 def delete_listing(session: Session, before: Any, *, actor: str, details: Mapping[str, Any],
