@@ -207,8 +207,8 @@ def measure(database_path: Path, repeat: int) -> dict:
                                qsettings=qsettings, auto_sync=False)
         marks["services_started_s"] = time.perf_counter() - PROCESS_STARTED
         for each in list(parts.window.tabs_by_key.values()):
-            await each.tasks.wait_idle()
-        await parts.window.tasks.wait_idle()
+            await settled(each.tasks)
+        await settled(parts.window.tasks)
         QApplication.processEvents()  # the repaint the first page scheduled
         marks["first_page_painted_s"] = time.perf_counter() - PROCESS_STARTED
         # The Stripe side (SDK import, sandbox start) follows the first page in a worker
@@ -228,8 +228,8 @@ def measure(database_path: Path, repeat: int) -> dict:
     tab = window.listings_tab
 
     async def idle() -> None:
-        await tab.tasks.wait_idle()
-        await window.tasks.wait_idle()
+        await settled(tab.tasks)
+        await settled(window.tasks)
 
     class PaintCounter(QObject):
         """Counts the table's real paints, so each timing includes exactly one."""
@@ -427,6 +427,22 @@ class Heartbeat:
         return f"longest collection by generation {longest} ms; stalls: {stalls or 'none'}"
 
 
+async def settled(runner, within_s: float = 120.0) -> None:
+    """A view's tasks idle; if they are not within `within_s`, every pending task's stack
+    goes to stderr (a hang is reported, not waited on for ever) and the bench fails."""
+    import asyncio
+    import io
+
+    try:
+        await asyncio.wait_for(runner.wait_idle(), within_s)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        print(f"still pending after {within_s:.0f} s:", stacks.getvalue(), file=sys.stderr)
+        raise
+
+
 async def until(condition, within_s: float = 120.0) -> None:
     import asyncio
 
@@ -462,7 +478,7 @@ async def sync_with_lag(parts) -> dict:
         assert not result.failed, result.failed
     sync_tab = parts.window.tabs_by_key["sync"]
     parts.window.tab_widget.setCurrentWidget(sync_tab)
-    await sync_tab.tasks.wait_idle()
+    await settled(sync_tab.tasks)
 
     beat = Heartbeat()
     beat.start()
@@ -515,9 +531,9 @@ async def bulk_with_lag(parts) -> dict:
     window.tab_widget.setCurrentWidget(tab)
 
     async def idle() -> None:
-        await tab.tasks.wait_idle()
-        await history.tasks.wait_idle()
-        await window.tasks.wait_idle()
+        await settled(tab.tasks)
+        await settled(history.tasks)
+        await settled(window.tasks)
 
     await tab.apply_search(BULK_WORD)
     tab.status_filter.setCurrentIndex(tab.status_filter.findData(ListingStatus.PENDING_REVIEW))
