@@ -33,6 +33,7 @@ from uhadmin.services.sync import (
     SyncBusyError,
     SyncService,
 )
+from uhadmin.services.sync import outbox as sync_outbox
 from uhadmin.services.sync import run as sync_run
 
 pytestmark = pytest.mark.anyio
@@ -443,6 +444,35 @@ async def test_cancel_stops_and_the_next_run_resumes(database, listing_service,
     assert first.created + second.created == 12
     assert creates(stripe_sandbox) == 12 and len(products(stripe_sandbox)) == 12
     await service.gateway.aclose()
+
+
+async def test_cancel_during_the_full_scan_is_heard_between_chunks(
+        database, stripe_sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows the website wrote: only the scan finds them. At 100,000 listings the scan takes
+    # seconds; Cancel pressed meanwhile stops it at the next chunk, not at its end.
+    with database.session(write=True) as session:
+        for n in range(10):
+            session.execute(text("INSERT INTO listings (title, price_minor, status) "
+                                 "VALUES (:title, 500, 'approved')"), {"title": f"Rug {n}"})
+    service = make_sync(database, stripe_sandbox)
+    token = CancelToken()
+    fingerprinted: list[int] = []
+    fingerprint = sync_outbox.desired_product
+
+    def pressed_cancel_meanwhile(row, catalog_id):
+        fingerprinted.append(row.id)
+        token.cancel()
+        return fingerprint(row, catalog_id)
+
+    monkeypatch.setattr(sync_outbox, "SCAN_CHUNK", 3)
+    monkeypatch.setattr(sync_outbox, "desired_product", pressed_cancel_meanwhile)
+    first = await service.run(cancel=token)
+    assert first.cancelled and first.created == 0
+    assert len(fingerprinted) == 3  # one chunk, then the Cancel was heard
+    monkeypatch.undo()
+    second = await service.run()
+    await service.gateway.aclose()
+    assert second.created == 10 and creates(stripe_sandbox) == 10
 
 
 @pytest.mark.slow  # 100 listings pushed against 0.2 s of latency, then pushed again

@@ -239,7 +239,8 @@ class SyncService:
                    cancel: CancelToken | None, full_scan: bool,
                    only: frozenset[int] | None, wait_for_others: bool) -> SyncReport:
         calls_before = self.gateway.api_calls
-        unchanged, _ = await self.store.scan_and_enqueue(catalog_id, full=full_scan)
+        unchanged, _ = await self.store.scan_and_enqueue(
+            catalog_id, full=full_scan, stop=lambda: cancel is not None and cancel.cancelled)
         total = await self.queued_listings(only)
         tally = RunTally(total if limit is None else min(total, limit), unchanged, progress)
         remaining = limit
