@@ -248,16 +248,22 @@ def test_auto_paces_only_when_talking_to_stripe() -> None:
 
 
 async def test_rate_pacer_changes_its_rate_at_run_time() -> None:
-    pacer = RatePacer(1000.0)
-    loop = asyncio.get_running_loop()
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:  # virtual time: a busy machine cannot skew it
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    pacer = RatePacer(1000.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(5):
         await pacer.acquire()
     pacer.set_rate(20.0)  # from the next slot on: 50 ms apart
-    await pacer.acquire()
-    started = loop.time()
-    for _ in range(3):
+    slots = []
+    for _ in range(4):
         await pacer.acquire()
-    assert loop.time() - started >= 3 * 0.050 - 0.005
+        slots.append(now[0])
+    gaps = [later - earlier for earlier, later in zip(slots, slots[1:], strict=False)]
+    assert gaps == pytest.approx([0.050] * 3)
     with pytest.raises(ValueError):
         pacer.set_rate(0)
 
