@@ -533,7 +533,7 @@ def keyring_probe(what: str, env: dict[str, str]) -> dict:
 def test_key_store_without_a_dbus_session_skips_secretstorage_and_picks_the_same(
         tmp_path: Path) -> None:
     # No session bus to reach (ssh, cron, CI): secretstorage (and cryptography's Rust
-    # bindings, ~120 ms) is not loaded, and the backend is the one keyring picks with it.
+    # bindings, 12-25 ms warm) is not loaded, and the backend is the one keyring picks with it.
     env = {key: value for key, value in os.environ.items()
            if key not in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")}
     env["XDG_RUNTIME_DIR"] = str(tmp_path)  # no `bus` socket there

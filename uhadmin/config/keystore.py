@@ -33,7 +33,8 @@ def _skip_macos_library_search() -> None:
 
 def _skip_unreachable_secret_service() -> None:
     """keyring's Secret Service backend (Linux desktops) imports `secretstorage`, which loads
-    `cryptography`'s Rust bindings: ~120 ms of every command that reads the key. Without a
+    `cryptography`'s Rust bindings: 12-25 ms of every command that reads the key (measured
+    with the library in the page cache; ~110 ms when it is not). Without a
     D-Bus session bus to reach (no DBUS_SESSION_BUS_ADDRESS, which jeepney requires, and no
     socket where one would be) that backend cannot work: a shell without a desktop session
     (ssh, cron, CI). There the module is marked absent, and the backend says what it says
