@@ -12,24 +12,11 @@ import sys
 # httpx defines its stub `main` instead; nothing else changes.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
+from uhadmin.services.stripe_gateway.sdk_loading import (  # noqa: E402 - after the line above
+    load_sdk_without_requests,
+)
 
-def _load_sdk_without_requests() -> None:
-    """The SDK picks its default synchronous HTTP library as it loads, importing `requests`
-    (with urllib3, idna, charset_normalizer: ~0.19 G instructions, ~60 ms of each start
-    that loads the SDK) although every client here is handed uhadmin's own HTTPX client.
-    `requests` is marked absent only while the SDK loads: the SDK then names urllib as
-    that unused default, and `requests` stays importable for anything else."""
-    if "stripe" in sys.modules or "requests" in sys.modules:
-        return
-    sys.modules["requests"] = None  # type: ignore[assignment]
-    try:
-        import stripe  # noqa: F401 - loaded here, used by the modules below
-    finally:
-        if sys.modules.get("requests", False) is None:
-            del sys.modules["requests"]
-
-
-_load_sdk_without_requests()
+load_sdk_without_requests()  # before the modules below import the SDK
 
 from uhadmin.services.stripe_gateway.client import (  # noqa: E402 - after the lines above
     GatewayConfig,
