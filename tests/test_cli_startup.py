@@ -62,3 +62,20 @@ def test_listings_list_json_opens_no_keyring_and_no_stripe(tmp_path: Path):
     # needs it.
     assert "sqlalchemy.dialects.sqlite" in loaded
     assert not {name for name in loaded if name.startswith("sqlalchemy.dialects.postgresql")}
+
+
+def test_sync_loads_the_stripe_sdk_without_requests(tmp_path: Path):
+    # The SDK imports `requests` as it loads, for a default client uhadmin never uses
+    # (~60 ms of every start that loads the SDK): the gateway package keeps it out.
+    env = {**os.environ, "UHADMIN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}",
+           "UHADMIN_STRIPE_API_BASE": "http://127.0.0.1:9"}
+    env.pop("UHADMIN_STRIPE_API_KEY", None)
+    subprocess.run([sys.executable, "-m", "uhadmin.cli", "db", "upgrade"], env=env,
+                   check=True, capture_output=True, timeout=120)
+    loaded = loaded_by("sync", "--dry-run", "--json", env=env)
+    assert "stripe" in loaded and "uhadmin.services.stripe_gateway" in loaded
+    assert not loaded & {"requests", "urllib3", "charset_normalizer"}
+    # ... and `requests` is still there for anything that imports it afterwards.
+    code = ("import uhadmin.services.stripe_gateway, sys; assert 'requests' not in sys.modules;"
+            " import requests")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import keyring
@@ -503,3 +506,41 @@ def test_without_a_key_store_the_keyring_is_opened_only_when_a_secret_is_read(
         _ = settings.webhook_secret
     assert settings.key_notice.startswith("saved in the OS keyring")
     assert backend.reads == 2
+
+
+KEYRING_PROBE = """
+import json, sys
+if sys.argv[1] == "keystore":
+    from uhadmin.config import KeyStore
+    store = KeyStore()
+    backend, persistent = type(store._backend).__name__, store.persistent
+else:  # keyring on its own, as it picks without uhadmin
+    import keyring
+    backend, persistent = type(keyring.get_keyring()).__name__, None
+print(json.dumps({"backend": backend, "persistent": persistent,
+                  "secretstorage": sys.modules.get("secretstorage", 0) is not None
+                  and "secretstorage" in sys.modules}))
+"""
+
+
+def keyring_probe(what: str, env: dict[str, str]) -> dict:
+    result = subprocess.run([sys.executable, "-c", KEYRING_PROBE, what], env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Secret Service is Linux's")
+def test_key_store_without_a_dbus_session_skips_secretstorage_and_picks_the_same(
+        tmp_path: Path) -> None:
+    # No session bus to reach (ssh, cron, CI): secretstorage (and cryptography's Rust
+    # bindings, 12-25 ms warm) is not loaded, and the backend is the one keyring picks with it.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path)  # no `bus` socket there
+    ours, keyrings = keyring_probe("keystore", env), keyring_probe("keyring", env)
+    assert ours["secretstorage"] is False and keyrings["secretstorage"] is True
+    assert ours["backend"] == keyrings["backend"]
+    # A session bus address: the Secret Service backend is tried as before.
+    env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path / 'bus'}"
+    tried = keyring_probe("keystore", env)
+    assert tried["secretstorage"] is True and tried["backend"] == ours["backend"]

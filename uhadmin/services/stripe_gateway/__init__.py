@@ -12,7 +12,13 @@ import sys
 # httpx defines its stub `main` instead; nothing else changes.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from uhadmin.services.stripe_gateway.client import (  # noqa: E402 - after the line above
+from uhadmin.services.stripe_gateway.sdk_loading import (  # noqa: E402 - after the line above
+    load_sdk_without_requests,
+)
+
+load_sdk_without_requests()  # before the modules below import the SDK
+
+from uhadmin.services.stripe_gateway.client import (  # noqa: E402 - after the lines above
     GatewayConfig,
     GatewayStats,
     StripeGateway,

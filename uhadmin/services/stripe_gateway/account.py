@@ -9,6 +9,7 @@ from stripe import RequestOptions
 
 from uhadmin.errors import UhadminError
 from uhadmin.services.stripe_gateway.client import GatewayConfig, StripeGateway
+from uhadmin.services.stripe_gateway.responses import response_field
 
 
 @dataclass(frozen=True)
@@ -19,14 +20,22 @@ class RemoteAccount:
 
 async def retrieve_account(gateway: StripeGateway) -> RemoteAccount:
     """The account behind the gateway's key (one read; retried like every call)."""
-    account = await gateway.call("accounts.retrieve", lambda client, options:
-                                 client.v1.accounts.retrieve_current_async(None, options))
-    settings = getattr(account, "settings", None)
-    dashboard = getattr(settings, "dashboard", None) if settings else None
-    profile = getattr(account, "business_profile", None)
-    name = (getattr(dashboard, "display_name", None) if dashboard else None) or \
-        (getattr(profile, "name", None) if profile else None) or ""
-    return RemoteAccount(id=account.id, name=name)
+    account = await gateway.call("accounts.retrieve", _current_account)
+    settings = response_field(account, "settings")
+    dashboard = response_field(settings, "dashboard") if settings else None
+    profile = response_field(account, "business_profile")
+    name = (response_field(dashboard, "display_name") if dashboard else None) or \
+        (response_field(profile, "name") if profile else None) or ""
+    return RemoteAccount(id=response_field(account, "id"), name=name)
+
+
+async def _current_account(client: Any, options: Any) -> dict[str, Any]:
+    """GET /v1/account through the SDK's public raw_request, read as the JSON dict: the
+    request on the wire is accounts.retrieve_current's, errors are raised alike, and the
+    SDK's Account classes (the largest object module it has, imported at the first typed
+    account call) stay unloaded: every sync checks the account first."""
+    response = await client.raw_request_async("get", "/v1/account", **options)
+    return response.data
 
 
 def checking_gateway(api_key: str, api_base: str | None) -> StripeGateway:

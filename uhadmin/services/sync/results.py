@@ -55,16 +55,15 @@ def write_results_in(session: Session, *, outcomes: list[PushOutcome], holder: s
                              "request_ids": list(o.request_ids)}) for o in failed
                   if known.get(o.listing_id) != o.error]
     if pushed:
-        _write_pushed_in(run, pushed, now, notes)
-        # A change whose row now carries a newer revision (edited while at Stripe) stays
-        # pending: hand it back at once so this run or another pushes it next.
-        run(_S.unclaim, [{"b_listing": o.listing_id, "b_holder": holder} for o in pushed])
-    run(_S.release_claim, [{"b_listing": o.listing_id, "b_holder": holder}
-                           for o in outcomes])
+        _write_pushed_in(run, pushed, holder, now, notes)
+    unanswered = offline + failed
+    if unanswered:  # the pushed ones' claims were released with their pushed revision
+        run(_S.release_claim, [{"b_listing": o.listing_id, "b_holder": holder}
+                               for o in unanswered])
     audit(session, notes, actor=actor, at=now)
 
 
-def _write_pushed_in(run: Any, pushed: list[PushOutcome], now: datetime,
+def _write_pushed_in(run: Any, pushed: list[PushOutcome], holder: str, now: datetime,
                      notes: list[AuditNote]) -> None:
     published = [o for o in pushed if o.kind != "not_published"]
     if published:
@@ -80,8 +79,8 @@ def _write_pushed_in(run: Any, pushed: list[PushOutcome], now: datetime,
         run(_S.listing_unpublished, [
             {"b_listing": o.listing_id, "b_version": o.version,
              "b_final": SyncState.NOT_PUBLISHED.value} for o in unpublished])
-    revisions = [{"b_listing": o.listing_id, "b_version": o.version, "b_now": now}
-                 for o in pushed]
+    revisions = [{"b_listing": o.listing_id, "b_version": o.version, "b_now": now,
+                  "b_holder": holder} for o in pushed]
     run(_S.outbox_done, revisions)
     results = [{"b_listing": o.listing_id, "b_version": o.version, "b_operation": name,
                 "b_result": result_id, "b_now": now}
@@ -93,8 +92,8 @@ def _write_pushed_in(run: Any, pushed: list[PushOutcome], now: datetime,
     run(_S.operations_settled, revisions)
     # Claims last, in every transaction that touches both: a claimer locks outbox rows
     # first and claims second, so the same order here cannot deadlock with it.
-    run(_S.claim_pushed, [{"b_listing": o.listing_id, "b_version": o.version}
-                          for o in pushed])
+    run(_S.claim_pushed, [{"b_listing": o.listing_id, "b_version": o.version,
+                           "b_holder": holder} for o in pushed])
     for outcome in pushed:
         if outcome.kind in ("unchanged", "not_published"):
             continue
@@ -126,7 +125,6 @@ class _Statements:
             LISTINGS.c.id == bindparam("b_listing"),
             LISTINGS.c.version == bindparam("b_version"),
         ).values(sync_state=SyncState.FAILED.value, sync_error=bindparam("b_error"))
-        self.unclaim = update(OUTBOX).where(mine).values(claimed_by=None, lease_until=None)
         self.release_claim = update(CLAIMS).where(
             CLAIMS.c.listing_id == bindparam("b_listing"),
             CLAIMS.c.holder == bindparam("b_holder")).values(holder=None, lease_until=None)
@@ -149,10 +147,19 @@ class _Statements:
         self.listing_unpublished = update(LISTINGS).where(
             LISTINGS.c.id == bindparam("b_listing"), ~newer_landed
         ).values(sync_error="", sync_state=state)
+        # The pushed revision's change is done; one that now carries a newer revision
+        # (edited while at Stripe) stays pending and is handed back at once, so this run or
+        # another pushes it next. One statement for both (a statement per row costs CPU):
+        # every CASE reads the row as it was.
+        pushed_change = OUTBOX.c.revision <= bindparam("b_version")
         self.outbox_done = update(OUTBOX).where(
-            OUTBOX.c.listing_id == bindparam("b_listing"),
-            OUTBOX.c.revision <= bindparam("b_version"), OUTBOX.c.done_at.is_(None),
-        ).values(done_at=bindparam("b_now", type_=OUTBOX.c.done_at.type), lease_until=None)
+            OUTBOX.c.listing_id == bindparam("b_listing"), OUTBOX.c.done_at.is_(None),
+            or_(pushed_change, OUTBOX.c.claimed_by == bindparam("b_holder")),
+        ).values(
+            done_at=case((pushed_change, bindparam("b_now", type_=OUTBOX.c.done_at.type)),
+                         else_=OUTBOX.c.done_at),
+            claimed_by=case((pushed_change, OUTBOX.c.claimed_by), else_=None),
+            lease_until=None)
         self.operation_done = update(OPERATIONS).where(
             OPERATIONS.c.listing_id == bindparam("b_listing"),
             OPERATIONS.c.revision == bindparam("b_version"),
@@ -164,11 +171,16 @@ class _Statements:
             OPERATIONS.c.revision <= bindparam("b_version"),
             OPERATIONS.c.completed_at.is_(None),
         ).values(completed_at=bindparam("b_now", type_=OPERATIONS.c.completed_at.type))
+        # The newest pushed revision, and this holder's claim released, in one statement.
+        newer = or_(CLAIMS.c.pushed_revision.is_(None),
+                    CLAIMS.c.pushed_revision < bindparam("b_version"))
+        held = CLAIMS.c.holder == bindparam("b_holder")
         self.claim_pushed = update(CLAIMS).where(
-            CLAIMS.c.listing_id == bindparam("b_listing"),
-            or_(CLAIMS.c.pushed_revision.is_(None),
-                CLAIMS.c.pushed_revision < bindparam("b_version")),
-        ).values(pushed_revision=bindparam("b_version"))
+            CLAIMS.c.listing_id == bindparam("b_listing"), or_(newer, held),
+        ).values(pushed_revision=case((newer, bindparam("b_version")),
+                                      else_=CLAIMS.c.pushed_revision),
+                 holder=case((held, None), else_=CLAIMS.c.holder),
+                 lease_until=case((held, None), else_=CLAIMS.c.lease_until))
 
 
 _S = _Statements()
