@@ -369,16 +369,19 @@ class Heartbeat:
         self._timer.setInterval(LAG_TICK_MS)
         self._timer.timeout.connect(self._tick)
 
-    def _sample(self) -> tuple[float, float, float, float, int]:
-        """(wall, on a core, queued for a core, collector ms, full collections) so far,
-        for this thread."""
+    def _sample(self) -> tuple[float, float, float, float, int, int]:
+        """(wall, on a core, queued for a core, collector ms, full collections, page faults
+        that read the disk) so far, for this thread."""
+        faults = 0
         try:  # Linux: the scheduler's own figures for the calling thread
             with open("/proc/thread-self/schedstat") as stats:
                 on_core, queued = (int(field) / 1e6 for field in stats.read().split()[:2])
+            with open("/proc/thread-self/stat") as stat:
+                faults = int(stat.read().rsplit(")", 1)[1].split()[9])  # majflt
         except OSError:
             on_core, queued = time.thread_time() * 1000, 0.0
         return (time.perf_counter() * 1000, on_core, queued, self._gc_ms,
-                self._full_collections)
+                self._full_collections, faults)
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -395,7 +398,7 @@ class Heartbeat:
         lag = max(0.0, now[0] - self._last[0] - LAG_TICK_MS)
         self.lags.append(lag)
         if lag > self.STALL_MS:
-            self.stalls.append((lag, *(now[i] - self._last[i] for i in (1, 2, 3, 4))))
+            self.stalls.append((lag, *(now[i] - self._last[i] for i in (1, 2, 3, 4, 5))))
         self._last = now
 
     def start(self) -> None:
@@ -421,8 +424,9 @@ class Heartbeat:
         wall ms (on a core, queued, collector ms)."""
         worst = sorted(self.stalls, reverse=True)[:6]
         stalls = ", ".join(f"{wall:.0f} ({core:.0f} core, {queued:.0f} queued, {gc:.0f} gc"
-                           f"{', full' if full else ''})"
-                           for wall, core, queued, gc, full in worst)
+                           f"{', full' if full else ''}"
+                           f"{f', {faults:.0f} disk faults' if faults else ''})"
+                           for wall, core, queued, gc, full, faults in worst)
         longest = ", ".join(f"{took:.0f}" for took in self.longest_collection)
         return f"longest collection by generation {longest} ms; stalls: {stalls or 'none'}"
 
@@ -657,8 +661,8 @@ def main() -> int:
     print(f"its redo, Cancel 0.3 s into it: stopped in "
           f"{figures['bulk_cancel_latency_s']:.2f} s: \"{figures['bulk_cancel_message']}\"")
     print("stalls over 50 ms, longest first: wall ms (the GUI thread's time in it: on a core, "
-          "queued for one, in the cycle collector, 'full' if a full collection; the rest "
-          "waiting, mostly for the GIL)")
+          "queued for one, in the cycle collector, 'full' if a full collection; page faults "
+          "that read the disk; the rest waiting, for the GIL or the disk)")
     for phase in ("sync", "bulk_approve", "bulk_undo"):
         print(f"  {phase:14} {figures[phase + '_stalls']}")
     return 1 if failed else 0
