@@ -4,24 +4,33 @@
 
 Processes run under callgrind against one sandbox (its own process, not traced), each
 after the same warm-up (a small sync with the log, so every import and compiled statement
-is in place): `base` only seeds a catalog of N listings, `without_log` also syncs it,
-`with_log` syncs it with the log recording every request. Then
+is in place) and the same set-up (a catalog of N listings seeded, N exchanges of a real
+sync loaded from a file):
+  base         nothing more
+  without_log  syncs the N listings
+  with_log     syncs them with the log recording every request
+  replay       hands the N recorded exchanges to the gateway's recording hook, the log
+               queueing, shaping and inserting them, in batches, on an event loop
+Then
   sync instructions per listing = (without_log - base) / N
-  log instructions per entry    = (with_log - without_log) / N
-and their ratio is the log's share of the client's work; each syncing kind runs --repeat
-times and its mean counts (a sync's count still moves a little with the timing of the
-sandbox's answers: the spread between repeats shows how much). Batches are made of
-BATCH entries (what a real sync's half-second flush delay gathers), not by the clock:
-under valgrind the clock runs ~50x slower than the program and would make tiny batches.
-The loop is plain asyncio (the CLI's); PYTHONHASHSEED is fixed.
+  log instructions per entry    = (replay - base) / N            (the same every run)
+  live, per entry               = (with_log - without_log) / N   (moves with timing)
+and their ratio is the log's share of the client's work. A sync's count moves with the
+timing of the sandbox's answers (the spread between --repeat runs shows how much, and its
+mean counts), which is why the replay, with no network, gives the per-entry figure.
+Batches are made of BATCH entries (what a real sync's half-second flush delay gathers),
+not by the clock: under valgrind the clock runs ~50x slower than the program. The loop is
+plain asyncio (the CLI's); PYTHONHASHSEED is fixed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
+import pickle
 import re
 import shutil
 import statistics
@@ -29,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,9 +47,59 @@ from sync_bench import SandboxProcess, make_catalog  # noqa: E402
 from uhadmin.services import stripe_log  # noqa: E402
 from uhadmin.services.stripe_log import StripeLogService  # noqa: E402
 
-KINDS = ("base", "without_log", "with_log")
+KINDS = ("base", "without_log", "with_log", "replay")
 BATCH = 100
+EXCHANGES = "exchanges.pickle"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+class _Keep:
+    """A log stand-in that keeps every raw exchange the hook hands it."""
+
+    def __init__(self) -> None:
+        self.raws: list[dict[str, Any]] = []
+
+    def record(self, raw: dict[str, Any]) -> None:
+        self.raws.append(raw)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def record_exchanges(url: str, folder: Path, listings: int) -> None:
+    """A real sync's exchanges, as the hook saw them, saved for the replay."""
+    from stripe_log_bench import one_sync
+
+    db = make_catalog(folder, "exchanges.db", listings)
+    kept = _Keep()
+    await one_sync(db, url, kept)  # type: ignore[arg-type]  # only record/aclose are used
+    db.close()
+    (folder / EXCHANGES).write_bytes(pickle.dumps(kept.raws))
+
+
+async def replay(raws: list[dict[str, Any]], log: StripeLogService) -> None:
+    """Each exchange through RecordingHTTPXClient._record, as the SDK's answer would reach
+    it (request headers as a dict, response headers as httpx's), into the log."""
+    import httpx
+
+    from uhadmin.services.stripe_gateway.recording import RecordingHTTPXClient
+
+    # The hook without its HTTPX client: making one (an SSL context) costs more than the
+    # whole replay, and a sync makes it once.
+    client = RecordingHTTPXClient.__new__(RecordingHTTPXClient)
+    client._counter, client._sink = collections.Counter(), lambda: log.record
+    for number, raw in enumerate(raws, 1):
+        headers = {"Authorization": "Bearer sk_test_replay", "Stripe-Version":
+                   raw["api_version"], "Content-Type": "application/x-www-form-urlencoded"}
+        if raw["idempotency_key"]:
+            headers["Idempotency-Key"] = raw["idempotency_key"]
+        answer = httpx.Headers({"Content-Type": "application/json",
+                                "Request-Id": raw["request_id"] or ""})
+        client._record(raw["at"], 0.0, raw["method"].lower(), raw["url"], headers,
+                       raw["body"], raw["status"], answer, raw["content"], None)
+        if number % BATCH == 0:
+            await asyncio.sleep(0)  # the loop turns: the full batch's flush starts
+    await log.aclose()
 
 
 async def child(kind: str, url: str, folder: Path, listings: int) -> None:
@@ -51,19 +111,23 @@ async def child(kind: str, url: str, folder: Path, listings: int) -> None:
     await one_sync(warm, url, StripeLogService(warm))
     warm.close()
     db = make_catalog(folder, f"{kind}.db", listings)
-    if kind != "base":
+    raws = pickle.loads((folder / EXCHANGES).read_bytes())
+    if kind in ("without_log", "with_log"):
         await one_sync(db, url, StripeLogService(db) if kind == "with_log" else None)
+    elif kind == "replay":
+        await replay(raws, StripeLogService(db))
     db.close()
 
 
-def instructions(kind: str, url: str, listings: int) -> int:
+def instructions(kind: str, url: str, folder: Path, listings: int) -> int:
     """Instructions callgrind counted in one child process of `kind`."""
-    with tempfile.TemporaryDirectory() as folder:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out",
-                   sys.executable, __file__, "--child", kind, "--url", url,
-                   "--folder", folder, "--listings", str(listings)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False,
-                              env={**os.environ, "PYTHONHASHSEED": "0"})
+    out = folder / f"callgrind.{kind}"
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+               sys.executable, __file__, "--child", kind, "--url", url,
+               "--folder", str(folder), "--listings", str(listings)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    out.unlink(missing_ok=True)
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"callgrind run {kind} failed:\n{done.stderr[-2000:]}")
@@ -72,24 +136,29 @@ def instructions(kind: str, url: str, listings: int) -> int:
 
 def measure(listings: int, repeat: int = 2) -> dict:
     """Instructions per sync listing and per log entry, and their ratio; each syncing kind
-    runs `repeat` times, in turn, and its mean counts (how much a sync's count moves with
-    the timing of the sandbox's answers is the spread between repeats)."""
+    runs `repeat` times, in turn, and its mean counts."""
     counted: dict[str, list[int]] = {kind: [] for kind in KINDS}
-    with SandboxProcess(rate_limit=None) as sandbox:
-        counted["base"].append(instructions("base", sandbox.url, listings))
+    with tempfile.TemporaryDirectory() as name, SandboxProcess(rate_limit=None) as sandbox:
+        folder = Path(name)
+        asyncio.run(record_exchanges(sandbox.url, folder, listings))
+        for kind in ("base", "replay"):
+            counted[kind].append(instructions(kind, sandbox.url, folder, listings))
         for _ in range(repeat):
-            for kind in KINDS[1:]:
-                counted[kind].append(instructions(kind, sandbox.url, listings))
+            for kind in ("without_log", "with_log"):
+                counted[kind].append(instructions(kind, sandbox.url, folder, listings))
     mean = {kind: statistics.mean(values) for kind, values in counted.items()}
     per_listing = (mean["without_log"] - mean["base"]) / listings
-    per_entry = (mean["with_log"] - mean["without_log"]) / listings
+    per_entry = (mean["replay"] - mean["base"]) / listings
+    live = (mean["with_log"] - mean["without_log"]) / listings
     return {"listings": listings, "batch": BATCH, "repeat": repeat,
             "sync_instructions_per_listing": round(per_listing),
             "log_instructions_per_entry": round(per_entry),
             "log_share_percent": round(100 * per_entry / per_listing, 2),
+            "live_log_instructions_per_entry": round(live),
+            "live_log_share_percent": round(100 * live / per_listing, 2),
             "repeat_spread_per_listing": {
                 kind: round((max(values) - min(values)) / listings)
-                for kind, values in counted.items() if kind != "base"}}
+                for kind, values in counted.items() if len(values) > 1}}
 
 
 def main(argv: list[str] | None = None) -> int:
