@@ -77,26 +77,35 @@ async def record_exchanges(url: str, folder: Path, listings: int) -> None:
     (folder / EXCHANGES).write_bytes(pickle.dumps(kept.raws))
 
 
-async def replay(raws: list[dict[str, Any]], log: StripeLogService) -> None:
-    """Each exchange through RecordingHTTPXClient._record, as the SDK's answer would reach
-    it (request headers as a dict, response headers as httpx's), into the log."""
+def hook_calls(raws: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The recording hook's arguments for each exchange, as the SDK's answer brings them
+    (request headers as a dict, response headers as httpx's); every kind makes them, so
+    their making is not counted as the log's."""
     import httpx
 
-    from uhadmin.services.stripe_gateway.recording import RecordingHTTPXClient
-
-    # The hook without its HTTPX client: making one (an SSL context) costs more than the
-    # whole replay, and a sync makes it once.
-    client = RecordingHTTPXClient.__new__(RecordingHTTPXClient)
-    client._counter, client._sink = collections.Counter(), lambda: log.record
-    for number, raw in enumerate(raws, 1):
+    calls = []
+    for raw in raws:
         headers = {"Authorization": "Bearer sk_test_replay", "Stripe-Version":
                    raw["api_version"], "Content-Type": "application/x-www-form-urlencoded"}
         if raw["idempotency_key"]:
             headers["Idempotency-Key"] = raw["idempotency_key"]
         answer = httpx.Headers({"Content-Type": "application/json",
                                 "Request-Id": raw["request_id"] or ""})
-        client._record(raw["at"], 0.0, raw["method"].lower(), raw["url"], headers,
-                       raw["body"], raw["status"], answer, raw["content"], None)
+        calls.append((raw["at"], 0.0, raw["method"].lower(), raw["url"], headers,
+                      raw["body"], raw["status"], answer, raw["content"], None))
+    return calls
+
+
+async def replay(calls: list[tuple[Any, ...]], log: StripeLogService) -> None:
+    """Each exchange through RecordingHTTPXClient._record into the log."""
+    from uhadmin.services.stripe_gateway.recording import RecordingHTTPXClient
+
+    # The hook without its HTTPX client: making one (an SSL context) costs more than the
+    # whole replay, and a sync makes it once.
+    client = RecordingHTTPXClient.__new__(RecordingHTTPXClient)
+    client._counter, client._sink = collections.Counter(), lambda: log.record
+    for number, call in enumerate(calls, 1):
+        client._record(*call)
         if number % BATCH == 0:
             await asyncio.sleep(0)  # the loop turns: the full batch's flush starts
     await log.aclose()
@@ -111,11 +120,11 @@ async def child(kind: str, url: str, folder: Path, listings: int) -> None:
     await one_sync(warm, url, StripeLogService(warm))
     warm.close()
     db = make_catalog(folder, f"{kind}.db", listings)
-    raws = pickle.loads((folder / EXCHANGES).read_bytes())
+    calls = hook_calls(pickle.loads((folder / EXCHANGES).read_bytes()))
     if kind in ("without_log", "with_log"):
         await one_sync(db, url, StripeLogService(db) if kind == "with_log" else None)
     elif kind == "replay":
-        await replay(raws, StripeLogService(db))
+        await replay(calls, StripeLogService(db))
     db.close()
 
 
