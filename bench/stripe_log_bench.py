@@ -269,8 +269,9 @@ async def bench(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--listings", type=int, default=2000,
-                        help="listings synced with and without the log (each)")
+    parser.add_argument("--listings", type=int, default=4000,
+                        help="listings synced with and without the log (each, over all "
+                             "rounds: 250 per run by default)")
     parser.add_argument("--rounds", type=int, default=16,
                         help="pairs of runs (one with the log, one without)")
     parser.add_argument("--callgrind", type=int, default=0, metavar="N",
