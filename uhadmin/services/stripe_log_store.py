@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as json_string
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
@@ -46,7 +47,7 @@ def row_from_exchange(raw: dict[str, Any]) -> dict[str, Any]:
     values = {
         "at": raw["at"], "kind": "request", "method": raw["method"], "api_base": api_base,
         "path": path, "api_version": raw.get("api_version") or "",
-        "params": json.dumps(params), "idempotency_key": raw.get("idempotency_key"),
+        "params": params_json(params), "idempotency_key": raw.get("idempotency_key"),
         "request_id": raw.get("request_id"), "status": status,
         "status_class": status_class_of(status),
         "is_error": summary["error_type"] is not None or not status or status >= 400,
@@ -59,6 +60,14 @@ def row_from_exchange(raw: dict[str, Any]) -> dict[str, Any]:
     }
     values["search_text"] = _search_text(values)
     return values
+
+
+def params_json(params: Sequence[tuple[str, str]]) -> str:
+    """json.dumps(params) for pairs of strings, the same text, by json's own string encoder:
+    json.dumps sets up an encoder on every call, ~27,000 instructions of a sync entry's
+    ~355,000 (callgrind), about twice what this costs."""
+    return "[" + ", ".join(["[" + json_string(name) + ", " + json_string(value) + "]"
+                            for name, value in params]) + "]"
 
 
 def row_from_webhook(*, at: datetime, event_id: str | None, event_type: str | None,
