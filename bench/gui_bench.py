@@ -348,9 +348,12 @@ def measure(database_path: Path, repeat: int) -> dict:
 
 class Heartbeat:
     """A 10 ms QTimer that notes how late each tick comes: the event loop's stalls, which a
-    person feels as a frozen window. For each stall it also notes where the GUI thread's
-    time went: on a core, queued for one (the machine busy with other work), and in the
-    cycle collector; the rest it spent waiting (for the GIL, mostly)."""
+    person feels as a frozen window. For each stall it also notes how much of it the GUI
+    thread spent on a core and in the cycle collector (the rest it waited: for the GIL, a
+    core or the disk), and over the whole phase how long the thread was queued for a core
+    and how many pages it read from the disk. A tick reads only clocks: a file read per
+    tick gives the GIL away and waits to get it back behind a busy worker, which showed up
+    as stalls of its own."""
 
     STALL_MS = 50.0
 
@@ -359,29 +362,35 @@ class Heartbeat:
 
         self.lags: list[float] = []
         self.stalls: list[tuple[float, ...]] = []
+        self.longest_collection = [0.0, 0.0, 0.0]  # ms, by generation
         self._gc_ms = 0.0
         self._gc_began = 0.0
         self._full_collections = 0
-        self.longest_collection = [0.0, 0.0, 0.0]
         self._last = self._sample()
+        self._phase_start = self._thread_counters()
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(LAG_TICK_MS)
         self._timer.timeout.connect(self._tick)
 
-    def _sample(self) -> tuple[float, float, float, float, int, int]:
-        """(wall, on a core, queued for a core, collector ms, full collections, page faults
-        that read the disk) so far, for this thread."""
-        faults = 0
-        try:  # Linux: the scheduler's own figures for the calling thread
+    def _sample(self) -> tuple[float, float, float, int]:
+        """(wall, on a core, collector ms, full collections) so far, for this thread."""
+        return (time.perf_counter() * 1000, time.thread_time() * 1000, self._gc_ms,
+                self._full_collections)
+
+    @staticmethod
+    def _thread_counters() -> tuple[float, int]:
+        """(ms queued for a core, pages read from the disk) so far, for this thread."""
+        try:  # Linux: the kernel's own figures for the calling thread
             with open("/proc/thread-self/schedstat") as stats:
-                on_core, queued = (int(field) / 1e6 for field in stats.read().split()[:2])
+                queued = int(stats.read().split()[1]) / 1e6
             with open("/proc/thread-self/stat") as stat:
-                faults = int(stat.read().rsplit(")", 1)[1].split()[9])  # majflt
-        except OSError:
-            on_core, queued = time.thread_time() * 1000, 0.0
-        return (time.perf_counter() * 1000, on_core, queued, self._gc_ms,
-                self._full_collections, faults)
+                pages = int(stat.read().rsplit(")", 1)[1].split()[9])  # majflt
+            with open("/proc/thread-self/io") as io:
+                pages += int(io.read().split("read_bytes:")[1].split()[0]) // 4096
+        except (OSError, IndexError, ValueError):
+            return 0.0, 0
+        return queued, pages
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -398,16 +407,17 @@ class Heartbeat:
         lag = max(0.0, now[0] - self._last[0] - LAG_TICK_MS)
         self.lags.append(lag)
         if lag > self.STALL_MS:
-            self.stalls.append((lag, *(now[i] - self._last[i] for i in (1, 2, 3, 4, 5))))
+            self.stalls.append((lag, *(now[i] - self._last[i] for i in (1, 2, 3))))
         self._last = now
 
     def start(self) -> None:
         import gc
 
         self.lags, self.stalls = [], []
-        self.longest_collection = [0.0, 0.0, 0.0]  # ms, by generation
+        self.longest_collection = [0.0, 0.0, 0.0]
         if self._on_gc not in gc.callbacks:
             gc.callbacks.append(self._on_gc)
+        self._phase_start = self._thread_counters()
         self._last = self._sample()
         self._timer.start()
 
@@ -417,18 +427,21 @@ class Heartbeat:
         self._tick()  # a stall still running when the work ends counts too
         self._timer.stop()
         gc.callbacks.remove(self._on_gc)
+        queued, pages = (end - start for end, start in zip(
+            self._thread_counters(), self._phase_start, strict=True))
+        self.phase_waits = f"queued for a core {queued:.0f} ms, {pages} pages read from disk"
         return self.lags
 
     def stall_summary(self) -> str:
-        """The longest collection of each generation, and the longest stalls over 50 ms:
-        wall ms (on a core, queued, collector ms)."""
+        """The phase's longest collection of each generation, its waits, and its longest
+        stalls over 50 ms: wall ms (on a core, in the collector)."""
         worst = sorted(self.stalls, reverse=True)[:6]
-        stalls = ", ".join(f"{wall:.0f} ({core:.0f} core, {queued:.0f} queued, {gc:.0f} gc"
-                           f"{', full' if full else ''}"
-                           f"{f', {faults:.0f} disk faults' if faults else ''})"
-                           for wall, core, queued, gc, full, faults in worst)
+        stalls = ", ".join(f"{wall:.0f} ({core:.0f} core, {gc:.0f} gc"
+                           f"{', full' if full else ''})"
+                           for wall, core, gc, full in worst)
         longest = ", ".join(f"{took:.0f}" for took in self.longest_collection)
-        return f"longest collection by generation {longest} ms; stalls: {stalls or 'none'}"
+        return (f"longest collection by generation {longest} ms; {self.phase_waits}; "
+                f"stalls: {stalls or 'none'}")
 
 
 async def settled(runner, within_s: float = 120.0) -> None:
@@ -661,8 +674,8 @@ def main() -> int:
     print(f"its redo, Cancel 0.3 s into it: stopped in "
           f"{figures['bulk_cancel_latency_s']:.2f} s: \"{figures['bulk_cancel_message']}\"")
     print("stalls over 50 ms, longest first: wall ms (the GUI thread's time in it: on a core, "
-          "queued for one, in the cycle collector, 'full' if a full collection; page faults "
-          "that read the disk; the rest waiting, for the GIL or the disk)")
+          "in the cycle collector, 'full' if a full collection; the rest it waited, for the "
+          "GIL, a core or the disk)")
     for phase in ("sync", "bulk_approve", "bulk_undo"):
         print(f"  {phase:14} {figures[phase + '_stalls']}")
     return 1 if failed else 0
