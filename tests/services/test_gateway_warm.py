@@ -12,6 +12,7 @@ FIRST_CALLS = textwrap.dedent("""
     import asyncio, sys, tempfile, pathlib
     from uhadmin.sandbox.server import SandboxServer
     from uhadmin.services.stripe_gateway import GatewayConfig, StripeGateway
+    from uhadmin.services.stripe_gateway.account import retrieve_account
     from uhadmin.services.stripe_gateway.warm import import_first_request_modules
 
     sandbox = SandboxServer(data_path=pathlib.Path(tempfile.mkdtemp()) / "s.sqlite3").start()
@@ -30,8 +31,7 @@ FIRST_CALLS = textwrap.dedent("""
                                "mode": "payment", "success_url": "http://127.0.0.1/ok",
                                "cancel_url": "http://127.0.0.1/no",
                                "line_items": [{"price": price, "quantity": 1}]}, o))
-        await gateway.call("account", lambda c, o:
-                           c.v1.accounts.retrieve_current_async(None, o))
+        await retrieve_account(gateway)  # as the sync's account check reads it
         await gateway.aclose()
         late = sorted(name for name in set(sys.modules) - before
                       if name.split(".")[0] in {"stripe", "anyio", "h11", "httpcore", "sniffio"})
