@@ -15,7 +15,7 @@ from uhadmin.domain.listing import (
     check_reason,
     check_transition,
 )
-from uhadmin.errors import ConflictError, IllegalTransitionError, NotFoundError, UhadminError
+from uhadmin.errors import ConflictError, IllegalTransitionError, UhadminError
 from uhadmin.services.listing_queries import rows_in
 from uhadmin.services.listing_rows import row_to_listing
 from uhadmin.services.listing_writes import WriteBatch, write_listing
@@ -73,10 +73,11 @@ def change_status_batch_in(session: Any, *, listing_ids: Sequence[int],
     rows = rows_in(session, listing_ids)
     batch = WriteBatch(session, actor=actor, now=now)
     for listing_id in listing_ids:
+        before = rows.get(listing_id)
+        if before is None:
+            refused[listing_id] = f"listing {listing_id} does not exist"
+            continue
         try:
-            before = rows.get(listing_id)
-            if before is None:
-                raise NotFoundError(f"listing {listing_id} does not exist")
             done.append(row_to_listing(apply_status_in(session, before, new_status,
                                                        actor=actor, reason=reason, now=now,
                                                        batch=batch)))
