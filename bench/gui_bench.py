@@ -363,6 +363,7 @@ class Heartbeat:
         self.lags: list[float] = []
         self.stalls: list[tuple[float, ...]] = []
         self.longest_collection = [0.0, 0.0, 0.0]  # ms, by generation
+        self.phase_waits = ""  # set by stop()
         self._gc_ms = 0.0
         self._gc_began = 0.0
         self._full_collections = 0
