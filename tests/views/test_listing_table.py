@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QModelRoleData, QModelRoleDataSpan, Qt
+from PySide6.QtWidgets import QTableView
 
 from uhadmin.domain import Listing, ListingStatus, Page, SortKey, SyncState
 from uhadmin.views.listing_table import ListingColumn, ListingRole, ListingTableModel, SortRole
@@ -92,3 +93,49 @@ def test_update_and_remove_rows_in_place():
     model.remove_ids([1, 3])
     assert [model.listing_at(r).id for r in range(model.rowCount())] == [2]
     assert model.row_of(2) == 0 and model.total == 1
+
+
+def test_multi_data_answers_every_role_as_data_does():
+    """The delegate's one-call-per-cell path gives exactly what `data` gives, role by role."""
+    model = ListingTableModel()
+    model.set_page(Page(items=(listing(1, sync_state=SyncState.FAILED, sync_error="No such price",
+                                       status=ListingStatus.APPROVED),), total=1))
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole,
+             Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
+             Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole, SortRole]
+    for column in ListingColumn:
+        index = model.index(0, column.section)
+        for role in roles:
+            slot = QModelRoleData(int(role))
+            model.multiData(index, QModelRoleDataSpan(slot))
+            assert slot.data() == model.data(index, role), (column, role)
+    assert not model.index(1, 0).isValid() and not model.index(0, len(ListingColumn)).isValid()
+
+
+def test_painting_asks_each_cell_once_not_once_per_role(qtbot):
+    """Every call from Qt's painting into the model takes the GIL, which a bulk action's
+    worker thread holds most of the time: a repaint asks each visible cell once."""
+    calls = {"data": 0, "multiData": 0}
+
+    class Counting(ListingTableModel):
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            calls["data"] += 1
+            return super().data(index, role)
+
+        def multiData(self, index, roleDataSpan):
+            calls["multiData"] += 1
+            super().multiData(index, roleDataSpan)
+
+    model = Counting()
+    model.set_page(page(range(1, 41)))
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: calls["multiData"] > 0)  # the first paint, once laid out
+    calls.update(data=0, multiData=0)
+    view.viewport().repaint()
+    assert calls["multiData"] >= 10 * len(ListingColumn) - len(ListingColumn)  # ~10 rows
+    assert calls["data"] == 0

@@ -6,7 +6,14 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from uhadmin.views.flat_table import FlatTableModel
 
 Row = TypeVar("Row")
 RowRole = Qt.ItemDataRole.UserRole + 1  # the frozen row object itself
@@ -33,7 +40,7 @@ class Column(Generic[Row]):
     foreground: Callable[[Row], Any] | None = None  # a QColor or None
 
 
-class RowTableModel(QAbstractTableModel, Generic[Row]):
+class RowTableModel(FlatTableModel, Generic[Row]):
     """Rows are frozen values; `key(row)` identifies a row across updates (no I/O here)."""
 
     def __init__(self, columns: Sequence[Column[Row]], key: Callable[[Row], Hashable],
@@ -58,13 +65,11 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
             return self.columns[section].header
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    def cell(self, number: int, section: int, role: int) -> Any:
+        if not (0 <= number < len(self._rows) and 0 <= section < len(self.columns)):
             return None
-        row = self._rows[index.row()]
-        column = self.columns[index.column()]
-        role = int(role)
+        row = self._rows[number]
+        column = self.columns[section]
         if role == _DISPLAY:
             return column.display(row)
         if role == _TOOLTIP:
