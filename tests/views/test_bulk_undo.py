@@ -227,3 +227,29 @@ def test_an_edit_is_undone_from_the_edit_menu(qtbot, make_window, make_listing, 
     # The table follows through the change bus, as for any change made elsewhere.
     run(until(lambda: tab.model.listing_at(tab.model.row_of(listing.id)).title == "Desk lamp"))
 
+
+
+def test_the_table_waits_for_an_undo_to_finish_then_shows_all_of_it(
+        qtbot, make_window, sqlite_database, listings, run, settle_window):
+    """An undo of a bulk action writes batch by batch; re-running the query between batches
+    would show it half done, and its repaint would fight the writing thread for the GIL
+    (stalls at 2,000 rows, #11). The rows follow once, when the last batch is in."""
+    seed(sqlite_database, BULK_BATCH_SIZE * 3 + 50, "pending_review")
+    window = make_window()
+    tab = window.listings_tab
+    tab.status_filter.setCurrentIndex(tab.status_filter.findData(ListingStatus.PENDING_REVIEW))
+    settle_window(window)
+    tab.select_all_matching()
+    tab.approve_action.trigger()
+    qtbot.keyClick(confirmation(tab), Qt.Key.Key_Return)
+    settle_window(window)
+    assert tab.model.total == 0
+
+    reloads_while_undoing: list[bool] = []
+    tab.model.modelReset.connect(lambda: reloads_while_undoing.append(window.undo_history.busy))
+    activate(qtbot, window)
+    tab.table.setFocus()
+    qtbot.keyClick(tab.table, Qt.Key.Key_Z, CTRL)
+    qtbot.waitUntil(lambda: tab.model.total == BULK_BATCH_SIZE * 3 + 50, timeout=20_000)
+    settle_window(window)
+    assert reloads_while_undoing and not any(reloads_while_undoing)

@@ -29,6 +29,7 @@ from uhadmin.views.listing_table import STATUS_LABELS
 from uhadmin.views.listings_loading import ListingsLoading
 from uhadmin.views.messages import ask_confirmation, show_message
 from uhadmin.views.reason_dialog import ReasonDialog
+from uhadmin.views.repaint import lay_out_and_paint_now
 from uhadmin.views.select_matching_bar import SelectMatchingBar
 from uhadmin.views.undo_history import UndoHistory
 
@@ -141,6 +142,7 @@ class ListingsBulk(ListingsLoading):
         def progress(step: BulkProgress) -> None:
             self.progress_advanced.emit(step.done, step.total, text)
 
+        lay_out_and_paint_now()
         try:
             outcome: BulkOutcome = await self._listings.change_status_matching(
                 query, kind.target, actor=self._actor, reason=reason, initiator=self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer
@@ -28,6 +29,7 @@ from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
+from uhadmin.views.listings_loading import CHANGE_COALESCE_MS, MIN_RELOAD_INTERVAL_S
 from uhadmin.views.ports import ChangeSource, ListingWriter
 from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.undo_history import UndoHistory
@@ -140,9 +142,8 @@ class ReviewTab(WorkspaceTab):
     def _connect_controls(self) -> None:
         self._change_timer = QTimer(self)
         self._change_timer.setSingleShot(True)
-        self._change_timer.setInterval(150)
-        self._change_timer.timeout.connect(
-            lambda: self.tasks.spawn("query", self.reload()))
+        self._change_timer.timeout.connect(self._reload_for_changes)
+        self._last_change_reload = 0.0
         self.approve_action.triggered.connect(self._on_approve)
         self.approve_button.clicked.connect(self._on_approve)
         self.reject_action.triggered.connect(self.ask_reject)
@@ -335,6 +336,20 @@ class ReviewTab(WorkspaceTab):
             if current is not None and any(x.id == current.id for x in shown):
                 self._selection_changed()  # the detail pane shows the saved version
             if leaving:
-                self._change_timer.start()  # the next ones move up into the loaded rows
+                self._reload_soon()  # the next ones move up into the loaded rows
         elif refresh is Refresh.RELOAD:
-            self._change_timer.start()
+            self._reload_soon()
+
+    def _reload_soon(self) -> None:
+        """Coalesce a burst of changes into one reload; while they keep streaming in (a bulk
+        action of 2,000 arrives in batches, a sync), reload about once a second at most:
+        each reload redraws the queue, which a person cannot follow faster anyway."""
+        if self._change_timer.isActive():
+            return
+        since = time.monotonic() - self._last_change_reload
+        self._change_timer.start(max(CHANGE_COALESCE_MS,
+                                     int((MIN_RELOAD_INTERVAL_S - since) * 1000)))
+
+    def _reload_for_changes(self) -> None:
+        self._last_change_reload = time.monotonic()
+        self.tasks.spawn("query", self.reload())

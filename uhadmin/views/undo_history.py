@@ -19,6 +19,7 @@ from uhadmin.domain import CancelToken
 from uhadmin.domain.bulk import BulkOutcome, BulkProgress, ListingVersion, skip_summary
 from uhadmin.views.messages import friendly_text
 from uhadmin.views.ports import ListingWriter
+from uhadmin.views.repaint import lay_out_and_paint_now
 from uhadmin.views.tasks import TaskRunner
 
 
@@ -123,6 +124,7 @@ class UndoHistory(QObject):
         def progress(step: BulkProgress) -> None:
             self.progress_advanced.emit(step.done, step.total, f"{text}…")
 
+        lay_out_and_paint_now()  # the progress panel, before the writes compete with it
         try:
             outcome: BulkOutcome = await self._listings.revert(
                 targets, actor=self._actor, initiator=self, on_progress=progress,
