@@ -28,8 +28,8 @@ class LeanHTTPXClient(stripe.HTTPXClient):
             own = {name.lower() for name in headers}
             request = httpx.Request(
                 method, url,
-                headers=[*((name, value) for name, value in client.headers.multi_items()
-                           if name not in own), *headers.items()],
+                headers=[*((name, value) for name, value in client.headers.raw
+                           if name.decode("ascii").lower() not in own), *headers.items()],
                 content=post_data or None,
                 extensions={"timeout": (httpx.Timeout(self._timeout) if self._timeout
                                         else client.timeout).as_dict()})
