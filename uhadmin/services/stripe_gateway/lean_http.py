@@ -17,8 +17,7 @@ class LeanHTTPXClient(stripe.HTTPXClient):
     bench/sync_cli_bench.py). The request on the wire is the same (the client's default
     headers under the SDK's own), and so are the connection pool, TLS settings, timeouts,
     proxies from the environment (the transport is the one the client picks for the URL)
-    and the errors (the SDK's
-    APIConnectionError for any transport failure)."""
+    and the errors (the SDK's APIConnectionError for any transport failure)."""
 
     async def request_async(self, method: str, url: str, headers: Mapping[str, str],
                             post_data: Any = None) -> tuple[bytes, int, Mapping[str, str]]:
