@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-import stripe
-
+from uhadmin.services.stripe_gateway.lean_http import LeanHTTPXClient
 from uhadmin.services.stripe_log_context import current_purpose
 
 P = ParamSpec("P")
@@ -59,7 +58,7 @@ def records_logical_call(
     return wrapper
 
 
-class RecordingHTTPXClient(stripe.HTTPXClient):
+class RecordingHTTPXClient(LeanHTTPXClient):
     """The SDK's HTTPX client: counts each request by status and hands it to the log."""
 
     def __init__(self, counter: Counter[int], *, sink: Callable[[], RecordSink | None]
