@@ -55,3 +55,15 @@ def test_a_sync_request_takes_the_quick_path_and_a_card_does_not(monkeypatch) ->
     card = json.loads(params_json_of("", "card[number]=4242424242424242&card[cvc]=123"))
     assert card == [["card[number]", REDACTED], ["card[cvc]", REDACTED]]
     assert len(looked_at) == 1
+
+
+@given(st.datetimes(timezones=st.one_of(st.none(), st.timezones())))
+def test_the_sqlite_time_text_is_sqlalchemys(value) -> None:
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from uhadmin.services.stripe_log_store import sqlite_time_text
+
+    dialect = sqlite.dialect()
+    sqlalchemys = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert sqlite_time_text(value) == sqlalchemys(value)

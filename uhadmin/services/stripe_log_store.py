@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Boolean, DateTime, delete, func, insert, or_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -34,8 +34,17 @@ _PAGE_COLUMNS = [column for column in LOG.c
                  if column.name not in ("response_excerpt", "search_text")]
 
 
+# What a request's row holds when its raw exchange says nothing of it.
+_REQUEST_DEFAULTS: dict[str, Any] = {
+    "kind": "request", "api_version": "", "idempotency_key": None, "request_id": None,
+    "latency_ms": None, "call_id": "", "retry": 0, "endpoint": "", "served": "",
+    "sync_run": None, "listing_id": None, "listing_revision": None, "attempt_id": None,
+    "event_id": None, "event_type": None, "signature_verified": None, "effect": ""}
+
+
 def row_from_exchange(raw: dict[str, Any]) -> dict[str, Any]:
-    """One raw exchange (recording.RecordingHTTPXClient) as stripe_log column values."""
+    """One raw exchange (recording.RecordingHTTPXClient) as stripe_log column values; the
+    raw's own keys are merged in whole (its url, body and content go unused by the insert)."""
     api_base, path, query = split_url(raw["url"])
     summary = summarise_response(raw.get("content"))
     status = raw.get("status")
@@ -43,20 +52,9 @@ def row_from_exchange(raw: dict[str, Any]) -> dict[str, Any]:
         summary["error_type"] = "api_connection_error"
         summary["error_message"] = redact_text(raw["failure"])[:500]
     values = {
-        "at": raw["at"], "kind": "request", "method": raw["method"], "api_base": api_base,
-        "path": path, "api_version": raw.get("api_version") or "",
-        "params": params_json_of(query, raw.get("body")),
-        "idempotency_key": raw.get("idempotency_key"),
-        "request_id": raw.get("request_id"), "status": status,
-        "status_class": status_class_of(status),
-        "is_error": summary["error_type"] is not None or not status or status >= 400,
-        "latency_ms": raw.get("latency_ms"), "call_id": raw.get("call_id") or "",
-        "retry": raw.get("retry") or 0, "endpoint": raw.get("endpoint") or "",
-        "served": raw.get("served") or "", "sync_run": raw.get("sync_run"),
-        "listing_id": raw.get("listing_id"), "listing_revision": raw.get("listing_revision"),
-        "attempt_id": raw.get("attempt_id"), "event_id": None, "event_type": None,
-        "signature_verified": None, "effect": "", **summary,
-    }
+        **_REQUEST_DEFAULTS, **raw, **summary, "api_base": api_base, "path": path,
+        "params": params_json_of(query, raw.get("body")), "status_class": status_class_of(status),
+        "is_error": summary["error_type"] is not None or not status or status >= 400}
     values["search_text"] = _search_text(values)
     return values
 
@@ -124,11 +122,30 @@ def _prepared_insert(dialect: Dialect, columns: tuple[str, ...]) -> _PreparedIns
         names = tuple(compiled.positiontup or ()) if compiled.positional else columns
         processors = tuple(
             (position, process) for position, process in enumerate(
-                LOG.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
-            if process is not None)
+                _bind_processor(name, dialect) for name in names) if process is not None)
         found = _PREPARED[key] = _PreparedInsert(str(compiled), compiled.positional, names,
                                                  operator.itemgetter(*names), processors)
     return found
+
+
+def _bind_processor(name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's bind processor of a column, but on SQLite two quicker equivalents: the
+    time's text by datetime.isoformat (a tenth of the cost of SQLAlchemy's %-formatting of
+    seven fields), and no processor for a flag (the driver binds a bool as the 1 or 0
+    SQLAlchemy's int() would give)."""
+    column_type = LOG.c[name].type
+    if dialect.name == "sqlite":
+        if isinstance(column_type, DateTime):
+            return sqlite_time_text
+        if isinstance(column_type, Boolean):
+            return None
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def sqlite_time_text(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text ("2026-12-02 05:28:59.811156": the fields as they
+    are, no zone, microseconds always)."""
+    return None if value is None else value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
