@@ -6,11 +6,14 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import DateTime
+from sqlalchemy.dialects import sqlite
 
 from uhadmin.domain.stripe_log import REDACTED, decode_params
 from uhadmin.domain.stripe_log_text import params_json, params_json_of
+from uhadmin.services.stripe_log_store import sqlite_time_text
 
 
 @pytest.mark.slow  # a property test: a hundred generated parameter lists
@@ -57,13 +60,9 @@ def test_a_sync_request_takes_the_quick_path_and_a_card_does_not(monkeypatch) ->
     assert len(looked_at) == 1
 
 
+@settings(deadline=None)  # the first example loads the time zone database
 @given(st.datetimes(timezones=st.one_of(st.none(), st.timezones())))
 def test_the_sqlite_time_text_is_sqlalchemys(value) -> None:
-    from sqlalchemy import DateTime
-    from sqlalchemy.dialects import sqlite
-
-    from uhadmin.services.stripe_log_store import sqlite_time_text
-
     dialect = sqlite.dialect()
     sqlalchemys = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
     assert sqlite_time_text(value) == sqlalchemys(value)

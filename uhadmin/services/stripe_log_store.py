@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, delete, func, insert, or_, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -195,7 +204,11 @@ def _conditions(where: StripeLogFilter) -> list[Any]:
 
     if where.status_class:
         found.append(broad(LOG.c.status_class, "") == where.status_class)
-    if where.errors_only:
+        if where.status_class != "2xx" and not narrow:
+            # The condition of the partial index (migration 0006_hlog3), word for word:
+            # SQLite uses such an index only when the query names its condition.
+            found.append(LOG.c.status_class != literal_column("'2xx'"))
+    if where.errors_only:  # "is_error IS 1" (true): the errors index's own condition
         found.append(broad(LOG.c.is_error, False).is_(True))
     if where.method:
         found.append(broad(LOG.c.method, "") == where.method.upper())
@@ -264,22 +277,25 @@ def entry_from_row(row: Any) -> StripeLogEntry:
     return StripeLogEntry(**values)
 
 
+# The oldest entry's time is read by id: entries are written in time order (each batch
+# after the last), and pruning walks the oldest ids; a time index cost every insert.
 _OLDEST_AND_NEWEST = select(select(func.min(LOG.c.id)).scalar_subquery(),
                             select(func.max(LOG.c.id)).scalar_subquery(),
-                            select(func.min(LOG.c.at)).scalar_subquery())
+                            select(LOG.c.at).order_by(LOG.c.id).limit(1).scalar_subquery())
 _OLDEST_AND_NEWEST_SQL: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None]] = {}
 
 
 def prune_targets(session: Session, *, cutoff: datetime, keep: int) -> tuple[int | None, bool]:
-    """(The newest id beyond the newest `keep` entries or None, whether any entry is older
-    than `cutoff`): one statement of three index lookups when there is nothing to prune, as
+    """(The newest id beyond the newest `keep` entries or None, whether the oldest entry is
+    older than `cutoff`): one statement of three index lookups when there is nothing to prune, as
     usual, compiled once per process (a sync's first flush prunes, on each new engine)."""
     connection = session.connection()
     dialect = connection.dialect
     key = (dialect.name, dialect.driver)
     if key not in _OLDEST_AND_NEWEST_SQL:
         _OLDEST_AND_NEWEST_SQL[key] = (
-            str(_OLDEST_AND_NEWEST.compile(dialect=dialect)),
+            str(_OLDEST_AND_NEWEST.compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True})),
             LOG.c.at.type.dialect_impl(dialect).result_processor(dialect, None))
     sql, read_time = _OLDEST_AND_NEWEST_SQL[key]
     first, last, oldest = connection.exec_driver_sql(sql).one()
