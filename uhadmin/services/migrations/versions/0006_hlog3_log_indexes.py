@@ -12,6 +12,8 @@ Revises: 0005
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,7 +38,7 @@ _AFTER = {
 }
 
 
-def _create(indexes: dict[str, tuple[list[str], str | None, str | None]]) -> None:
+def _create(indexes: Mapping[str, tuple[list[str], str | None, str | None]]) -> None:
     for name, (columns, sqlite_where, postgresql_where) in indexes.items():
         op.create_index(
             name, 'stripe_log', columns,
