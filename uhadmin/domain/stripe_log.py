@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus, unquote_to_bytes, urlsplit
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from uhadmin.errors import ConfigError, ValidationError
 
@@ -241,12 +241,6 @@ def has_secret_name_part(lowered: str) -> bool:
     holds one, so a text without them names no secret."""
     return ("secret" in lowered or "password" in lowered or "api_key" in lowered
             or "cvc" in lowered or "number" in lowered or "exp_" in lowered)
-
-
-def split_url(url: str) -> tuple[str, str, str]:
-    """(api_base, path, query) of a request URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}", parts.path, parts.query
 
 
 def redact_json(value: Any) -> Any:

@@ -1,10 +1,11 @@
-"""A request's parameters as the Stripe log stores them (JSON pairs), by a quick path."""
+"""A request's URL and parameters as the Stripe log stores them (parameters: JSON pairs)."""
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii as json_string
+from urllib.parse import urlsplit
 
 from uhadmin.domain.stripe_log import (
     _has_secret_marker,
@@ -14,6 +15,12 @@ from uhadmin.domain.stripe_log import (
 )
 
 _holds_equals = operator.methodcaller("__contains__", "=")
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(api_base, path, query) of a request URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}", parts.path, parts.query
 
 
 def params_json(params: Sequence[tuple[str, str]]) -> str:

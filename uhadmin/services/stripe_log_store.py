@@ -28,11 +28,10 @@ from uhadmin.domain.stripe_log import (
     StripeLogFilter,
     readable_excerpt,
     redact_text,
-    split_url,
     status_class_of,
     summarise_response,
 )
-from uhadmin.domain.stripe_log_text import params_json_of
+from uhadmin.domain.stripe_log_text import params_json_of, split_url
 from uhadmin.services.tables import StripeLogRow
 
 LOG = StripeLogRow.__table__
