@@ -94,6 +94,23 @@ def test_a_short_body_redacted_as_text_reads_as_the_redacted_parse(value, spaced
         assert secret not in excerpt
 
 
+@given(_WORDS, _WORDS, st.dictionaries(_WORDS, _JSON, max_size=4), st.booleans(),
+       st.booleans())
+@example("prod_1", "product", {"error": {"type": "api_error"}}, False, False)
+@example("prod\u00e9", "product", {"id": "prod_2"}, False, True)
+def test_type_and_id_read_from_an_objects_head_are_those_of_its_parse(
+        object_id, object_type, rest, spaced, ascii_only) -> None:
+    value = {"id": object_id, "object": object_type, **rest}
+    body = json.dumps(value, indent=2 if spaced else None, ensure_ascii=ascii_only)
+    summary = summarise_response(body.encode())
+    parsed = json.loads(body)
+    if isinstance(parsed.get("error"), dict):
+        assert summary["object_type"] is None and summary["error_type"] is not None
+    else:
+        assert summary["object_type"] == (parsed["object"] or None)
+        assert summary["object_id"] == (parsed["id"] or None)
+
+
 @given(st.text(st.sampled_from("ab=&+%2635dDCc\u00e9 ")), st.booleans())
 @example("a=%C3&b=%A9", False)
 @example("a%3D1=2&b=%26", False)
@@ -109,9 +126,10 @@ def test_form_pairs_unquoted_whole_are_the_pairs_unquoted_one_by_one(text, perce
 
 
 def test_every_secret_name_holds_a_part_the_quick_look_searches_for() -> None:
-    from uhadmin.domain.stripe_log import _SECRET_NAME_PARTS, _SECRET_NAMES
+    from uhadmin.domain.stripe_log import _SECRET_NAMES, has_secret_name_part
 
-    assert all(any(part in name for part in _SECRET_NAME_PARTS) for name in _SECRET_NAMES)
+    assert all(has_secret_name_part(name) for name in _SECRET_NAMES)
+    assert not has_secret_name_part("id=uh_1&name=bench listing&metadata[listing_id]=14")
 
 
 def test_a_stored_excerpt_is_indented_for_reading() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from uhadmin.errors import ConfigError, ValidationError
 
@@ -37,8 +37,8 @@ _SECRET_NAMES = {"secret", "client_secret", "password", "api_key", "secret_key",
 _SECRET_FIELD = re.compile(
     r'("(?:[^"\\]*\[)?(?:' + "|".join(sorted(_SECRET_NAMES)) + r')\]?"\s*:\s*)"[^"\\]+"',
     re.IGNORECASE)
-# Every name above holds one of these: a body without them has no secret field.
-_SECRET_NAME_PARTS = ("secret", "password", "api_key", "cvc", "number", "exp_")
+# The head of an object as Stripe writes it: {"id": "prod_1", "object": "product", ...
+_OBJECT_HEAD = re.compile(r'\{\s*"id"\s*:\s*"([^"\\]+)"\s*,\s*"object"\s*:\s*"([^"\\]+)"\s*[,}]')
 
 
 @dataclass(frozen=True)
@@ -227,13 +227,20 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def _unquote(text: str) -> str:
-    return unquote_plus(text) if ("%" in text or "+" in text) else text
+    """unquote_plus(text); an ASCII text (what the SDK sends) is decoded as bytes at once,
+    which is what unquote does with each run of ASCII it finds, at half the cost."""
+    if "%" not in text:
+        return text.replace("+", " ")
+    if text.isascii():
+        return unquote_to_bytes(text.replace("+", " ")).decode("utf-8", "replace")
+    return unquote_plus(text)
 
 
-def split_url(url: str) -> tuple[str, str, str]:
-    """(api_base, path, query) of a request URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}", parts.path, parts.query
+def has_secret_name_part(lowered: str) -> bool:
+    """Whether a lower-cased text holds a part of a secret name: every name in _SECRET_NAMES
+    holds one, so a text without them names no secret."""
+    return ("secret" in lowered or "password" in lowered or "api_key" in lowered
+            or "cvc" in lowered or "number" in lowered or "exp_" in lowered)
 
 
 def redact_json(value: Any) -> Any:
@@ -257,6 +264,14 @@ def summarise_response(body: str | bytes | None) -> dict[str, Any]:
                                "error_message": None, "response_excerpt": ""}
     if not body:
         return summary
+    head = _OBJECT_HEAD.match(body)
+    if head is not None and len(body) <= RESPONSE_EXCERPT_CHARS and "\\" not in body \
+            and '"error"' not in body:
+        # An object as Stripe writes one, id and type first: those two read from its head
+        # rather than from parsing all of it (a sync's every answer).
+        summary["object_id"], summary["object_type"] = head.group(1, 2)
+        summary["response_excerpt"] = _redacted_as_text(body)
+        return summary
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -274,17 +289,20 @@ def summarise_response(body: str | bytes | None) -> dict[str, Any]:
             summary["object_type"] = _text_or_none(parsed.get("object"))
             summary["object_id"] = _text_or_none(parsed.get("id"))
     if len(body) <= RESPONSE_EXCERPT_CHARS and "\\" not in body:
-        # The body as it came, redacted in its text: as safe as re-encoding the redacted
-        # parse (no escapes, so every string reads in the text as it does parsed), at a
-        # tenth of the cost on every request; readable_excerpt() indents it for display.
-        lowered = body.lower()
-        if any(part in lowered for part in _SECRET_NAME_PARTS):  # "card[cvc]" too
-            body = _SECRET_FIELD.sub(lambda found: f'{found.group(1)}"{REDACTED}"', body)
-        summary["response_excerpt"] = redact_text(body)
+        summary["response_excerpt"] = _redacted_as_text(body)
         return summary
     excerpt = json.dumps(redact_json(parsed), indent=1, sort_keys=False)
     summary["response_excerpt"] = excerpt[:RESPONSE_EXCERPT_CHARS]
     return summary
+
+
+def _redacted_as_text(body: str) -> str:
+    """A short JSON body without escapes as it came, redacted in its text: as safe as
+    re-encoding the redacted parse (no escapes, so every string reads in the text as it does
+    parsed), at a tenth of the cost; readable_excerpt() indents it for display."""
+    if has_secret_name_part(body.lower()):  # "card[cvc]" too
+        body = _SECRET_FIELD.sub(lambda found: f'{found.group(1)}"{REDACTED}"', body)
+    return redact_text(body)
 
 
 def readable_excerpt(excerpt: str) -> str:

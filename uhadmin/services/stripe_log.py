@@ -72,18 +72,19 @@ class StripeLogService:
         """Queue one raw exchange (from the gateway's HTTP client, on the event loop)."""
         with self._lock:
             self._pending.append(raw)
-            schedule = not self._scheduled
-            self._scheduled = True
-            now = len(self._pending) >= FLUSH_NOW_AT
-        if schedule or now:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop: the next flush (or aclose) writes it
-                with self._lock:
-                    self._scheduled = False
+            # One flush waits for the delay and one more starts when the batch is full,
+            # not one per entry past that: those each woke up to find nothing left to write.
+            now = len(self._pending) == FLUSH_NOW_AT
+            if self._scheduled and not now:
                 return
-            delay = 0 if now else FLUSH_DELAY_S
-            loop.call_later(delay, self._start_flush, loop)
+            self._scheduled = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: the next flush (or aclose) writes it
+            with self._lock:
+                self._scheduled = False
+            return
+        loop.call_later(0 if now else FLUSH_DELAY_S, self._start_flush, loop)
 
     def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
         if loop.is_closed():

@@ -8,23 +8,30 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii as json_string
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from uhadmin.domain.stripe_log import (
     StripeLogEntry,
     StripeLogFilter,
-    decode_params,
     readable_excerpt,
     redact_text,
-    split_url,
     status_class_of,
     summarise_response,
 )
+from uhadmin.domain.stripe_log_text import params_json_of, split_url
 from uhadmin.services.tables import StripeLogRow
 
 LOG = StripeLogRow.__table__
@@ -35,39 +42,29 @@ _PAGE_COLUMNS = [column for column in LOG.c
                  if column.name not in ("response_excerpt", "search_text")]
 
 
+# What a request's row holds when its raw exchange says nothing of it.
+_REQUEST_DEFAULTS: dict[str, Any] = {
+    "kind": "request", "api_version": "", "idempotency_key": None, "request_id": None,
+    "latency_ms": None, "call_id": "", "retry": 0, "endpoint": "", "served": "",
+    "sync_run": None, "listing_id": None, "listing_revision": None, "attempt_id": None,
+    "event_id": None, "event_type": None, "signature_verified": None, "effect": ""}
+
+
 def row_from_exchange(raw: dict[str, Any]) -> dict[str, Any]:
-    """One raw exchange (recording.RecordingHTTPXClient) as stripe_log column values."""
+    """One raw exchange (recording.RecordingHTTPXClient) as stripe_log column values; the
+    raw's own keys are merged in whole (its url, body and content go unused by the insert)."""
     api_base, path, query = split_url(raw["url"])
-    params = decode_params(query, raw.get("body"))
     summary = summarise_response(raw.get("content"))
     status = raw.get("status")
     if raw.get("failure"):
         summary["error_type"] = "api_connection_error"
         summary["error_message"] = redact_text(raw["failure"])[:500]
     values = {
-        "at": raw["at"], "kind": "request", "method": raw["method"], "api_base": api_base,
-        "path": path, "api_version": raw.get("api_version") or "",
-        "params": params_json(params), "idempotency_key": raw.get("idempotency_key"),
-        "request_id": raw.get("request_id"), "status": status,
-        "status_class": status_class_of(status),
-        "is_error": summary["error_type"] is not None or not status or status >= 400,
-        "latency_ms": raw.get("latency_ms"), "call_id": raw.get("call_id") or "",
-        "retry": raw.get("retry") or 0, "endpoint": raw.get("endpoint") or "",
-        "served": raw.get("served") or "", "sync_run": raw.get("sync_run"),
-        "listing_id": raw.get("listing_id"), "listing_revision": raw.get("listing_revision"),
-        "attempt_id": raw.get("attempt_id"), "event_id": None, "event_type": None,
-        "signature_verified": None, "effect": "", **summary,
-    }
+        **_REQUEST_DEFAULTS, **raw, **summary, "api_base": api_base, "path": path,
+        "params": params_json_of(query, raw.get("body")), "status_class": status_class_of(status),
+        "is_error": summary["error_type"] is not None or not status or status >= 400}
     values["search_text"] = _search_text(values)
     return values
-
-
-def params_json(params: Sequence[tuple[str, str]]) -> str:
-    """json.dumps(params) for pairs of strings, the same text, by json's own string encoder:
-    json.dumps sets up an encoder on every call, ~27,000 instructions of a sync entry's
-    ~355,000 (callgrind), about twice what this costs."""
-    return "[" + ", ".join(["[" + json_string(name) + ", " + json_string(value) + "]"
-                            for name, value in params]) + "]"
 
 
 def row_from_webhook(*, at: datetime, event_id: str | None, event_type: str | None,
@@ -93,16 +90,21 @@ def row_from_webhook(*, at: datetime, event_id: str | None, event_type: str | No
     return values
 
 
+_SEARCHED = operator.itemgetter(
+    "path", "endpoint", "served", "object_id", "request_id", "idempotency_key", "error_code",
+    "decline_code", "error_message", "event_id", "event_type", "effect")
+
+
 def _search_text(values: dict[str, Any]) -> str:
-    words = [values.get(name) for name in (
-        "path", "endpoint", "served", "object_id", "request_id", "idempotency_key",
-        "error_code", "decline_code", "error_message", "event_id", "event_type", "effect")]
-    words.append(values.get("params") if values.get("params") != "[]" else None)
-    return " ".join(str(word) for word in words if word).lower()
+    # Every searched column holds text or None; filter() drops the empty ones.
+    params = values["params"]
+    return " ".join(filter(None, (*_SEARCHED(values), params if params != "[]" else None))
+                    ).lower()
 
 
 _INSERTED = tuple(column.name for column in LOG.c if column.name != "id")
-_NULLABLE = tuple(name for name in _INSERTED if LOG.c[name].nullable)
+_NULLABLE_VALUE = {name: operator.itemgetter(name) for name in _INSERTED
+                   if LOG.c[name].nullable}
 
 
 @dataclass(frozen=True)
@@ -129,11 +131,30 @@ def _prepared_insert(dialect: Dialect, columns: tuple[str, ...]) -> _PreparedIns
         names = tuple(compiled.positiontup or ()) if compiled.positional else columns
         processors = tuple(
             (position, process) for position, process in enumerate(
-                LOG.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
-            if process is not None)
+                _bind_processor(name, dialect) for name in names) if process is not None)
         found = _PREPARED[key] = _PreparedInsert(str(compiled), compiled.positional, names,
                                                  operator.itemgetter(*names), processors)
     return found
+
+
+def _bind_processor(name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's bind processor of a column, but on SQLite two quicker equivalents: the
+    time's text by datetime.isoformat (SQLAlchemy %-formats seven fields from a dict), and
+    no processor for a flag (the driver binds a bool as the 1 or 0
+    SQLAlchemy's int() would give)."""
+    column_type = LOG.c[name].type
+    if dialect.name == "sqlite":
+        if isinstance(column_type, DateTime):
+            return sqlite_time_text
+        if isinstance(column_type, Boolean):
+            return None
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def sqlite_time_text(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME text ("2026-12-02 05:28:59.811156": the fields as they
+    are, no zone, microseconds always): isoformat's first 26 characters (a zone follows)."""
+    return None if value is None else value.isoformat(" ", "microseconds")[:26]
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -146,7 +167,9 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     string, and a request leaves a third of the columns empty."""
     if not rows:
         return
-    empty = {name for name in _NULLABLE if all(row[name] is None for row in rows)}
+    # Counted in C (map, list.count): a generator per column cost more than the insert.
+    empty = {name for name, value_of in _NULLABLE_VALUE.items()
+             if list(map(value_of, rows)).count(None) == len(rows)}
     connection = session.connection()
     prepared = _prepared_insert(connection.dialect,
                                 tuple(name for name in _INSERTED if name not in empty))
@@ -183,7 +206,11 @@ def _conditions(where: StripeLogFilter) -> list[Any]:
 
     if where.status_class:
         found.append(broad(LOG.c.status_class, "") == where.status_class)
-    if where.errors_only:
+        if where.status_class != "2xx" and not narrow:
+            # The condition of the partial index (migration 0006_hlog3), word for word:
+            # SQLite uses such an index only when the query names its condition.
+            found.append(LOG.c.status_class != literal_column("'2xx'"))
+    if where.errors_only:  # "is_error IS 1" (true): the errors index's own condition
         found.append(broad(LOG.c.is_error, False).is_(True))
     if where.method:
         found.append(broad(LOG.c.method, "") == where.method.upper())
@@ -252,22 +279,25 @@ def entry_from_row(row: Any) -> StripeLogEntry:
     return StripeLogEntry(**values)
 
 
+# The oldest entry's time is read by id: entries are written in time order (each batch
+# after the last), and pruning walks the oldest ids; a time index cost every insert.
 _OLDEST_AND_NEWEST = select(select(func.min(LOG.c.id)).scalar_subquery(),
                             select(func.max(LOG.c.id)).scalar_subquery(),
-                            select(func.min(LOG.c.at)).scalar_subquery())
+                            select(LOG.c.at).order_by(LOG.c.id).limit(1).scalar_subquery())
 _OLDEST_AND_NEWEST_SQL: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None]] = {}
 
 
 def prune_targets(session: Session, *, cutoff: datetime, keep: int) -> tuple[int | None, bool]:
-    """(The newest id beyond the newest `keep` entries or None, whether any entry is older
-    than `cutoff`): one statement of three index lookups when there is nothing to prune, as
+    """(The newest id beyond the newest `keep` entries or None, whether the oldest entry is
+    older than `cutoff`): one statement of three index lookups when there is nothing to prune, as
     usual, compiled once per process (a sync's first flush prunes, on each new engine)."""
     connection = session.connection()
     dialect = connection.dialect
     key = (dialect.name, dialect.driver)
     if key not in _OLDEST_AND_NEWEST_SQL:
         _OLDEST_AND_NEWEST_SQL[key] = (
-            str(_OLDEST_AND_NEWEST.compile(dialect=dialect)),
+            str(_OLDEST_AND_NEWEST.compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True})),
             LOG.c.at.type.dialect_impl(dialect).result_processor(dialect, None))
     sql, read_time = _OLDEST_AND_NEWEST_SQL[key]
     first, last, oldest = connection.exec_driver_sql(sql).one()

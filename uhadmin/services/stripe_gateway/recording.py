@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +37,11 @@ class _LogicalCall:
     attempts: int = 0
 
 
+def _new_call_id() -> str:
+    """16 random hex digits, as uuid4().hex[:16] gave, without building a UUID."""
+    return os.urandom(8).hex()
+
+
 _CALL: contextvars.ContextVar[_LogicalCall | None] = contextvars.ContextVar(
     "uhadmin_stripe_logical_call", default=None)
 
@@ -49,7 +54,7 @@ def records_logical_call(
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         endpoint = str(args[1]) if len(args) > 1 else str(kwargs.get("endpoint", ""))
-        token = _CALL.set(_LogicalCall(uuid.uuid4().hex[:16], endpoint))
+        token = _CALL.set(_LogicalCall(_new_call_id(), endpoint))
         try:
             return await method(*args, **kwargs)
         finally:
@@ -94,7 +99,7 @@ class RecordingHTTPXClient(LeanHTTPXClient):
             return
         call = _CALL.get()
         if call is None:  # a request outside StripeGateway.call (e.g. auto-paging)
-            call = _LogicalCall(uuid.uuid4().hex[:16], "")
+            call = _LogicalCall(_new_call_id(), "")
         call.attempts += 1
         sink({
             "at": at, "latency_ms": round((time.perf_counter() - started) * 1000, 2),
