@@ -10,8 +10,10 @@ from PySide6.QtCore import QObject, QTimer
 
 # A young generation's collection walks every object allocated since the last one. At
 # 500 ms a bulk action's worker thread left ~200k young objects and one collection stalled
-# the window 100-270 ms (bench/gui_bench.py, #11); every 50 ms keeps each one short.
-COLLECT_EVERY_MS = 50
+# the window 100-270 ms (bench/gui_bench.py, #11). During a sync of 2,000 listings, ticks
+# 50 ms apart still let the youngest collections take up to 17 ms and the next generation's
+# 32 ms; 20 ms apart, 10 and 28 ms, for a timer call every 20 ms.
+COLLECT_EVERY_MS = 20
 # A full collection walks every object the session keeps (50,000 and more with the sandbox
 # and a few pages loaded): 50-80 ms, a visible stutter in a progress bar (#11). While long
 # work shows its progress, and for a moment after (the table still refreshes), a due full
