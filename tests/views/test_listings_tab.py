@@ -13,7 +13,7 @@ from uhadmin.domain import ListingChanges, ListingStatus, SortKey
 from uhadmin.services.change_bus import ChangeBus
 from uhadmin.services.listings import ListingService
 from uhadmin.services.search import insert_listings_in_bulk
-from uhadmin.views.listing_table import ListingColumn
+from uhadmin.views.listing_table import ListingColumn, ListingTableModel
 from uhadmin.views.listings_tab import (
     CHANGE_COALESCE_MS,
     PAGE_SIZE,
@@ -317,3 +317,36 @@ def test_rows_are_selected_in_runs():
 
     assert row_runs([]) == []
     assert row_runs([5, 1, 2, 3, 9, 10, 3]) == [(1, 3), (5, 5), (9, 10)]
+
+
+def test_after_select_all_the_header_paints_without_asking_every_row(
+        qtbot, listings, change_bus, sqlite_database, run, monkeypatch):
+    """Rows are selected whole: the header never works out which columns are fully selected,
+    which asked the model for each loaded row's index on every header paint (#11)."""
+    asked: list[int] = []
+
+    class CountingModel(ListingTableModel):
+        def index(self, row, column, parent=QModelIndex()):
+            asked.append(row)
+            return super().index(row, column, parent)
+
+    monkeypatch.setattr("uhadmin.views.listings_tab.ListingTableModel", CountingModel)
+    stamp = datetime(2026, 11, 1, tzinfo=UTC)
+    with sqlite_database.session(write=True) as session:
+        insert_listings_in_bulk(session, (
+            {"title": f"Item {number}", "description": "", "price_minor": 1000 + number,
+             "currency": "usd", "image_urls": [], "status": "draft", "version": 1,
+             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
+             "updated_by": "seed", "sync_state": "not_published"}
+            for number in range(PAGE_SIZE)))
+    tab = make_tab(qtbot, listings, change_bus)
+    assert isinstance(tab.model, CountingModel)
+    tab.show()
+    qtbot.waitExposed(tab)
+    run(tab.reload())
+    tab.table.selectAll()
+    header = tab.table.horizontalHeader()
+    header.viewport().repaint()
+    asked.clear()
+    header.viewport().repaint()
+    assert len(asked) < PAGE_SIZE  # with section highlighting: every row of every column
