@@ -106,6 +106,7 @@ class ProgressPanel(QWidget):
         self.owner = owner
         self._started = time.monotonic()
         self.label.setText(text)
+        self.label.setMinimumWidth(0)
         self.bar.setRange(0, total)  # 0..0 is Qt's busy indicator for unknown totals
         self.bar.setValue(0)
         self.cancel_button.setEnabled(owner is not None)
@@ -121,6 +122,10 @@ class ProgressPanel(QWidget):
             remaining = (total - done) / rate if rate else 0
             parts.append(f"{rate:,.1f}/s, ETA {_duration(remaining)}")
         self.label.setText(" — ".join(parts))
+        # The text only widens during one run: the bar stays put instead of jumping with
+        # each new rate and ETA, and the status bar is not laid out again for every step
+        # (a relayout and repaint of the window's foot, 30 times a second in a sync).
+        self.label.setMinimumWidth(max(self.label.minimumWidth(), self.label.sizeHint().width()))
 
     def finish(self) -> None:
         self.owner = None
