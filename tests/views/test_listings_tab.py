@@ -36,6 +36,18 @@ def shown_titles(tab: ListingsTab) -> list[str]:
     return [tab.model.listing_at(r).title for r in range(tab.model.rowCount())]
 
 
+def seed_drafts(database, count: int) -> None:
+    """`count` drafts "Item 0", "Item 1", ... written in one bulk insert."""
+    stamp = datetime(2026, 11, 1, tzinfo=UTC)
+    with database.session(write=True) as session:
+        insert_listings_in_bulk(session, (
+            {"title": f"Item {number}", "description": "", "price_minor": 1000 + number,
+             "currency": "usd", "image_urls": [], "status": "draft", "version": 1,
+             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
+             "updated_by": "seed", "sync_state": "not_published"}
+            for number in range(count)))
+
+
 def test_reload_shows_listings_counts_and_queue(qtbot, listings, change_bus, make_listing, run):
     make_listing("Calculus textbook", 4500)
     make_listing("Mini fridge", 7000, ListingStatus.APPROVED)
@@ -93,14 +105,7 @@ def test_status_filter_and_header_sort_requery(qtbot, listings, change_bus, make
 
 
 def test_scrolling_fetches_the_next_page(qtbot, listings, change_bus, sqlite_database, run):
-    stamp = datetime(2026, 11, 1, tzinfo=UTC)
-    with sqlite_database.session(write=True) as session:
-        insert_listings_in_bulk(session, (
-            {"title": f"Item {number}", "description": "", "price_minor": 1000 + number,
-             "currency": "usd", "image_urls": [], "status": "draft", "version": 1,
-             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
-             "updated_by": "seed", "sync_state": "not_published"}
-            for number in range(PAGE_SIZE + 30)))
+    seed_drafts(sqlite_database, PAGE_SIZE + 30)
     tab = make_tab(qtbot, listings, change_bus)
     run(tab.reload())
     assert tab.model.rowCount() == PAGE_SIZE and tab.model.total == PAGE_SIZE + 30
@@ -331,14 +336,7 @@ def test_after_select_all_the_header_paints_without_asking_every_row(
             return super().index(row, column, parent)
 
     monkeypatch.setattr("uhadmin.views.listings_tab.ListingTableModel", CountingModel)
-    stamp = datetime(2026, 11, 1, tzinfo=UTC)
-    with sqlite_database.session(write=True) as session:
-        insert_listings_in_bulk(session, (
-            {"title": f"Item {number}", "description": "", "price_minor": 1000 + number,
-             "currency": "usd", "image_urls": [], "status": "draft", "version": 1,
-             "created_at": stamp, "updated_at": stamp, "created_by": "seed",
-             "updated_by": "seed", "sync_state": "not_published"}
-            for number in range(PAGE_SIZE)))
+    seed_drafts(sqlite_database, PAGE_SIZE)
     tab = make_tab(qtbot, listings, change_bus)
     assert isinstance(tab.model, CountingModel)
     tab.show()

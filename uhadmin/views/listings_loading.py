@@ -34,6 +34,16 @@ PAGE_SIZE = 200
 NEEDS_FIXING_FILTER = "needs_fixing"  # the sync filter's data for "Needs fixing"
 CHANGE_COALESCE_MS = 120
 MIN_RELOAD_INTERVAL_S = 1.0
+
+
+def reload_delay_ms(last_reload: float) -> int:
+    """How long a view waits before re-running its query for changes made elsewhere: long
+    enough to coalesce a burst, and while changes keep streaming in (a long sync, a bulk
+    action's batches) about a second after its last reload, not after every batch."""
+    since = time.monotonic() - last_reload
+    return max(CHANGE_COALESCE_MS, int((MIN_RELOAD_INTERVAL_S - since) * 1000))
+
+
 # Above this many changed ids, re-running the query is cheaper than fetching each one.
 MAX_IDS_TO_PATCH = 100
 
@@ -291,12 +301,7 @@ class ListingsLoading(WorkspaceTab):
         else:
             self._pending_change_ids.update(ids)
         if not self._change_timer.isActive():
-            # Coalesce bursts; and while changes keep streaming in (a long sync), re-run the
-            # query at most about once a second rather than after every batch.
-            since = time.monotonic() - self._last_change_reload
-            wait = CHANGE_COALESCE_MS if since > MIN_RELOAD_INTERVAL_S \
-                else max(CHANGE_COALESCE_MS, int((MIN_RELOAD_INTERVAL_S - since) * 1000))
-            self._change_timer.start(wait)
+            self._change_timer.start(reload_delay_ms(self._last_change_reload))
 
     def _catch_up_counts(self, change: ListingsChanged) -> None:
         """Status counts are read again only when a status may have moved; the Stripe

@@ -29,7 +29,7 @@ from uhadmin.views.change_bridge import ChangeBridge
 from uhadmin.views.empty_state import EmptyState
 from uhadmin.views.listing_detail import ListingDetailPane
 from uhadmin.views.listing_table import ListingColumn, ListingTableModel
-from uhadmin.views.listings_loading import CHANGE_COALESCE_MS, MIN_RELOAD_INTERVAL_S
+from uhadmin.views.listings_loading import reload_delay_ms
 from uhadmin.views.ports import ChangeSource, ListingWriter
 from uhadmin.views.reason_dialog import ReasonDialog
 from uhadmin.views.undo_history import UndoHistory
@@ -341,14 +341,10 @@ class ReviewTab(WorkspaceTab):
             self._reload_soon()
 
     def _reload_soon(self) -> None:
-        """Coalesce a burst of changes into one reload; while they keep streaming in (a bulk
-        action of 2,000 arrives in batches, a sync), reload about once a second at most:
-        each reload redraws the queue, which a person cannot follow faster anyway."""
-        if self._change_timer.isActive():
-            return
-        since = time.monotonic() - self._last_change_reload
-        self._change_timer.start(max(CHANGE_COALESCE_MS,
-                                     int((MIN_RELOAD_INTERVAL_S - since) * 1000)))
+        """One reload for a burst of changes, and about one a second while they stream in
+        (as the Listings tab does)."""
+        if not self._change_timer.isActive():
+            self._change_timer.start(reload_delay_ms(self._last_change_reload))
 
     def _reload_for_changes(self) -> None:
         self._last_change_reload = time.monotonic()
