@@ -83,7 +83,7 @@ class ListingsBulk(ListingsLoading):
         if self.matching_selected:
             self.matching_bar.show_chosen(total)
         elif loaded and total > loaded and \
-                len(self.table.selectionModel().selectedRows()) == loaded:
+                len(self.selected_rows()) == loaded:
             self.matching_bar.offer(loaded, total)
         else:
             self.matching_bar.withdraw()
