@@ -139,16 +139,25 @@ def listing_problems(listing: Listing) -> tuple[FieldProblem, ...]:
 
     Pure and total: the listing may come from a row the website wrote, with anything in it.
     """
-    problems = _text_problems("title", listing.title, MAX_TITLE_CHARS, required=True)
-    problems += _text_problems("description", listing.description, MAX_DESCRIPTION_CHARS)
-    problems += _currency_problems(listing.currency)
-    problems += _price_in_problems(listing.price_minor, listing.currency)
-    problems += _image_problems(listing.image_urls)
-    problems += _text_problems("seller_contact", listing.seller_contact,
-                               MAX_SELLER_CONTACT_CHARS)
-    problems += _text_problems("category", listing.category, MAX_CATEGORY_CHARS)
-    problems += _text_problems("condition", listing.condition, MAX_CONDITION_CHARS)
-    problems += _status_problems(listing.status)
+    return field_problems(listing.title, listing.description, listing.currency,
+                          listing.price_minor, listing.image_urls, listing.seller_contact,
+                          listing.category, listing.condition, listing.status)
+
+
+def field_problems(title: object, description: object, currency: object, price_minor: object,
+                   image_urls: object, seller_contact: object, category: object,
+                   condition: object, status: object) -> tuple[FieldProblem, ...]:
+    """listing_problems over the checked fields alone (a sync checks each row it claims
+    without building the whole Listing)."""
+    problems = _text_problems("title", title, MAX_TITLE_CHARS, required=True)
+    problems += _text_problems("description", description, MAX_DESCRIPTION_CHARS)
+    problems += _currency_problems(currency)
+    problems += _price_in_problems(price_minor, currency)
+    problems += _image_problems(image_urls)
+    problems += _text_problems("seller_contact", seller_contact, MAX_SELLER_CONTACT_CHARS)
+    problems += _text_problems("category", category, MAX_CATEGORY_CHARS)
+    problems += _text_problems("condition", condition, MAX_CONDITION_CHARS)
+    problems += _status_problems(status)
     return tuple(problems)
 
 

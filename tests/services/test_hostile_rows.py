@@ -7,11 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 from hostile_rows import expected, insert_hostile_rows
+from sqlalchemy import select
 
 from uhadmin.domain import Listing, ListingQuery, ListingStatus
 from uhadmin.money import format_money
 from uhadmin.services.fingerprint import desired_product
-from uhadmin.services.listing_rows import row_to_listing
+from uhadmin.services.listing_rows import LISTING_COLUMNS, row_problems, row_to_listing
+from uhadmin.services.listing_table import LISTINGS
 from uhadmin.validation import listing_problems
 
 pytestmark = pytest.mark.anyio
@@ -62,6 +64,19 @@ async def test_fixing_the_field_in_an_edit_clears_the_state(database, listing_se
     assert fixed.problems == () and not fixed.needs_fixing
 
 
+async def test_the_syncs_check_of_a_row_says_what_the_listing_says(database):
+    # A sync checks each row it claims with row_problems (no Listing built): the same
+    # problems, in the same order, as the Listing every view shows.
+    ids = insert_hostile_rows(database)
+    with database.session() as session:
+        rows = session.execute(select(*LISTING_COLUMNS).where(
+            LISTINGS.c.id.in_(ids.values()))).all()
+    assert len(rows) == len(ids)
+    for row in rows:
+        assert row_problems(row) == row_to_listing(row).problems, row.category
+    assert row_problems(next(row for row in rows if row.category == "good")) == ()
+
+
 def test_a_row_with_nulls_and_unknown_values_is_still_a_listing():
     row = SimpleNamespace(
         id=9, title=None, description=None, price_minor=None, currency=None, image_urls=None,
@@ -75,6 +90,7 @@ def test_a_row_with_nulls_and_unknown_values_is_still_a_listing():
     assert {"title", "description", "price", "currency", "images", "status",
             "sync_state", "seller_contact", "category", "condition"} <= fields
     assert any("'published' is not a listing status" in p.rule for p in listing.problems)
+    assert row_problems(row) == listing.problems
     assert format_money(listing.price_minor, listing.currency)
 
 

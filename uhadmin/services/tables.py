@@ -82,25 +82,44 @@ class StripeChangeRow(Base):
 
     __table_args__ = (
         Index("ix_stripe_changes_pending", "done_at", "listing_id"),
-        # ux_stripe_changes_one_pending: see declare_one_pending_change_index().
+        # ux_stripe_changes_one_pending: see declare_partial_indexes().
     )
 
 
-def declare_one_pending_change_index() -> Index:
-    """One pending change per listing, whoever queues it (migration 0005): several admins'
-    syncs fold their scans into the same row instead of pushing it twice.
+# (table, index, columns, condition on SQLite, condition on PostgreSQL); "ux_" is unique.
+PARTIAL_INDEXES = (
+    ("stripe_changes", "ux_stripe_changes_one_pending", ("listing_id",),
+     "done_at IS NULL", "done_at IS NULL"),
+    ("stripe_log", "ix_stripe_log_attempt", ("attempt_id", "id"),
+     "attempt_id IS NOT NULL", "attempt_id IS NOT NULL"),
+    ("stripe_log", "ix_stripe_log_errors", ("is_error", "id"), "is_error IS 1",
+     "is_error IS true"),
+    ("stripe_log", "ix_stripe_log_status_class", ("status_class", "id"),
+     "status_class <> '2xx'", "status_class <> '2xx'"),
+    ("stripe_log", "ix_stripe_log_event", ("event_id",),
+     "event_id IS NOT NULL", "event_id IS NOT NULL"),
+)
 
-    Declared on the metadata only by the migration environment: a `postgresql_where`
-    makes SQLAlchemy import its whole PostgreSQL dialect, a quarter of the start of
-    `uhadmin listings list` on SQLite, and queries never need the index declared.
+
+def declare_partial_indexes() -> None:
+    """Declare the partial indexes on the metadata: the one pending change per listing
+    (migration 0005; several admins' syncs fold their scans into the same row instead of
+    pushing it twice) and the Stripe log's (migration 0006_hlog3; a sync's entries go into
+    none of them).
+
+    Declared only by the migration environment, which compares the whole schema with the
+    database: a `postgresql_where` makes SQLAlchemy import its whole PostgreSQL dialect
+    (asyncpg's module included), ~5 % of the start of `uhadmin sync` on SQLite, and no
+    query needs an index declared. Idempotent.
     """
-    table = Base.metadata.tables[StripeChangeRow.__tablename__]
-    for index in table.indexes:
-        if index.name == "ux_stripe_changes_one_pending":
-            return index
-    pending = text("done_at IS NULL")
-    return Index("ux_stripe_changes_one_pending", table.c.listing_id, unique=True,
-                 sqlite_where=pending, postgresql_where=pending)
+    declared = {index.name for table in Base.metadata.tables.values()
+                for index in table.indexes}
+    for table_name, name, columns, sqlite_where, postgresql_where in PARTIAL_INDEXES:
+        if name not in declared:
+            table = Base.metadata.tables[table_name]
+            Index(name, *(table.c[column] for column in columns),
+                  unique=name.startswith("ux_"), sqlite_where=text(sqlite_where),
+                  postgresql_where=text(postgresql_where))
 
 
 class StripeOperationRow(Base):
@@ -233,23 +252,14 @@ class StripeLogRow(Base):
 
     # Indexes a sync's entries (2xx, no attempt, event or error) have nothing in are partial
     # (migration 0006_hlog3): fewer to write on every request; the filters name the same
-    # conditions (stripe_log_store._conditions).
+    # conditions (stripe_log_store._conditions). They are declared by
+    # declare_partial_indexes(): ix_stripe_log_attempt, _errors, _status_class, _event.
     __table_args__ = (
         Index("ix_stripe_log_listing", "listing_id", "id"),
-        Index("ix_stripe_log_attempt", "attempt_id", "id",
-              sqlite_where=text("attempt_id IS NOT NULL"),
-              postgresql_where=text("attempt_id IS NOT NULL")),
-        Index("ix_stripe_log_errors", "is_error", "id", sqlite_where=text("is_error IS 1"),
-              postgresql_where=text("is_error IS true")),
-        Index("ix_stripe_log_status_class", "status_class", "id",
-              sqlite_where=text("status_class <> '2xx'"),
-              postgresql_where=text("status_class <> '2xx'")),
         Index("ix_stripe_log_method", "method", "id"),
         Index("ix_stripe_log_call", "call_id"),
         Index("ix_stripe_log_request", "request_id"),
         # The text filter finds an id typed in full through these (stripe_log_store).
         Index("ix_stripe_log_idempotency", "idempotency_key"),
         Index("ix_stripe_log_object", "object_id"),
-        Index("ix_stripe_log_event", "event_id", sqlite_where=text("event_id IS NOT NULL"),
-              postgresql_where=text("event_id IS NOT NULL")),
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from uhadmin.services.tables import Base, declare_one_pending_change_index
+from uhadmin.services.tables import Base, declare_partial_indexes
 
 config = context.config
-declare_one_pending_change_index()  # the whole schema, for comparing with the database
+declare_partial_indexes()  # the whole schema, for comparing with the database
 target_metadata = Base.metadata
 
 

@@ -28,7 +28,7 @@ from uhadmin.domain.listing import SyncState
 from uhadmin.domain.stripe_rule import STATUSES_STRIPE_HOLDS
 from uhadmin.services.database import Database
 from uhadmin.services.fingerprint import desired_product
-from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column, row_to_listing
+from uhadmin.services.listing_rows import LISTING_COLUMNS, raw_column, row_problems
 from uhadmin.services.listing_writes import queue_push, upsert_for, utcnow
 from uhadmin.services.sync.holders import holder_is_dead, renew_sqlite_lock
 from uhadmin.services.sync.planning import PushWork, operations_to_save, plan_for, work_for
@@ -68,7 +68,7 @@ ProblemsOf = Callable[[Any], tuple[str, ...]]
 
 def problems_of_row(row: Any) -> tuple[str, ...]:
     """The rules of a staff edit this row breaks, as "field: rule" (empty when valid)."""
-    return tuple(str(problem) for problem in row_to_listing(row).problems)
+    return tuple(str(problem) for problem in row_problems(row))
 
 
 
