@@ -369,7 +369,9 @@ def test_select_all_reads_the_selection_without_asking_every_cell(
     asked.clear()
     qtbot.keyClick(tab.table, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     assert tab.matching_bar.button.text() == f"Select all {PAGE_SIZE + 5} matching (Ctrl+Shift+A)"
+    assert tab.detail.title.text() == f"{PAGE_SIZE} listings selected"
     tab.matching_bar.button.click()
     assert tab.matching_selected
+    assert tab.detail.title.text() == f"{PAGE_SIZE + 5} listings selected"  # all that match
     assert len(tab.selected_listings()) == PAGE_SIZE
     assert len(asked) < PAGE_SIZE

@@ -350,11 +350,21 @@ class ListingsTab(ListingsBulk):
         if self.matching_selected and len(selected) < self.model.rowCount():
             self.matching_selected = False  # a click chose rows again
         self._show_matching_offer()
-        self.detail.show_listing(selected[0] if len(selected) == 1 else None)
-        if len(selected) > 1:
-            self.detail.title.setText(f"{len(selected)} listings selected")
+        self._describe_selection(selected)
         self._update_actions()
         self.selection_changed.emit(selected)
+
+    def _set_matching(self, chosen: bool) -> None:
+        super()._set_matching(chosen)
+        self._describe_selection(self.selected_listings())
+
+    def _describe_selection(self, selected: tuple[Listing, ...]) -> None:
+        """The detail pane: the one listing selected, or how many are (all that match,
+        once "Select all matching" chose them, not only the loaded ones)."""
+        count = self.model.total if self.matching_selected else len(selected)
+        self.detail.show_listing(selected[0] if count == 1 and selected else None)
+        if count > 1:
+            self.detail.title.setText(f"{count:,} listings selected")
 
     # --- create / edit -----------------------------------------------------------------------
 
