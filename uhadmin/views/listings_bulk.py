@@ -74,8 +74,7 @@ class ListingsBulk(ListingsLoading):
 
     def _set_matching(self, chosen: bool) -> None:
         self.matching_selected = chosen and self.model.total > 0
-        self._show_matching_offer()
-        self._update_actions()
+        self._selection_changed()  # the bar, the actions and the detail pane's count
 
     def _show_matching_offer(self) -> None:
         loaded, total = self.model.rowCount(), self.model.total

@@ -354,10 +354,6 @@ class ListingsTab(ListingsBulk):
         self._update_actions()
         self.selection_changed.emit(selected)
 
-    def _set_matching(self, chosen: bool) -> None:
-        super()._set_matching(chosen)
-        self._describe_selection(self.selected_listings())
-
     def _describe_selection(self, selected: tuple[Listing, ...]) -> None:
         """The detail pane: the one listing selected, or how many are (all that match,
         once "Select all matching" chose them, not only the loaded ones)."""
